@@ -1,0 +1,148 @@
+# steward: one non-recursive GNU Makefile.
+#
+# Each folder contributes a module.mk fragment that lists its sources by name
+# (no wildcards: an unlisted file fails loudly) and adds its outputs to the
+# aggregate variables below.  Flavours build into their own directories:
+#   make                 build/debug   (-O2 -g)
+#   make FLAVOUR=asan    build/asan    (ASan + UBSan, -fno-sanitize-recover=all)
+# Targets: all test test-unit test-integration check-asan fuzz bench model
+#          deps format format-check check-deps clean help
+
+FLAVOUR ?= debug
+BUILD   := build/$(FLAVOUR)
+BIN     := $(BUILD)/bin
+Q       := $(if $(V),,@)
+
+PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads inih yaml-0.1 zlib
+TEST_PKGS := check
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+
+CC      ?= cc
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Wvla -Wno-missing-field-initializers
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     := -O2 -g
+SAN     :=
+ifeq ($(FLAVOUR),asan)
+CC      := clang
+OPT     := -O1 -g -fno-omit-frame-pointer
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -pthread -MMD -MP -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SAN) -pthread $(EXTRA_LDFLAGS)
+
+LDLIBS_SSL     := $(shell pkg-config --libs openssl)
+LDLIBS_JANSSON := $(shell pkg-config --libs jansson)
+LDLIBS_KAFKA   := $(shell pkg-config --libs rdkafka)
+LDLIBS_PQ      := $(shell pkg-config --libs libpq)
+LDLIBS_EVENT   := $(shell pkg-config --libs libevent libevent_pthreads)
+LDLIBS_INIH    := $(shell pkg-config --libs inih)
+LDLIBS_YAML    := $(shell pkg-config --libs yaml-0.1)
+LDLIBS_Z       := $(shell pkg-config --libs zlib)
+LDLIBS_CHECK   := $(shell pkg-config --libs $(TEST_PKGS))
+
+objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+# $(eval $(call unit_test,NAME,LIBS,LDLIBS)): tests/unit/NAME.c becomes the
+# Check binary $(BUILD)/tests/NAME, linked only against LIBS (which proves the
+# module's dependency rule) and LDLIBS.
+define unit_test
+UNIT_TESTS += $(BUILD)/tests/$(1)
+$(BUILD)/tests/$(1): $(BUILD)/obj/tests/unit/$(1).o $(2)
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $(3) $$(LDLIBS_CHECK)
+endef
+
+# $(eval $(call program,PATH,OBJS_AND_LIBS,LDLIBS)): link one binary.
+define program
+$(1): $(2)
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $(3)
+endef
+
+# Aggregates filled in by the fragments.
+LIBS_ALL   :=
+PROGRAMS   :=
+TOOLS      :=
+UNIT_TESTS :=
+FUZZERS    :=
+
+all: programs
+
+include common/module.mk
+include policy/module.mk
+include audit/module.mk
+include sidecar/module.mk
+include tests/tools/module.mk
+include tests/unit/module.mk
+include tests/fuzz/module.mk
+
+programs: $(PROGRAMS) $(TOOLS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/lib/%.a:
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# ---------------------------------------------------------------- tests
+
+tests: $(UNIT_TESTS)
+
+test: programs $(UNIT_TESTS)
+	$(Q)STEWARD_BUILD=$(BUILD) tests/run.sh all
+
+test-unit: $(UNIT_TESTS)
+	$(Q)STEWARD_BUILD=$(BUILD) tests/run.sh unit
+
+test-integration: programs
+	$(Q)STEWARD_BUILD=$(BUILD) tests/run.sh integration
+
+check-asan:
+	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan test
+
+deps:
+	$(Q)deploy/deps.sh
+
+# README's two commands, for those who prefer make.
+demo:
+	$(Q)deploy/demo.sh
+
+check:
+	$(Q)tests/check.sh
+
+format:
+	$(Q)clang-format -i $(shell git ls-files '*.c' '*.h')
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(shell git ls-files '*.c' '*.h')
+
+# The dependency rule of DESIGN.md section 2: nothing includes sidecar/
+# headers from outside sidecar/; policy/ includes only common/ (and itself);
+# audit/ includes only common/, schema/ (and itself).
+check-deps:
+	$(Q)! grep -rn '#include "sidecar/' common policy audit schema || { echo "check-deps: sidecar header included outside sidecar/"; exit 1; }
+	$(Q)! grep -rn -E '#include "(audit|sidecar)/' common policy || { echo "check-deps: policy/common depend on audit or sidecar"; exit 1; }
+	$(Q)! grep -rn -E '#include "(policy|sidecar)/' common audit || { echo "check-deps: audit/common depend on policy or sidecar"; exit 1; }
+	@echo "check-deps: ok"
+
+clean:
+	rm -rf build
+
+help:
+	@sed -n '1,12p' Makefile
+
+.PHONY: all programs tests demo check test test-unit test-integration check-asan deps format \
+        format-check check-deps clean help
+.DELETE_ON_ERROR:
+
+-include $(shell find build/$(FLAVOUR)/obj -name '*.d' 2>/dev/null)
