@@ -24,6 +24,8 @@ void cm_hmac_sha256(const void *key, size_t keylen, const void *data, size_t len
                     uint8_t out[CM_SHA256_LEN]);
 /* Writes 2*len lower-case hex digits and a NUL into out. */
 void cm_hex(const uint8_t *in, size_t len, char *out);
+/* The value of one hex digit, or -1. */
+int cm_hexval(int c);
 /* Decodes hex text into out (at most outcap bytes); returns the byte count
  * or -1 when the text is not even-length hex or does not fit. */
 long cm_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outcap);

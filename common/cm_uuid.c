@@ -10,6 +10,7 @@
 
 #include <openssl/rand.h>
 
+#include "common/cm_hash.h"
 #include "common/cm_time.h"
 
 static pthread_mutex_t uuid_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -59,18 +60,6 @@ cm_uuid_fmt(const uint8_t u[16], char out[CM_UUID_STR_LEN])
     out[o] = '\0';
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int
 cm_uuid_parse(const char *s, uint8_t out[16])
 {
@@ -83,8 +72,8 @@ cm_uuid_parse(const char *s, uint8_t out[16])
             if (s[i++] != '-')
                 return CM_EINPUT;
         }
-        hi = hexval(s[i]);
-        lo = hi < 0 ? -1 : hexval(s[i + 1]);
+        hi = cm_hexval((unsigned char)s[i]);
+        lo = hi < 0 ? -1 : cm_hexval((unsigned char)s[i + 1]);
         if (lo < 0)
             return CM_EINPUT;
         out[b] = (uint8_t)(hi << 4 | lo);
