@@ -1,0 +1,12 @@
+# policy/: the pure core of the request path (prefix pol_, pol_pii_):
+# classifier recognizers and redaction (policy/pii/), policy load and
+# evaluation, JSON body inspection and rewriting; tool steward-policy.
+POLICY_SRCS := policy/pii/pii_scan.c policy/pii/pii_redact.c policy/pol_policy.c \
+               policy/pol_body.c
+LIBPOLICY := $(BUILD)/lib/libpolicy.a
+$(LIBPOLICY): $(call objs,$(POLICY_SRCS))
+LIBS_ALL += $(LIBPOLICY)
+LDLIBS_POLICY := $(LDLIBS_JANSSON)
+
+PROGRAMS += $(BIN)/steward-policy
+$(eval $(call program,$(BIN)/steward-policy,$(call objs,policy/steward_policy.c) $(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * pol_body: inspection and splice-rewriting of JSON bodies (pol_body.h has
+ * the fields inspected per route).
+ *
+ * Three passes over the bytes, all linear: a depth pre-check (strings
+ * skipped) so a deep body fails with CM_ELIMIT before any recursion; jansson
+ * for strict validation (syntax, UTF-8, top level an object; duplicate keys
+ * are legal JSON and allowed; the top-level "model" and "stream" come from
+ * its tree, last duplicate wins as in jansson); then jsmn, which gives byte
+ * offsets.  A walk over the jsmn tokens follows the API shape as a small
+ * state machine (ROOT -> messages -> message -> content -> part -> text, ...),
+ * skipping every other subtree by token offsets, builds the RFC 6901
+ * pointer of each inspected string, decodes it (all escapes, surrogate
+ * pairs) into the arena and runs pol_pii_scan() over the decoded text.
+ * Only strings with spans are kept.  Rewrite replaces those whole string
+ * tokens (quotes included) by the re-encoded redacted text and copies every
+ * other byte.
+ *
+ * The struct pol_body borrows the body bytes: they must stay valid and
+ * unchanged until the last call on it (pol_body_rewrite splices them).
+ * Error texts carry "request body:line:column:" and pointers, never content.
+ * jsmn is header-only and included here only (JSMN_STATIC, JSMN_STRICT).
+ */
+#include "policy/pol_body.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include "common/cm_hash.h"
+#include "common/cm_mem.h"
+
+#define DEFAULT_MAX_DEPTH 64
+
+struct body_str {
+    size_t start; /* the string token, quotes included: [start, end) */
+    size_t end;
+    const char *text; /* decoded, in the arena */
+    size_t len;
+    const struct pol_pii_span *spans;
+    size_t nspans;
+};
+
+struct pol_body {
+    const char *buf; /* borrowed */
+    size_t len;
+    const char *model;
+    bool stream;
+    unsigned counts[POL_PII__COUNT];
+    struct body_str *strs;
+    size_t nstrs, capstrs;
+    struct pol_body_finding *findings;
+    size_t nfindings, capfindings;
+};
+
+/* Where the walk is in the API shape. */
+enum st {
+    S_SKIP,
+    S_ROOT,
+    S_MSGS,    /* messages: array of message objects */
+    S_MSG,     /* a message object */
+    S_CONTENT, /* string, null, or array of parts */
+    S_PART,    /* a part object (or a bare string) */
+    S_TEXT,    /* a string to inspect */
+    S_STRS,    /* prompt / input: string or array of strings */
+    S_STR,     /* an element of S_STRS: string */
+    S_CHOICES, /* array of choice objects */
+    S_CHOICE,
+    S_CMSG, /* choices[*].message / delta: object or null */
+};
+
+struct walk {
+    struct cm_arena *arena;
+    const char *buf;
+    size_t len;
+    const jsmntok_t *tok;
+    int ntok;
+    enum pol_route route;
+    enum pol_dir dir;
+    struct pol_body *b;
+    struct cm_buf ptr; /* JSON pointer of the current value */
+    struct pol_pii_spans spans;
+    struct cm_err *err;
+};
+
+const char *
+pol_route_name(enum pol_route r)
+{
+    switch (r) {
+    case POL_ROUTE_CHAT: return "chat";
+    case POL_ROUTE_COMPLETION: return "completion";
+    case POL_ROUTE_EMBEDDING: return "embedding";
+    default: return "other";
+    }
+}
+
+static const char *
+dir_label(enum pol_dir d)
+{
+    return d == POL_DIR_RESPONSE ? "response body" : "request body";
+}
+
+/* 1-based line and column (in code points) of byte offset off. */
+static void
+linecol(const char *buf, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t k = 0; k < off; k++) {
+        if (buf[k] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if (((unsigned char)buf[k] & 0xC0) != 0x80) {
+            (*col)++;
+        }
+    }
+}
+
+/* ------------------------------------------------------------ decoding */
+
+static long
+hex4(const char *s, size_t k, size_t n)
+{
+    long v = 0;
+
+    if (k + 4 > n)
+        return -1;
+    for (size_t q = k; q < k + 4; q++) {
+        int h = cm_hexval((unsigned char)s[q]);
+
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+static size_t
+utf8_put(char *out, unsigned long cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes the JSON string body s[0..n) (no quotes) into out, which has room
+ * for n bytes (decoding never grows).  Returns the decoded length. */
+static size_t
+json_unescape(const char *s, size_t n, char *out)
+{
+    size_t o = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        long cp, lo;
+
+        if (s[k] != '\\' || k + 1 >= n) {
+            out[o++] = s[k];
+            continue;
+        }
+        k++;
+        switch (s[k]) {
+        case 'b': out[o++] = '\b'; break;
+        case 'f': out[o++] = '\f'; break;
+        case 'n': out[o++] = '\n'; break;
+        case 'r': out[o++] = '\r'; break;
+        case 't': out[o++] = '\t'; break;
+        case 'u':
+            cp = hex4(s, k + 1, n);
+            if (cp < 0) {
+                out[o++] = s[k];
+                break;
+            }
+            k += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && k + 2 < n && s[k + 1] == '\\' && s[k + 2] == 'u' &&
+                (lo = hex4(s, k + 3, n)) >= 0xDC00 && lo <= 0xDFFF) {
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                k += 6;
+            } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+                cp = 0xFFFD; /* lone surrogate (jansson rejects these) */
+            }
+            o += utf8_put(out + o, (unsigned long)cp);
+            break;
+        default: out[o++] = s[k]; break; /* '"', '\\', '/' */
+        }
+    }
+    return o;
+}
+
+/* ------------------------------------------------------------ the walk */
+
+static int
+walk_err(struct walk *w, int i, const char *what)
+{
+    int line, col;
+
+    linecol(w->buf, (size_t)w->tok[i].start, &line, &col);
+    return cm_err_set(w->err, CM_EINPUT, "%s:%d:%d: %s: %s", dir_label(w->dir), line, col,
+                      w->ptr.len ? w->ptr.p : "/", what);
+}
+
+/* Index of the token after the subtree of token i. */
+static int
+skip_tok(const struct walk *w, int i)
+{
+    int j = i + 1;
+
+    while (j < w->ntok && w->tok[j].start < w->tok[i].end)
+        j++;
+    return j;
+}
+
+static enum st
+child_key(const struct walk *w, enum st st, const char *key, size_t n)
+{
+#define KEY(lit) (n == sizeof(lit) - 1 && memcmp(key, lit, n) == 0)
+    bool req = w->dir == POL_DIR_REQUEST;
+
+    switch (st) {
+    case S_ROOT:
+        switch (w->route) {
+        case POL_ROUTE_CHAT:
+            if (req && KEY("messages"))
+                return S_MSGS;
+            if (!req && KEY("choices"))
+                return S_CHOICES;
+            break;
+        case POL_ROUTE_COMPLETION:
+            if (req && KEY("prompt"))
+                return S_STRS;
+            if (!req && KEY("choices"))
+                return S_CHOICES;
+            break;
+        case POL_ROUTE_EMBEDDING:
+            if (req && KEY("input"))
+                return S_STRS;
+            break;
+        default: break;
+        }
+        return S_SKIP;
+    case S_MSG: return KEY("content") ? S_CONTENT : S_SKIP;
+    case S_PART: return KEY("text") ? S_TEXT : S_SKIP;
+    case S_CHOICE:
+        if (w->route == POL_ROUTE_CHAT && (KEY("message") || KEY("delta")))
+            return S_CMSG;
+        if (w->route == POL_ROUTE_COMPLETION && KEY("text"))
+            return S_TEXT;
+        return S_SKIP;
+    case S_CMSG: return KEY("content") ? S_CONTENT : S_SKIP;
+    default: return S_SKIP;
+    }
+#undef KEY
+}
+
+static enum st
+child_idx(enum st st)
+{
+    switch (st) {
+    case S_MSGS: return S_MSG;
+    case S_CONTENT: return S_PART;
+    case S_STRS: return S_STR;
+    case S_CHOICES: return S_CHOICE;
+    default: return S_SKIP;
+    }
+}
+
+static void *
+arena_grow(struct cm_arena *arena, void *old, size_t n, size_t *cap, size_t size)
+{
+    void *p;
+
+    if (n < *cap)
+        return old;
+    *cap = *cap ? *cap * 2 : 8;
+    p = cm_arena_alloc(arena, *cap * size);
+    if (n > 0)
+        memcpy(p, old, n * size);
+    return p;
+}
+
+/* Decodes and scans the string token i at the current pointer. */
+static void
+inspect(struct walk *w, int i)
+{
+    const jsmntok_t *t = &w->tok[i];
+    size_t rawn = (size_t)(t->end - t->start);
+    char *text = cm_arena_alloc(w->arena, rawn + 1);
+    size_t n = json_unescape(w->buf + t->start, rawn, text);
+    struct pol_body *b = w->b;
+    struct body_str *s;
+    unsigned per[POL_PII__COUNT] = {0};
+    const char *pointer;
+    struct pol_pii_span *spans;
+
+    text[n] = '\0';
+    pol_pii_spans_reset(&w->spans);
+    if (pol_pii_scan(text, n, POL_PII_ALL, &w->spans) != CM_OK || w->spans.n == 0)
+        return;
+
+    spans = cm_arena_alloc(w->arena, w->spans.n * sizeof(*spans));
+    memcpy(spans, w->spans.v, w->spans.n * sizeof(*spans));
+    b->strs = arena_grow(w->arena, b->strs, b->nstrs, &b->capstrs, sizeof(*b->strs));
+    s = &b->strs[b->nstrs++];
+    s->start = (size_t)t->start - 1;
+    s->end = (size_t)t->end + 1;
+    s->text = text;
+    s->len = n;
+    s->spans = spans;
+    s->nspans = w->spans.n;
+
+    pointer = cm_arena_strndup(w->arena, w->ptr.len ? w->ptr.p : "", w->ptr.len);
+    for (size_t k = 0; k < s->nspans; k++)
+        per[spans[k].label]++;
+    for (unsigned l = 0; l < POL_PII__COUNT; l++) {
+        struct pol_body_finding *f;
+
+        if (per[l] == 0)
+            continue;
+        b->counts[l] += per[l];
+        b->findings =
+            arena_grow(w->arena, b->findings, b->nfindings, &b->capfindings, sizeof(*b->findings));
+        f = &b->findings[b->nfindings++];
+        f->label = (enum pol_pii_label)l;
+        f->pointer = pointer;
+        f->count = per[l];
+    }
+}
+
+static void
+ptr_push_key(struct walk *w, const char *key, size_t n)
+{
+    cm_buf_putc(&w->ptr, '/');
+    for (size_t k = 0; k < n; k++) {
+        if (key[k] == '~')
+            cm_buf_puts(&w->ptr, "~0");
+        else if (key[k] == '/')
+            cm_buf_puts(&w->ptr, "~1");
+        else
+            cm_buf_putc(&w->ptr, key[k]);
+    }
+}
+
+static int walk(struct walk *w, int i, enum st st, int *next);
+
+static int
+walk_object(struct walk *w, int i, enum st st, int *next)
+{
+    int j = i + 1, rc;
+
+    for (int k = 0; k < w->tok[i].size && j < w->ntok; k++) {
+        const jsmntok_t *key = &w->tok[j];
+        size_t rawn = (size_t)(key->end - key->start);
+        char *dec = cm_arena_alloc(w->arena, rawn + 1);
+        size_t n = json_unescape(w->buf + key->start, rawn, dec);
+        enum st cst = child_key(w, st, dec, n);
+        size_t mark = w->ptr.len;
+
+        if (cst == S_SKIP) {
+            j = skip_tok(w, j + 1);
+            continue;
+        }
+        ptr_push_key(w, dec, n);
+        rc = walk(w, j + 1, cst, &j);
+        w->ptr.len = mark;
+        if (rc != CM_OK)
+            return rc;
+    }
+    *next = j;
+    return CM_OK;
+}
+
+static int
+walk_array(struct walk *w, int i, enum st st, int *next)
+{
+    int j = i + 1, rc;
+    enum st cst = child_idx(st);
+
+    for (int k = 0; k < w->tok[i].size && j < w->ntok; k++) {
+        size_t mark = w->ptr.len;
+
+        if (cst == S_SKIP) {
+            j = skip_tok(w, j);
+            continue;
+        }
+        cm_buf_printf(&w->ptr, "/%d", k);
+        rc = walk(w, j, cst, &j);
+        w->ptr.len = mark;
+        if (rc != CM_OK)
+            return rc;
+    }
+    *next = j;
+    return CM_OK;
+}
+
+static int
+walk(struct walk *w, int i, enum st st, int *next)
+{
+    const jsmntok_t *t = &w->tok[i];
+    bool is_null = t->type == JSMN_PRIMITIVE && w->buf[t->start] == 'n';
+
+    switch (st) {
+    case S_SKIP: *next = skip_tok(w, i); return CM_OK;
+    case S_ROOT: return walk_object(w, i, st, next);
+    case S_MSGS:
+    case S_CHOICES:
+        if (t->type != JSMN_ARRAY)
+            return walk_err(w, i, "expected an array");
+        return walk_array(w, i, st, next);
+    case S_MSG:
+    case S_CHOICE:
+        if (t->type != JSMN_OBJECT)
+            return walk_err(w, i, "expected an object");
+        return walk_object(w, i, st, next);
+    case S_CMSG:
+        if (is_null) {
+            *next = i + 1;
+            return CM_OK;
+        }
+        if (t->type != JSMN_OBJECT)
+            return walk_err(w, i, "expected an object or null");
+        return walk_object(w, i, st, next);
+    case S_CONTENT:
+        if (is_null) {
+            *next = i + 1;
+            return CM_OK;
+        }
+        if (t->type == JSMN_ARRAY)
+            return walk_array(w, i, st, next);
+        if (t->type != JSMN_STRING)
+            return walk_err(w, i, "expected a string, an array of parts or null");
+        break;
+    case S_PART:
+        if (t->type == JSMN_OBJECT)
+            return walk_object(w, i, st, next);
+        if (t->type != JSMN_STRING)
+            return walk_err(w, i, "expected a content part object");
+        break;
+    case S_STRS:
+        if (t->type == JSMN_ARRAY)
+            return walk_array(w, i, st, next);
+        if (t->type != JSMN_STRING)
+            return walk_err(w, i, "expected a string or an array of strings");
+        break;
+    case S_TEXT:
+    case S_STR:
+        if (t->type != JSMN_STRING)
+            return walk_err(w, i, "expected a string (token arrays cannot be inspected)");
+        break;
+    }
+    inspect(w, i);
+    *next = i + 1;
+    return CM_OK;
+}
+
+/* ------------------------------------------------------------ parse */
+
+/* Fails with CM_ELIMIT at the first bracket nested deeper than max. */
+static int
+check_depth(const char *buf, size_t len, size_t max, enum pol_dir dir, struct cm_err *err)
+{
+    size_t depth = 0;
+
+    for (size_t p = 0; p < len; p++) {
+        char c = buf[p];
+
+        if (c == '"') {
+            for (p++; p < len && buf[p] != '"'; p++) {
+                if (buf[p] == '\\')
+                    p++;
+            }
+        } else if (c == '{' || c == '[') {
+            if (++depth > max) {
+                int line, col;
+
+                linecol(buf, p, &line, &col);
+                return cm_err_set(err, CM_ELIMIT, "%s:%d:%d: nested deeper than %zu",
+                                  dir_label(dir), line, col, max);
+            }
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return CM_OK;
+}
+
+static const char *
+jansson_what(const json_error_t *je)
+{
+    switch (json_error_code(je)) {
+    case json_error_invalid_utf8: return "invalid UTF-8";
+    case json_error_premature_end_of_input: return "unexpected end of input";
+    case json_error_end_of_input_expected: return "data after the JSON value";
+    case json_error_invalid_syntax: return "invalid JSON syntax";
+    case json_error_null_character: return "NUL character";
+    case json_error_numeric_overflow: return "number out of range";
+    case json_error_stack_overflow: return "nested too deeply";
+    case json_error_wrong_type: return "top level is not an object";
+    default: return "invalid JSON";
+    }
+}
+
+int
+pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, const char *buf,
+               size_t len, const struct pol_body_limits *lim, struct pol_body **out,
+               struct cm_err *err)
+{
+    size_t max_depth = lim && lim->max_depth ? lim->max_depth : DEFAULT_MAX_DEPTH;
+    struct walk w = {
+        .arena = arena, .buf = buf, .len = len, .route = route, .dir = dir, .err = err};
+    struct pol_body *b;
+    json_error_t je;
+    json_t *root, *j;
+    jsmn_parser jp;
+    jsmntok_t *tok;
+    int ntok, next, rc;
+
+    *out = NULL;
+    if (len > INT_MAX / 2)
+        return cm_err_set(err, CM_ELIMIT, "%s: too large to inspect", dir_label(dir));
+    if ((rc = check_depth(buf, len, max_depth, dir, err)) != CM_OK)
+        return rc;
+    root = json_loadb(buf, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+    if (root == NULL)
+        return cm_err_set(err, CM_EINPUT, "%s:%d:%d: %s", dir_label(dir), je.line, je.column,
+                          jansson_what(&je));
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return cm_err_set(err, CM_EINPUT, "%s:1:1: top level is not an object", dir_label(dir));
+    }
+
+    b = cm_arena_calloc(arena, sizeof(*b));
+    b->buf = buf;
+    b->len = len;
+    if ((j = json_object_get(root, "model")) != NULL && json_is_string(j))
+        b->model = cm_arena_strndup(arena, json_string_value(j), strlen(json_string_value(j)));
+    b->stream = json_is_true(json_object_get(root, "stream"));
+    json_decref(root);
+
+    jsmn_init(&jp);
+    ntok = jsmn_parse(&jp, buf, len, NULL, 0);
+    if (ntok < 1)
+        return cm_err_set(err, CM_EINPUT, "%s: cannot tokenize", dir_label(dir));
+    tok = cm_arena_alloc(arena, (size_t)ntok * sizeof(*tok));
+    jsmn_init(&jp);
+    if (jsmn_parse(&jp, buf, len, tok, (unsigned)ntok) != ntok || tok[0].type != JSMN_OBJECT)
+        return cm_err_set(err, CM_EINPUT, "%s: cannot tokenize", dir_label(dir));
+
+    w.tok = tok;
+    w.ntok = ntok;
+    w.b = b;
+    cm_buf_init(&w.ptr);
+    pol_pii_spans_init(&w.spans);
+    rc = walk(&w, 0, S_ROOT, &next);
+    cm_buf_fini(&w.ptr);
+    pol_pii_spans_fini(&w.spans);
+    if (rc != CM_OK)
+        return rc;
+    *out = b;
+    return CM_OK;
+}
+
+const char *
+pol_body_model(const struct pol_body *b)
+{
+    return b->model;
+}
+
+bool
+pol_body_stream(const struct pol_body *b)
+{
+    return b->stream;
+}
+
+void
+pol_body_counts(const struct pol_body *b, unsigned counts[POL_PII__COUNT])
+{
+    for (int l = 0; l < POL_PII__COUNT; l++)
+        counts[l] += b->counts[l];
+}
+
+size_t
+pol_body_findings(const struct pol_body *b, const struct pol_body_finding **out)
+{
+    *out = b->findings;
+    return b->nfindings;
+}
+
+int
+pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT],
+                 const struct pol_pii_redact_opts *opts, struct cm_buf *out, size_t *nreplaced)
+{
+    struct cm_buf tmp;
+    size_t pos = 0;
+
+    *nreplaced = 0;
+    cm_buf_init(&tmp);
+    for (size_t k = 0; k < b->nstrs; k++) {
+        const struct body_str *s = &b->strs[k];
+        bool change = false;
+
+        for (size_t q = 0; q < s->nspans && !change; q++)
+            change = ops[s->spans[q].label] != POL_PII_KEEP;
+        if (!change)
+            continue;
+        cm_buf_reset(&tmp);
+        pol_pii_redact(s->text, s->len, s->spans, s->nspans, ops, opts, &tmp);
+        cm_buf_append(out, b->buf + pos, s->start - pos);
+        cm_buf_append_json_str(out, tmp.p, tmp.len);
+        pos = s->end;
+        (*nreplaced)++;
+    }
+    cm_buf_append(out, b->buf + pos, b->len - pos);
+    cm_buf_fini(&tmp);
+    return CM_OK;
+}

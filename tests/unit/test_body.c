@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * test_body: JSON body inspection and splice-rewriting.  Bytes outside the
+ * changed string values stay identical (numbers, white space, key order);
+ * multi-part content, escapes (\u00e9, \n, \", surrogate pairs, an escaped
+ * '@'), JSON pointers, response shapes, embedding inputs, and the error
+ * codes for invalid JSON, invalid UTF-8, non-objects, wrong field types and
+ * too deep nesting.  Error texts must never carry body content.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cm_arena.h"
+#include "common/cm_buf.h"
+#include "policy/pol_body.h"
+
+static struct cm_arena *arena;
+
+static void
+setup(void)
+{
+    arena = cm_arena_new(4096);
+}
+
+static void
+teardown(void)
+{
+    cm_arena_free(arena);
+}
+
+static const struct pol_body_limits lim64 = {.max_depth = 64};
+
+static struct pol_body *
+parse_ok(enum pol_route route, enum pol_dir dir, const char *json)
+{
+    struct pol_body *b = NULL;
+    struct cm_err err = {{0}};
+    int rc = pol_body_parse(arena, route, dir, json, strlen(json), &lim64, &b, &err);
+
+    ck_assert_msg(rc == CM_OK, "parse failed: %s", err.msg);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+/* Rewrites with every detected label redacted (EMAIL) or masked (others
+ * as given) and returns a NUL-terminated copy. */
+static char *
+rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT], size_t *nrep)
+{
+    struct pol_pii_redact_opts o = {.mask_keep = 4};
+    struct cm_buf out;
+
+    cm_buf_init(&out);
+    ck_assert_int_eq(pol_body_rewrite(b, ops, &o, &out, nrep), CM_OK);
+    cm_buf_putc(&out, '\0');
+    return cm_buf_steal(&out, NULL);
+}
+
+static void
+all_redact(enum pol_pii_op ops[POL_PII__COUNT])
+{
+    for (int l = 0; l < POL_PII__COUNT; l++)
+        ops[l] = POL_PII_OP_REDACT;
+}
+
+START_TEST(test_untouched_bytes)
+{
+    const char *in = "{ \"temperature\": 0.7,\n  \"messages\" : [ {\"role\":\"user\",   "
+                     "\"content\":\"mail jane@example.com please\"} ],\"model\":\"gpt-4o\" ,"
+                     "\t\"stream\":true, \"max_tokens\": 1e3, \"seed\": 18446744073709551616 }";
+    const char *want = "{ \"temperature\": 0.7,\n  \"messages\" : [ {\"role\":\"user\",   "
+                       "\"content\":\"mail <EMAIL> please\"} ],\"model\":\"gpt-4o\" ,"
+                       "\t\"stream\":true, \"max_tokens\": 1e3, \"seed\": 18446744073709551616 }";
+    struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
+    const struct pol_body_finding *f;
+    unsigned counts[POL_PII__COUNT] = {0};
+    enum pol_pii_op ops[POL_PII__COUNT];
+    size_t nrep;
+    char *out;
+
+    ck_assert_str_eq(pol_body_model(b), "gpt-4o");
+    ck_assert(pol_body_stream(b));
+    ck_assert_uint_eq(pol_body_findings(b, &f), 1);
+    ck_assert_int_eq(f[0].label, POL_PII_EMAIL);
+    ck_assert_str_eq(f[0].pointer, "/messages/0/content");
+    ck_assert_uint_eq(f[0].count, 1);
+    counts[POL_PII_EMAIL] = 5;
+    pol_body_counts(b, counts);
+    ck_assert_uint_eq(counts[POL_PII_EMAIL], 6);
+
+    all_redact(ops);
+    out = rewrite(b, ops, &nrep);
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(nrep, 1);
+    free(out);
+
+    /* all KEEP: the original bytes */
+    memset(ops, 0, sizeof(ops));
+    out = rewrite(b, ops, &nrep);
+    ck_assert_str_eq(out, in);
+    ck_assert_uint_eq(nrep, 0);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_multipart)
+{
+    const char *in =
+        "{\"model\":\"m\",\"messages\":["
+        "{\"role\":\"system\",\"content\":\"be brief\"},"
+        "{\"role\":\"user\",\"content\":["
+        "{\"type\":\"text\",\"text\":\"call 415-555-0132\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}},"
+        "{\"type\":\"text\",\"text\":\"ssn 123-45-6789 or 123-45-6780\"}]},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]}]}";
+    const char *want =
+        "{\"model\":\"m\",\"messages\":["
+        "{\"role\":\"system\",\"content\":\"be brief\"},"
+        "{\"role\":\"user\",\"content\":["
+        "{\"type\":\"text\",\"text\":\"call ********0132\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}},"
+        "{\"type\":\"text\",\"text\":\"ssn <US_SSN> or <US_SSN>\"}]},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]}]}";
+    struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
+    const struct pol_body_finding *f;
+    enum pol_pii_op ops[POL_PII__COUNT];
+    size_t nrep;
+    char *out;
+
+    ck_assert_uint_eq(pol_body_findings(b, &f), 2);
+    ck_assert_int_eq(f[0].label, POL_PII_PHONE);
+    ck_assert_str_eq(f[0].pointer, "/messages/1/content/0/text");
+    ck_assert_uint_eq(f[0].count, 1);
+    ck_assert_int_eq(f[1].label, POL_PII_US_SSN);
+    ck_assert_str_eq(f[1].pointer, "/messages/1/content/2/text");
+    ck_assert_uint_eq(f[1].count, 2);
+    ck_assert(!pol_body_stream(b));
+
+    all_redact(ops);
+    ops[POL_PII_PHONE] = POL_PII_OP_MASK;
+    out = rewrite(b, ops, &nrep);
+    ck_assert_str_eq(out, want);
+    ck_assert_uint_eq(nrep, 2);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_escapes)
+{
+    const char *in = "{\"messages\":[{\"role\":\"user\",\"cont\\u0065nt\":"
+                     "\"caf\\u00e9\\n\\\"q\\\" \\ud83d\\ude00 jane\\u0040example.com\\/x\"}]}";
+    const char *want = "{\"messages\":[{\"role\":\"user\",\"cont\\u0065nt\":"
+                       "\"caf\xc3\xa9\\n\\\"q\\\" \xf0\x9f\x98\x80 <EMAIL>/x\"}]}";
+    struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
+    const struct pol_body_finding *f;
+    enum pol_pii_op ops[POL_PII__COUNT];
+    size_t nrep;
+    char *out;
+
+    ck_assert_uint_eq(pol_body_findings(b, &f), 1);
+    ck_assert_int_eq(f[0].label, POL_PII_EMAIL);
+    ck_assert_str_eq(f[0].pointer, "/messages/0/content");
+    all_redact(ops);
+    out = rewrite(b, ops, &nrep);
+    ck_assert_str_eq(out, want);
+    free(out);
+}
+END_TEST
+
+struct shape_case {
+    enum pol_route route;
+    enum pol_dir dir;
+    const char *json;
+    const char *pointers; /* space-separated pointers with findings, in order */
+};
+
+static const struct shape_case shapes[] = {
+    {POL_ROUTE_CHAT, POL_DIR_RESPONSE,
+     "{\"id\":\"x\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+     "\"content\":\"write to jane@example.com\"}},{\"message\":{\"content\":null}}]}",
+     "/choices/0/message/content"},
+    {POL_ROUTE_CHAT, POL_DIR_RESPONSE,
+     "{\"choices\":[{\"delta\":{\"content\":\" 415-555-0132\"}}]}", "/choices/0/delta/content"},
+    /* the request direction does not look at choices, nor the response at messages */
+    {POL_ROUTE_CHAT, POL_DIR_REQUEST,
+     "{\"choices\":[{\"message\":{\"content\":\"a@example.com\"}}]}", ""},
+    {POL_ROUTE_CHAT, POL_DIR_RESPONSE, "{\"messages\":[{\"content\":\"a@example.com\"}]}", ""},
+    /* only content is inspected in a message */
+    {POL_ROUTE_CHAT, POL_DIR_REQUEST,
+     "{\"user\":\"a@example.com\",\"messages\":[{\"name\":\"b@example.com\",\"content\":\"hi\"}]}",
+     ""},
+    {POL_ROUTE_COMPLETION, POL_DIR_REQUEST, "{\"prompt\":\"mail a@example.com\"}", "/prompt"},
+    {POL_ROUTE_COMPLETION, POL_DIR_REQUEST,
+     "{\"prompt\":[\"x\",\"mail a@example.com\",\"10.1.2.3\"]}", "/prompt/1 /prompt/2"},
+    {POL_ROUTE_COMPLETION, POL_DIR_RESPONSE,
+     "{\"choices\":[{\"text\":\"no\"},{\"text\":\"ip 10.1.2.3\"}]}", "/choices/1/text"},
+    {POL_ROUTE_EMBEDDING, POL_DIR_REQUEST, "{\"input\":\"ssn 123-45-6789\",\"model\":\"e\"}",
+     "/input"},
+    {POL_ROUTE_EMBEDDING, POL_DIR_REQUEST,
+     "{\"input\":[\"a@example.com\",\"none\",\"b@example.com\"]}", "/input/0 /input/2"},
+    {POL_ROUTE_EMBEDDING, POL_DIR_RESPONSE,
+     "{\"object\":\"a@example.com\",\"data\":[{\"embedding\":[0.1,0.2]}]}", ""},
+    {POL_ROUTE_OTHER, POL_DIR_REQUEST, "{\"messages\":[{\"content\":\"a@example.com\"}]}", ""},
+    /* duplicate keys are legal JSON: both copies are inspected */
+    {POL_ROUTE_COMPLETION, POL_DIR_REQUEST,
+     "{\"prompt\":\"a@example.com\",\"prompt\":\"b@example.com\"}", "/prompt /prompt"},
+    /* nesting below an inspected field does not confuse the walk */
+    {POL_ROUTE_CHAT, POL_DIR_REQUEST,
+     "{\"tools\":[{\"x\":{\"content\":\"a@example.com\"}}],\"messages\":[{\"meta\":{\"a\":[1,"
+     "{\"content\":\"b@example.com\"}]},\"content\":\"c@example.com\"}]}",
+     "/messages/0/content"},
+};
+
+START_TEST(test_shapes)
+{
+    const struct shape_case *c = &shapes[_i];
+    struct pol_body *b = parse_ok(c->route, c->dir, c->json);
+    const struct pol_body_finding *f;
+    size_t n = pol_body_findings(b, &f);
+    struct cm_buf got;
+
+    cm_buf_init(&got);
+    for (size_t k = 0; k < n; k++)
+        cm_buf_printf(&got, "%s%s", k ? " " : "", f[k].pointer);
+    cm_buf_putc(&got, '\0');
+    ck_assert_msg(strcmp(got.p, c->pointers) == 0, "case %d: pointers \"%s\", want \"%s\"", _i,
+                  got.p, c->pointers);
+    cm_buf_fini(&got);
+}
+END_TEST
+
+struct err_case {
+    enum pol_route route;
+    const char *json;
+    int rc;
+    const char *what; /* substring of the message */
+};
+
+static const struct err_case errs[] = {
+    {POL_ROUTE_CHAT, "{\"messages\": [{\"content\": \"jane@example.com\"}", CM_EINPUT,
+     "request body:1:"},
+    {POL_ROUTE_CHAT, "{\"a\": jane@example.com}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\": \"jane@example.com\xff\"}", CM_EINPUT, "invalid UTF-8"},
+    {POL_ROUTE_CHAT, "{\"a\": \"\xc3\"}", CM_EINPUT, "invalid UTF-8"},
+    {POL_ROUTE_CHAT, "[{\"content\": \"jane@example.com\"}]", CM_EINPUT, "not an object"},
+    {POL_ROUTE_CHAT, "\"jane@example.com\"", CM_EINPUT, "request body:"},
+    {POL_ROUTE_CHAT, "", CM_EINPUT, "request body:"},
+    {POL_ROUTE_CHAT, "{} {}", CM_EINPUT, "data after the JSON value"},
+    {POL_ROUTE_CHAT, "{\"messages\": \"jane@example.com\"}", CM_EINPUT,
+     "/messages: expected an array"},
+    {POL_ROUTE_CHAT, "{\"messages\": [\"jane@example.com\"]}", CM_EINPUT,
+     "/messages/0: expected an object"},
+    {POL_ROUTE_CHAT, "{\"messages\": [{\"content\": 5}]}", CM_EINPUT,
+     "request body:1:27: /messages/0/content: expected a string"},
+    {POL_ROUTE_CHAT, "{\"messages\": [{\"content\": [{\"text\": [1]}]}]}", CM_EINPUT,
+     "/messages/0/content/0/text: expected a string"},
+    {POL_ROUTE_EMBEDDING, "{\"input\": [101, 202]}", CM_EINPUT,
+     "/input/0: expected a string (token arrays cannot be inspected)"},
+    {POL_ROUTE_COMPLETION, "{\"prompt\": {\"a\": 1}}", CM_EINPUT, "/prompt: expected a string"},
+};
+
+START_TEST(test_errors)
+{
+    const struct err_case *c = &errs[_i];
+    struct pol_body *b = NULL;
+    struct cm_err err = {{0}};
+    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64, &b,
+                            &err);
+
+    ck_assert_msg(rc == c->rc, "case %d: rc %d, want %d (%s)", _i, rc, c->rc, err.msg);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(err.msg, c->what) != NULL, "case %d: \"%s\" lacks \"%s\"", _i, err.msg,
+                  c->what);
+    ck_assert_msg(strstr(err.msg, "jane") == NULL && strstr(err.msg, "101") == NULL,
+                  "case %d: content in error \"%s\"", _i, err.msg);
+}
+END_TEST
+
+static char *
+nested(size_t depth)
+{
+    struct cm_buf b;
+
+    cm_buf_init(&b);
+    cm_buf_puts(&b, "{\"a\":");
+    for (size_t k = 1; k < depth; k++)
+        cm_buf_putc(&b, '[');
+    cm_buf_puts(&b, "\"[[[{{{\"");
+    for (size_t k = 1; k < depth; k++)
+        cm_buf_putc(&b, ']');
+    cm_buf_puts(&b, "}");
+    cm_buf_putc(&b, '\0');
+    return cm_buf_steal(&b, NULL);
+}
+
+START_TEST(test_depth)
+{
+    struct pol_body *b = NULL;
+    struct cm_err err = {{0}};
+    struct pol_body_limits lim = {.max_depth = 64};
+    char *ok = nested(64), *deep = nested(65), *huge = nested(5000);
+
+    ck_assert_int_eq(
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim, &b, &err),
+        CM_OK);
+    ck_assert_int_eq(
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep), &lim, &b, &err),
+        CM_ELIMIT);
+    ck_assert(strstr(err.msg, "request body:1:69: nested deeper than 64") != NULL);
+    ck_assert_int_eq(
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge), &lim, &b, &err),
+        CM_ELIMIT);
+    ck_assert(strncmp(err.msg, "response body:", 14) == 0);
+    lim.max_depth = 2;
+    ck_assert_int_eq(
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11, &lim, &b, &err),
+        CM_ELIMIT);
+    free(ok);
+    free(deep);
+    free(huge);
+}
+END_TEST
+
+/* Every prefix of a body is either an error or a clean parse, never a
+ * crash (the copies are exactly sized so ASan sees overreads). */
+START_TEST(test_prefixes)
+{
+    const char *in =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+        "\"text\",\"text\":\"a\\u00e9 jane@example.com \\ud83d\\ude00 415-555-0132\"}]}]}";
+    size_t n = strlen(in);
+
+    for (size_t len = 0; len <= n; len++) {
+        char *p = malloc(len ? len : 1);
+        struct pol_body *b = NULL;
+        struct cm_err err = {{0}};
+        int rc;
+
+        memcpy(p, in, len);
+        rc = pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, p, len, &lim64, &b, &err);
+        ck_assert_int_eq(rc, len == n ? CM_OK : CM_EINPUT);
+        if (rc == CM_OK) {
+            enum pol_pii_op ops[POL_PII__COUNT];
+            size_t nrep;
+            char *out;
+
+            all_redact(ops);
+            out = rewrite(b, ops, &nrep);
+            ck_assert_uint_eq(nrep, 1);
+            ck_assert(strstr(out, "<EMAIL>") != NULL && strstr(out, "<PHONE>") != NULL);
+            free(out);
+        }
+        free(p);
+    }
+}
+END_TEST
+
+START_TEST(test_route_names)
+{
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_CHAT), "chat");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_COMPLETION), "completion");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_EMBEDDING), "embedding");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_OTHER), "other");
+}
+END_TEST
+
+static Suite *
+body_suite(void)
+{
+    Suite *s = suite_create("body");
+    TCase *tc = tcase_create("body");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_untouched_bytes);
+    tcase_add_test(tc, test_multipart);
+    tcase_add_test(tc, test_escapes);
+    tcase_add_loop_test(tc, test_shapes, 0, (int)CM_ARRAY_LEN(shapes));
+    tcase_add_loop_test(tc, test_errors, 0, (int)CM_ARRAY_LEN(errs));
+    tcase_add_test(tc, test_depth);
+    tcase_add_test(tc, test_prefixes);
+    tcase_add_test(tc, test_route_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(body_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
