@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * aud_record: the lineage record, schema "steward.lineage/1" (schema/
+ * is the single source of truth: schema/lineage.schema.json and the field
+ * list schema/fields.def shared by this builder and the loader).
+ *
+ * The sidecar fills a struct aud_record (all strings borrowed) as the
+ * exchange proceeds and calls aud_record_json() once at the end.  A record
+ * never holds a detected value or any prompt or response text: findings are
+ * (direction, type, JSON pointer, count, action).
+ *
+ * Adding a field: update schema/fields.def, schema/lineage.schema.json, a
+ * forward migration in schema/sql/, this struct, the builder, and the
+ * agreement test in tests/unit/test_aud_record.c.
+ *
+ * Pure; any thread.
+ */
+#ifndef AUD_RECORD_H
+#define AUD_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cm_buf.h"
+#include "common/cm_status.h"
+
+#define AUD_SCHEMA "steward.lineage/1"
+
+struct aud_finding {
+    const char *direction; /* "request" | "response" */
+    const char *type;      /* a classifier label: "EMAIL", "US_SSN", ... */
+    const char *pointer;   /* JSON pointer of the field, e.g. "/messages/0/content" */
+    unsigned count;
+    const char *action; /* "allow" | "mask" | "redact" | "hash" | "deny" */
+};
+
+/* Embedded by value; strings borrowed; NULL means absent (JSON null). */
+struct aud_record {
+    uint8_t id[16]; /* UUIDv7, assigned when the request arrives */
+    int64_t ts_start_us;
+    int64_t ts_end_us;
+    const char *instance; /* sidecar instance name */
+
+    const char *caller_principal;
+    const char *caller_tenant;
+    const char *purpose;
+
+    const char *method;
+    const char *path;
+    const char *route; /* "chat" | "completion" | "embedding" | "models" | "other" */
+    const char *model_requested;
+    const char *model_served;
+    const char *upstream;
+
+    const char *policy_id;
+    const char *policy_hash;
+    const char *policy_mode; /* "enforce" | "monitor" */
+    const char *decision;    /* "allow" | "redact" | "deny" */
+    const char *rule_id;     /* deciding rule of a deny */
+    const char *const *matched_rules;
+    size_t n_matched_rules;
+
+    int http_status;
+    const char *outcome; /* "ok", "denied", "bad_request", "too_large", "not_found",
+                            "upstream_error", "upstream_timeout", "internal_error" */
+    int64_t latency_total_us;
+    int64_t latency_upstream_us;
+    int64_t latency_governance_us;
+
+    int64_t prompt_tokens; /* -1 when unknown */
+    int64_t completion_tokens;
+
+    const struct aud_finding *findings;
+    size_t n_findings;
+};
+
+/* Zeroes rec and sets the "unknown" values (-1 tokens). */
+void aud_record_init(struct aud_record *rec);
+/* Appends the record as one compact JSON object to out.  Returns CM_OK, or
+ * CM_EINPUT when a required field is missing (err names it). */
+int aud_record_json(const struct aud_record *rec, struct cm_buf *out, struct cm_err *err)
+    CM_MUSTCHECK;
+
+#endif /* AUD_RECORD_H */
