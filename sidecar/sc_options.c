@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * sc_options: the steward options table.  See sc_options.h.
+ */
+#include "sidecar/sc_options.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cm_log.h"
+#include "common/cm_mem.h"
+
+#define OFF(f) offsetof(struct sc_options, f)
+
+static const char *const unknown_path_choices[] = {"deny", "pass", NULL};
+static const char *const log_level_choices[] = {"err", "warn", "info", "debug", NULL};
+
+static const struct cm_opt sc_opts[] = {
+    {"listen", CM_OPT_STRING, "127.0.0.1:8080", CM_OPT_RESTART, OFF(listen),
+     "Address of the data listener, HOST:PORT (port 0 picks a free port)."},
+    {"upstream", CM_OPT_STRING, "http://127.0.0.1:8000", CM_OPT_RESTART, OFF(upstream),
+     "Base URL of the model server (http://HOST:PORT)."},
+    {"policy", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(policy),
+     "Policy file (JSON) enforced on every exchange; SIGHUP re-reads it. Required."},
+    {"instance", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(instance),
+     "Name of this sidecar instance in lineage records (default: the host name)."},
+    {"forward_headers", CM_OPT_STRING,
+     "accept,authorization,user-agent,traceparent,tracestate,openai-organization,openai-project,"
+     "x-request-id",
+     CM_OPT_RESTART, OFF(forward_headers),
+     "Comma-separated allowlist of request headers passed to the model server; every other "
+     "header is dropped."},
+    {"max_body", CM_OPT_SIZE, "1M", CM_OPT_RESTART, OFF(max_body),
+     "Largest request body accepted; larger bodies get 413.", NULL, 1, 1LL << 30},
+    {"max_header", CM_OPT_SIZE, "16K", CM_OPT_RESTART, OFF(max_header),
+     "Largest request header block accepted.", NULL, 1024, 1 << 20},
+    {"max_response_body", CM_OPT_SIZE, "8M", CM_OPT_RESTART, OFF(max_response_body),
+     "Largest non-streamed model response inspected; larger answers fail with 502.", NULL, 1024,
+     1LL << 30},
+    {"max_json_depth", CM_OPT_INT, "64", CM_OPT_RESTART, OFF(max_json_depth),
+     "Deepest nesting of JSON arrays and objects accepted in a body (400 beyond).", NULL, 2,
+     1024},
+    {"upstream_pool", CM_OPT_INT, "32", CM_OPT_RESTART, OFF(upstream_pool),
+     "Keep-alive connections to the model server.", NULL, 1, 4096},
+    {"client_timeout", CM_OPT_DURATION, "30s", CM_OPT_RESTART, OFF(client_timeout_us),
+     "Idle time allowed while reading a request from a client.", NULL, 1, 3600000},
+    {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RESTART, OFF(upstream_timeout_us),
+     "Idle time allowed while waiting for the model server (504 beyond).", NULL, 1, 3600000},
+    {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RESTART, OFF(unknown_path),
+     "What happens to paths steward does not know: deny (404) or pass (forwarded "
+     "uninspected, recorded).",
+     unknown_path_choices},
+    {"log_level", CM_OPT_ENUM, "info", CM_OPT_RESTART, OFF(log_level), "err, warn, info or debug.",
+     log_level_choices},
+    {"lineage_topic", CM_OPT_STRING, "steward.lineage", CM_OPT_RESTART, OFF(lineage_topic),
+     "Kafka topic of lineage records."},
+    {"bootstrap_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(bootstrap_file),
+     "File holding the Kafka bootstrap address (written by the embedded Kafka); "
+     "kafka.bootstrap.servers is the alternative."},
+    {"kafka.", CM_OPT_PREFIX, NULL, CM_OPT_RESTART, OFF(kafka),
+     "Any librdkafka producer property, passed through unchanged "
+     "(kafka.bootstrap.servers, kafka.security.protocol, kafka.sasl.*, ...)."},
+};
+
+int
+sc_options_load(struct sc_options *o, const char *path, char *const *overrides,
+                size_t noverrides, struct cm_err *err)
+{
+    int rc;
+
+    memset(o, 0, sizeof(*o));
+    rc = cm_conf_defaults(sc_opts, CM_ARRAY_LEN(sc_opts), o, err);
+    if (rc != CM_OK)
+        return rc;
+    if (path != NULL) {
+        rc = cm_conf_load(sc_opts, CM_ARRAY_LEN(sc_opts), o, path, err);
+        if (rc != CM_OK)
+            return rc;
+    }
+    for (size_t i = 0; i < noverrides; i++) {
+        rc = cm_conf_set_kv(sc_opts, CM_ARRAY_LEN(sc_opts), o, overrides[i], err);
+        if (rc != CM_OK)
+            return rc;
+    }
+    if (o->policy == NULL)
+        return cm_err_set(err, CM_EINPUT, "%s: option 'policy' is required",
+                          path ? path : "(command line)");
+    if (o->bootstrap_file == NULL && cm_kv_get(&o->kafka, "bootstrap.servers") == NULL)
+        return cm_err_set(err, CM_EINPUT,
+                          "%s: set kafka.bootstrap.servers or bootstrap_file for lineage delivery",
+                          path ? path : "(command line)");
+    if (o->instance == NULL) {
+        char host[256];
+
+        if (gethostname(host, sizeof(host)) != 0)
+            strcpy(host, "steward");
+        host[sizeof(host) - 1] = '\0';
+        o->instance = cm_strdup(host);
+    }
+    return CM_OK;
+}
+
+void
+sc_options_fini(struct sc_options *o)
+{
+    cm_conf_fini(sc_opts, CM_ARRAY_LEN(sc_opts), o);
+}
+
+void
+sc_options_doc(FILE *out)
+{
+    cm_conf_doc(sc_opts, CM_ARRAY_LEN(sc_opts), "steward.conf (the sidecar, `steward`)", out);
+}

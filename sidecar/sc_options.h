@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * sc_options: every option of the steward daemon, in one table
+ * (sc_options.c), and the struct it fills.  After start-up the struct is
+ * read-only and passed as const.  `steward --config-doc` prints the table as
+ * markdown (docs/config.md).
+ *
+ * Adding an option: a field here, a row in sc_options.c (name, type, default,
+ * reload flag, doc), a use, and docs/config.md (make check-docs).
+ */
+#ifndef SC_OPTIONS_H
+#define SC_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/cm_conf.h"
+#include "common/cm_status.h"
+
+enum sc_unknown_path {
+    SC_UNKNOWN_PATH_DENY, /* 404 with a JSON error, recorded */
+    SC_UNKNOWN_PATH_PASS, /* forwarded uninspected, recorded as route "other" */
+};
+
+struct sc_options {
+    char *listen;
+    char *upstream;
+    char *policy;
+    char *instance;
+    char *forward_headers;
+
+    size_t max_body;
+    size_t max_header;
+    size_t max_response_body;
+    long long max_json_depth;
+    long long upstream_pool;
+
+    int64_t client_timeout_us;
+    int64_t upstream_timeout_us;
+
+    int unknown_path; /* enum sc_unknown_path */
+    int log_level;    /* enum cm_log_level */
+
+    char *lineage_topic;
+    char *bootstrap_file;
+    struct cm_kv_list kafka;
+};
+
+/* Applies defaults, then the file (if path is not NULL), then each "k=v" of
+ * overrides.  Checks the combination (e.g. policy is required).  Returns
+ * CM_OK, CM_EIO or CM_EINPUT with "file:line: ..." in err.  On failure the
+ * struct still needs sc_options_fini(). */
+int sc_options_load(struct sc_options *o, const char *path, char *const *overrides,
+                    size_t noverrides, struct cm_err *err) CM_MUSTCHECK;
+void sc_options_fini(struct sc_options *o);
+void sc_options_doc(FILE *out);
+
+#endif /* SC_OPTIONS_H */

@@ -1,0 +1,1 @@
+# unit tests of sidecar/ (see tests/unit/module.mk)
