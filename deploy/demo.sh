@@ -24,6 +24,7 @@ fi
 . "$run/env"
 bin=${STEWARD_BIN:-$repo/build/debug/bin}
 
+started=$(date -u +%Y-%m-%dT%H:%M:%S.%NZ | sed -E 's/\.([0-9]{6})[0-9]*Z/.\1Z/')
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 sent=0
 
@@ -77,17 +78,17 @@ bold "waiting for the $sent lineage records to arrive in PostgreSQL"
 deadline=$(( $(date +%s) + 60 ))
 count=0
 while [ "$(date +%s)" -lt "$deadline" ]; do
-    count=$("$bin/steward-audit" count --db "$STEWARD_DB" --since 1h 2>/dev/null || echo 0)
+    count=$("$bin/steward-audit" count --db "$STEWARD_DB" --from "$started" 2>/dev/null || echo 0)
     [ "$count" -ge "$sent" ] && break
     sleep 0.2
 done
-echo "$count of $sent records loaded"
+echo "$count records loaded for the $sent requests sent"
 
-bold "lineage records (steward-audit query --since 1h)"
-"$bin/steward-audit" query --db "$STEWARD_DB" --since 1h --limit 20
+bold "lineage records (steward-audit query --from $started)"
+"$bin/steward-audit" query --db "$STEWARD_DB" --from "$started" --limit 20
 
-bold "one record in full (steward-audit query --format json --limit 1)"
-"$bin/steward-audit" query --db "$STEWARD_DB" --since 1h --limit 1 --format json | python3 -m json.tool
+bold "the deny, in full (steward-audit query --decision deny --format json --limit 1)"
+"$bin/steward-audit" query --db "$STEWARD_DB" --from "$started" --decision deny --limit 1 --format json | python3 -m json.tool
 
 bold "where things are"
 echo "lineage database:  psql '$STEWARD_DB' -c 'select * from lineage_records'"
