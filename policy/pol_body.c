@@ -53,6 +53,8 @@ struct pol_body {
     size_t len;
     const char *model;
     bool stream;
+    long long prompt_tokens; /* -1 when absent */
+    long long completion_tokens;
     unsigned counts[POL_PII__COUNT];
     struct body_str *strs;
     size_t nstrs, capstrs;
@@ -557,6 +559,17 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
     if ((j = json_object_get(root, "model")) != NULL && json_is_string(j))
         b->model = cm_arena_strndup(arena, json_string_value(j), strlen(json_string_value(j)));
     b->stream = json_is_true(json_object_get(root, "stream"));
+    b->prompt_tokens = b->completion_tokens = -1;
+    if ((j = json_object_get(root, "usage")) != NULL && json_is_object(j)) {
+        json_t *pt = json_object_get(j, "prompt_tokens");
+        json_t *ct = json_object_get(j, "completion_tokens");
+
+        /* Integers decode as reals (JSON_DECODE_INT_AS_REAL). */
+        if (json_is_number(pt) && json_number_value(pt) >= 0 && json_number_value(pt) < 1e15)
+            b->prompt_tokens = (long long)json_number_value(pt);
+        if (json_is_number(ct) && json_number_value(ct) >= 0 && json_number_value(ct) < 1e15)
+            b->completion_tokens = (long long)json_number_value(ct);
+    }
     json_decref(root);
 
     jsmn_init(&jp);
@@ -592,6 +605,13 @@ bool
 pol_body_stream(const struct pol_body *b)
 {
     return b->stream;
+}
+
+void
+pol_body_usage(const struct pol_body *b, long long *prompt_tokens, long long *completion_tokens)
+{
+    *prompt_tokens = b->prompt_tokens;
+    *completion_tokens = b->completion_tokens;
 }
 
 void

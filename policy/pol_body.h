@@ -71,6 +71,9 @@ int pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir di
 const char *pol_body_model(const struct pol_body *b);
 /* The top-level "stream" boolean (false when absent). */
 bool pol_body_stream(const struct pol_body *b);
+/* The top-level "usage" token counts of an answer (-1 when absent). */
+void pol_body_usage(const struct pol_body *b, long long *prompt_tokens,
+                    long long *completion_tokens);
 /* Adds the number of spans per label to counts[POL_PII__COUNT]. */
 void pol_body_counts(const struct pol_body *b, unsigned counts[POL_PII__COUNT]);
 /* Returns the findings (borrowed, valid with the arena) and their number. */

@@ -111,6 +111,8 @@ struct sc_exchange {
 
     enum sc_outcome outcome;
     int status;
+    long long prompt_tokens; /* -1 until the answer says */
+    long long completion_tokens;
     const char *rule_id;
     const char *matched[2 * POL_MAX_MATCHED];
     size_t nmatched;
@@ -292,6 +294,8 @@ ex_emit_record(struct sc_exchange *ex)
     rec.latency_total_us = mono_since(ex->t0);
     rec.latency_upstream_us = ex->upstream_us;
     rec.latency_governance_us = ex->governance_us;
+    rec.prompt_tokens = ex->prompt_tokens;
+    rec.completion_tokens = ex->completion_tokens;
     rec.findings = ex->findings;
     rec.n_findings = ex->nfindings;
 
@@ -406,6 +410,16 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
     *rc_out = rc;
     if (rc != CM_OK)
         return true;
+    {
+        long long pt, ct;
+
+        /* Streams repeat or omit usage; the last value seen wins. */
+        pol_body_usage(b, &pt, &ct);
+        if (pt >= 0)
+            ex->prompt_tokens = pt;
+        if (ct >= 0)
+            ex->completion_tokens = ct;
+    }
     if (ex->model_served == NULL && pol_body_model(b) != NULL)
         ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
                                             strlen(pol_body_model(b)));
@@ -818,6 +832,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->route = POL_ROUTE_OTHER;
     ex->route_name = "other";
     ex->outcome = SC_OUT_INTERNAL;
+    ex->prompt_tokens = ex->completion_tokens = -1;
     cm_buf_init(&ex->resp);
     px->inflight++;
     q = strchr(uri, '?');

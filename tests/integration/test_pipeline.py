@@ -57,6 +57,11 @@ class PipelineTest(unittest.TestCase):
             self.assertEqual(types[t][0], "request")
         self.assertEqual(types["CREDIT_CARD"][3], "mask")
         self.assertEqual(self.st.count_records(r.record), 1)
+        usage = r.json()["usage"]
+        self.assertEqual(
+            self.st.sql("select prompt_tokens, completion_tokens from lineage_records "
+                        "where record_id = :'p1'", r.record)[0],
+            [str(usage["prompt_tokens"]), str(usage["completion_tokens"])])
 
     def test_clean_request_is_allowed_unchanged(self):
         raw = '{"model":"local-llama","messages":[{"role":"user","content":"What is 2+2?"}]}'

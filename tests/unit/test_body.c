@@ -356,6 +356,28 @@ START_TEST(test_prefixes)
 }
 END_TEST
 
+START_TEST(test_usage)
+{
+    long long pt, ct;
+    struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_RESPONSE,
+                                  "{\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
+                                  "\"completion_tokens\":30,\"total_tokens\":42}}");
+
+    pol_body_usage(b, &pt, &ct);
+    ck_assert_int_eq(pt, 12);
+    ck_assert_int_eq(ct, 30);
+    b = parse_ok(POL_ROUTE_CHAT, POL_DIR_RESPONSE, "{\"choices\":[],\"usage\":null}");
+    pol_body_usage(b, &pt, &ct);
+    ck_assert_int_eq(pt, -1);
+    ck_assert_int_eq(ct, -1);
+    b = parse_ok(POL_ROUTE_CHAT, POL_DIR_RESPONSE,
+                 "{\"usage\":{\"prompt_tokens\":\"7\",\"completion_tokens\":-3}}");
+    pol_body_usage(b, &pt, &ct);
+    ck_assert_int_eq(pt, -1);
+    ck_assert_int_eq(ct, -1);
+}
+END_TEST
+
 START_TEST(test_route_names)
 {
     ck_assert_str_eq(pol_route_name(POL_ROUTE_CHAT), "chat");
@@ -380,6 +402,7 @@ body_suite(void)
     tcase_add_test(tc, test_depth);
     tcase_add_test(tc, test_prefixes);
     tcase_add_test(tc, test_route_names);
+    tcase_add_test(tc, test_usage);
     suite_add_tcase(s, tc);
     return s;
 }
