@@ -1,7 +1,7 @@
 # policy/: the pure core of the request path (prefix pol_, pol_pii_):
 # classifier recognizers and redaction (policy/pii/), policy load and
 # evaluation, JSON body inspection and rewriting; tool steward-policy.
-POLICY_SRCS := policy/pii/pii_scan.c policy/pii/pii_redact.c policy/pol_policy.c \
+POLICY_SRCS := policy/pii/pii_scan.c policy/pii/pii_redact.c policy/pii/pii_detect.c policy/pol_policy.c \
                policy/pol_body.c
 LIBPOLICY := $(BUILD)/lib/libpolicy.a
 $(LIBPOLICY): $(call objs,$(POLICY_SRCS))

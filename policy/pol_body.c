@@ -12,7 +12,7 @@
  * state machine (ROOT -> messages -> message -> content -> part -> text, ...),
  * skipping every other subtree by token offsets, builds the RFC 6901
  * pointer of each inspected string, decodes it (all escapes, surrogate
- * pairs) into the arena and runs pol_pii_scan() over the decoded text.
+ * pairs) into the arena and runs pol_pii_detect() over the decoded text.
  * Only strings with spans are kept.  Rewrite replaces those whole string
  * tokens (quotes included) by the re-encoded redacted text and copies every
  * other byte.
@@ -89,6 +89,7 @@ struct walk {
     struct pol_body *b;
     struct cm_buf ptr; /* JSON pointer of the current value */
     struct pol_pii_spans spans;
+    const struct pol_pii_model *model;
     struct cm_err *err;
 };
 
@@ -319,7 +320,7 @@ inspect(struct walk *w, int i)
 
     text[n] = '\0';
     pol_pii_spans_reset(&w->spans);
-    if (pol_pii_scan(text, n, POL_PII_ALL, &w->spans) != CM_OK || w->spans.n == 0)
+    if (pol_pii_detect(w->model, text, n, POL_PII_ALL, &w->spans) != CM_OK || w->spans.n == 0)
         return;
 
     spans = cm_arena_alloc(w->arena, w->spans.n * sizeof(*spans));
@@ -584,6 +585,7 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
     w.tok = tok;
     w.ntok = ntok;
     w.b = b;
+    w.model = lim->model;
     cm_buf_init(&w.ptr);
     pol_pii_spans_init(&w.spans);
     rc = walk(&w, 0, S_ROOT, &next);

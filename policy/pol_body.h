@@ -32,6 +32,7 @@
 #include "common/cm_arena.h"
 #include "common/cm_buf.h"
 #include "common/cm_status.h"
+#include "policy/pii/pii_detect.h"
 #include "policy/pii/pii_redact.h"
 #include "policy/pii/pii_scan.h"
 #include "policy/pol_policy.h"
@@ -46,7 +47,8 @@ enum pol_route {
 const char *pol_route_name(enum pol_route r);
 
 struct pol_body_limits {
-    size_t max_depth; /* nesting of arrays/objects, e.g. 64 */
+    size_t max_depth;                   /* nesting of arrays/objects, e.g. 64 */
+    const struct pol_pii_model *model;  /* learned model, or NULL (recognizers only) */
 };
 
 /* Findings aggregated per (label, field): pointer is an RFC 6901 JSON

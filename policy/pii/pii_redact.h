@@ -29,6 +29,8 @@ enum pol_pii_op {
     POL_PII_OP_MASK,
     POL_PII_OP_REDACT,
     POL_PII_OP_HASH,
+    POL_PII_OP_PSEUDONYMISE, /* keyed placeholder, restorable within a request (issue 3) */
+    POL_PII_OP_ENCRYPT,      /* deterministic authenticated encryption (issue 3) */
 };
 
 struct pol_pii_redact_opts {
