@@ -112,13 +112,12 @@ log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 }
 
 /* Any librdkafka thread, or the one serving rd_kafka_poll. */
-static void
-error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+void
+aud_kafka_log_error(rd_kafka_t *rk, int err, const char *reason)
 {
     int64_t now = cm_mono_us(), last;
     char qbuf[256];
 
-    (void)opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fatal[256];
         rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -137,6 +136,13 @@ error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err),
                 cm_log_quote(reason, qbuf, sizeof(qbuf)),
                 (unsigned long long)atomic_exchange(&err_suppressed, 0));
+}
+
+static void
+error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    aud_kafka_log_error(rk, err, reason);
 }
 
 void

@@ -36,5 +36,8 @@ int aud_kafka_conf_apply(rd_kafka_conf_t *conf, const char *bootstrap_file,
  * Connection failures reach the log through the latter only (librdkafka's
  * own FAIL lines go to debug), so a Kafka outage is not a line a second. */
 void aud_kafka_conf_log(rd_kafka_conf_t *conf);
+/* What that error callback does, for a client that installs its own error
+ * callback and still wants the shared, rate-limited log lines. */
+void aud_kafka_log_error(rd_kafka_t *rk, int err, const char *reason);
 
 #endif /* AUD_KAFKA_H */

@@ -11,6 +11,9 @@
  * U+FFFD in place of each bad byte: the record must stay valid JSON, or the
  * loader would reject it.
  *
+ * The chain member comes last (aud_record_put_chain), so the emitter can
+ * stamp it onto a record built without one by cutting the closing brace.
+ *
  * Adding a field: schema/fields.def, schema/lineage.schema.json, a migration
  * in schema/sql/, struct aud_record, rec_write() below, and the agreement
  * test in tests/unit/test_aud_record.c.
@@ -174,6 +177,8 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
     for (size_t i = 0; i < CM_ARRAY_LEN(req); i++)
         if (req[i].val == NULL)
             return cm_err_set(err, CM_EINPUT, "%s: required", req[i].name);
+    if (rec->chain_id != NULL && (rec->chain_seq == 0 || rec->chain_prev == NULL))
+        return cm_err_set(err, CM_EINPUT, "chain: seq and prev are required with an id");
     if (rec->n_matched_rules > 0 && rec->matched_rules == NULL)
         return cm_err_set(err, CM_EINPUT, "policy.matched_rules: NULL with %zu entries",
                           rec->n_matched_rules);
@@ -275,7 +280,22 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     cm_buf_putc(out, '{');
     put_opt_int(out, "prompt_tokens", rec->prompt_tokens, true);
     put_opt_int(out, "completion_tokens", rec->completion_tokens, false);
-    cm_buf_puts(out, "}}");
+    cm_buf_putc(out, '}');
+    if (rec->chain_id != NULL)
+        aud_record_put_chain(out, rec->chain_id, rec->chain_seq, rec->chain_prev);
+    cm_buf_putc(out, '}');
+}
+
+void
+aud_record_put_chain(struct cm_buf *out, const char *chain_id, uint64_t seq, const char *prev_hex)
+{
+    put_key(out, "chain", false);
+    cm_buf_putc(out, '{');
+    put_kstr(out, "id", chain_id, true);
+    put_key(out, "seq", false);
+    cm_buf_printf(out, "%" PRIu64, seq);
+    put_kstr(out, "prev", prev_hex, false);
+    cm_buf_putc(out, '}');
 }
 
 int

@@ -9,6 +9,9 @@
  * never holds a detected value or any prompt or response text: findings are
  * (direction, type, JSON pointer, count, action).
  *
+ * The record's hash (what the chain links and checkpoints sign) is SHA-256
+ * over its exact bytes as emitted, chain member included; see aud_chain.h.
+ *
  * Adding a field: update schema/fields.def, schema/lineage.schema.json, a
  * forward migration in schema/sql/, this struct, the builder, and the
  * agreement test in tests/unit/test_aud_record.c.
@@ -72,13 +75,26 @@ struct aud_record {
 
     const struct aud_finding *findings;
     size_t n_findings;
+
+    /* Tamper evidence: the record's place in its chain.  The sidecar leaves
+     * chain_id NULL and the emitter stamps the member onto the built text
+     * (aud_chain_stamp), because only the emitter's thread knows the
+     * predecessor; set here, it is written the same way (tests, tools). */
+    const char *chain_id;   /* UUID of the chain */
+    uint64_t chain_seq;     /* 1, 2, ... */
+    const char *chain_prev; /* 64 hex: SHA-256 of the predecessor's bytes */
 };
 
 /* Zeroes rec and sets the "unknown" values (-1 tokens). */
 void aud_record_init(struct aud_record *rec);
 /* Appends the record as one compact JSON object to out.  Returns CM_OK, or
  * CM_EINPUT when a required field is missing (err names it). */
-int aud_record_json(const struct aud_record *rec, struct cm_buf *out, struct cm_err *err)
-    CM_MUSTCHECK;
+int aud_record_json(const struct aud_record *rec, struct cm_buf *out,
+                    struct cm_err *err) CM_MUSTCHECK;
+/* Appends the chain member, `"chain":{"id":..,"seq":N,"prev":".."}`, with a
+ * leading comma: the last member of every record, as the builder and the
+ * emitter's stamp both write it. */
+void aud_record_put_chain(struct cm_buf *out, const char *chain_id, uint64_t seq,
+                          const char *prev_hex);
 
 #endif /* AUD_RECORD_H */

@@ -44,6 +44,8 @@ aud_ftype_name(enum aud_ftype type)
     case AUD_T_INT32: return "a 32-bit integer";
     case AUD_T_INT64: return "an integer";
     case AUD_T_INT64_NULL: return "an integer or null";
+    case AUD_T_SEQ: return "a positive integer";
+    case AUD_T_SHA256: return "64 lower-case hex digits";
     case AUD_T_OBJECT: return "an object";
     case AUD_T_STRING_ARRAY: return "an array of strings";
     case AUD_T_OBJECT_ARRAY: return "an array of objects";
@@ -58,6 +60,17 @@ time_ok(const char *s)
 
     /* A full date-time: cm_time_parse also takes a bare date. */
     return strlen(s) >= 20 && strlen(s) < 64 && s[10] == 'T' && cm_time_parse(s, &us) == CM_OK;
+}
+
+static bool
+sha256_hex_ok(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return i == 64;
 }
 
 static bool
@@ -77,6 +90,8 @@ value_ok(const json_t *v, enum aud_ftype type)
                json_integer_value(v) <= INT32_MAX;
     case AUD_T_INT64: return json_is_integer(v);
     case AUD_T_INT64_NULL: return json_is_integer(v) || json_is_null(v);
+    case AUD_T_SEQ: return json_is_integer(v) && json_integer_value(v) >= 1;
+    case AUD_T_SHA256: return json_is_string(v) && sha256_hex_ok(json_string_value(v));
     case AUD_T_OBJECT: return json_is_object(v);
     case AUD_T_STRING_ARRAY:
         if (!json_is_array(v))
@@ -172,4 +187,45 @@ aud_validate(const char *data, size_t len, struct cm_err *err)
 out:
     json_decref(root);
     return rc;
+}
+
+/* Names from fields.def are pasted into SQL: they must be plain identifiers. */
+static void
+check_ident(const char *s)
+{
+    cm_assert(s[0] != '\0');
+    for (; *s; s++)
+        cm_assert((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_');
+}
+
+void
+aud_field_sql_expr(struct cm_buf *b, const char *var, const struct aud_field *f)
+{
+    bool nested = f->parent[0] != '\0' && strcmp(f->parent, "findings") != 0;
+    char obj[128];
+
+    check_ident(f->key);
+    if (nested) {
+        check_ident(f->parent);
+        snprintf(obj, sizeof(obj), "%s->'%s'", var, f->parent);
+    } else {
+        snprintf(obj, sizeof(obj), "%s", var);
+    }
+    switch (f->type) {
+    case AUD_T_STRING_ARRAY:
+        cm_buf_printf(b, "ARRAY(SELECT jsonb_array_elements_text(%s->'%s'))", obj, f->key);
+        return;
+    case AUD_T_UUID: cm_buf_printf(b, "(%s->>'%s')::uuid", obj, f->key); return;
+    case AUD_T_TIME: cm_buf_printf(b, "(%s->>'%s')::timestamptz", obj, f->key); return;
+    case AUD_T_INT32: cm_buf_printf(b, "(%s->>'%s')::int", obj, f->key); return;
+    case AUD_T_INT64:
+    case AUD_T_INT64_NULL:
+    case AUD_T_SEQ: cm_buf_printf(b, "(%s->>'%s')::bigint", obj, f->key); return;
+    case AUD_T_STRING:
+    case AUD_T_STRING_NULL:
+    case AUD_T_SHA256: cm_buf_printf(b, "%s->>'%s'", obj, f->key); return;
+    case AUD_T_OBJECT:
+    case AUD_T_OBJECT_ARRAY: break;
+    }
+    cm_assert(!"field type without a column");
 }

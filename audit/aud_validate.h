@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/cm_buf.h"
 #include "common/cm_status.h"
 
 enum aud_ftype {
@@ -29,6 +30,8 @@ enum aud_ftype {
     AUD_T_INT32,        /* integer in -2^31 .. 2^31-1 (SQL int) */
     AUD_T_INT64,        /* integer (SQL bigint) */
     AUD_T_INT64_NULL,   /* integer or null */
+    AUD_T_SEQ,          /* integer in 1 .. 2^63-1 (SQL bigint) */
+    AUD_T_SHA256,       /* string: 64 lower-case hex digits */
     AUD_T_OBJECT,       /* object; its members are rows with it as parent */
     AUD_T_STRING_ARRAY, /* array of strings (SQL text[]) */
     AUD_T_OBJECT_ARRAY, /* array of objects: "findings" (AUD_FINDING rows) */
@@ -56,5 +59,12 @@ int aud_validate(const char *data, size_t len, struct cm_err *err) CM_MUSTCHECK;
 
 /* The name of a type for messages ("a string or null"). */
 const char *aud_ftype_name(enum aud_ftype type);
+
+/* Appends the SQL expression that reads field f of the record held in the
+ * jsonb expression var, cast to its column's type ("(r->'chain'->>'seq')
+ * ::bigint").  f must have a column.  Shared by the loader's INSERT and
+ * `steward-audit verify`'s column check, so both read a field the same way.
+ * Names come from fields.def and are checked to be plain identifiers. */
+void aud_field_sql_expr(struct cm_buf *b, const char *var, const struct aud_field *f);
 
 #endif /* AUD_VALIDATE_H */

@@ -1,16 +1,18 @@
 # audit/: the lineage record's life after the request (prefix aud_, ld_).
 #
-#   LIBAUDIT       record builder, Kafka emitter, record validator; linked by
-#                  the sidecar with $(LDLIBS_AUDIT) (librdkafka, jansson)
+#   LIBAUDIT       record builder, Kafka emitter and its spool, chains and
+#                  checkpoints (Ed25519), record validator; linked by the
+#                  sidecar with $(LDLIBS_AUDIT) (librdkafka, jansson, zlib, OpenSSL)
 #   steward-loader Kafka -> PostgreSQL loader (audit/loader/)
 #   steward-audit  the auditor's CLI: migrate, query, count (audit/cli/)
 # aud_pg.c (the only PQ* user) is linked into the two binaries, not LIBAUDIT,
 # so the sidecar does not pull in libpq.
-AUDIT_SRCS := audit/aud_record.c audit/aud_emitter.c audit/aud_kafka.c audit/aud_validate.c
+AUDIT_SRCS := audit/aud_record.c audit/aud_emitter.c audit/aud_kafka.c audit/aud_validate.c \
+              audit/aud_spool.c audit/aud_chain.c audit/aud_sign.c
 LIBAUDIT := $(BUILD)/lib/libaudit.a
 $(LIBAUDIT): $(call objs,$(AUDIT_SRCS))
 LIBS_ALL += $(LIBAUDIT)
-LDLIBS_AUDIT := $(LDLIBS_KAFKA) $(LDLIBS_JANSSON)
+LDLIBS_AUDIT := $(LDLIBS_KAFKA) $(LDLIBS_JANSSON) $(LDLIBS_Z) $(LDLIBS_SSL)
 
 AUDIT_PG_OBJS := $(call objs,audit/aud_pg.c)
 

@@ -10,7 +10,8 @@
  *
  * Signals: SIGHUP reloads the policy (a file that fails to load keeps the old
  * policy running and is logged); SIGTERM and SIGINT stop accepting, let the
- * exchanges in flight finish (up to drain_timeout), flush lineage, exit 0.
+ * exchanges in flight finish (up to drain_timeout), then the emitter puts
+ * every record Kafka has not confirmed into the spool, exit 0.
  * Loop thread only, except the emitter's own delivery thread.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <event2/event.h>
 
 #include "audit/aud_emitter.h"
+#include "audit/aud_sign.h"
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
 #include "common/cm_time.h"
@@ -148,6 +150,15 @@ main(int argc, char **argv)
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
+    if (m.opts.signing_key != NULL) {
+        struct aud_key *key;
+
+        if (aud_key_load_private(m.opts.signing_key, &key, &err) != CM_OK) {
+            fprintf(stderr, "steward: signing_key: %s\n", err.msg);
+            goto out;
+        }
+        aud_key_free(key);
+    }
     if (check_only) {
         printf("steward: configuration ok (policy %s, hash %s)\n", pol_set_id(ps),
                pol_set_hash(ps));
@@ -155,9 +166,20 @@ main(int argc, char **argv)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
+    memset(&ec, 0, sizeof(ec));
     ec.topic = m.opts.lineage_topic;
     ec.bootstrap_file = m.opts.bootstrap_file;
     ec.kafka = &m.opts.kafka;
+    ec.spool_dir = m.opts.spool_dir;
+    ec.spool_max_bytes = m.opts.spool_max_bytes;
+    ec.spool_fsync = (enum aud_spool_fsync)m.opts.spool_fsync;
+    ec.durability = (enum aud_durability)m.opts.durability;
+    ec.spool_after_us = m.opts.spool_after_us;
+    ec.chains = 1; /* one per worker when workers arrive (issue 5) */
+    ec.instance = m.opts.instance;
+    ec.checkpoint_records = (uint64_t)m.opts.checkpoint_records;
+    ec.checkpoint_interval_us = m.opts.checkpoint_interval_us;
+    ec.signing_key = m.opts.signing_key;
     if (aud_emitter_new(&ec, &m.em, &err) != CM_OK) {
         cm_log_err("sidecar", "emitter_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
         goto out;
@@ -181,8 +203,10 @@ main(int argc, char **argv)
     cm_log_info("sidecar", "listening addr=%s upstream=%s policy=%s hash=%.16s instance=%s", bound,
                 m.opts.upstream, pol_set_id(ps), pol_set_hash(ps), m.opts.instance);
     event_base_dispatch(m.base);
-    if (aud_emitter_flush(m.em, 10000) != CM_OK)
-        cm_log_warn("sidecar", "lineage_flush_incomplete");
+    /* Every record is now in Kafka or in the spool (replayed at the next
+     * start); the emitter says which when it stops. */
+    aud_emitter_free(m.em);
+    m.em = NULL;
     cm_log_info("sidecar", "stopped");
     rc = 0;
 out:
@@ -194,10 +218,11 @@ out:
         event_free(m.ev_int);
     if (m.ev_hup)
         event_free(m.ev_hup);
+    /* The emitter goes first: its last done callbacks still reach the proxy. */
+    aud_emitter_free(m.em);
     sc_proxy_free(m.px);
     if (m.base)
         event_base_free(m.base);
-    aud_emitter_free(m.em);
     pol_set_unref(ps);
     sc_options_fini(&m.opts);
     free(overrides);

@@ -14,6 +14,10 @@
 
 static const char *const unknown_path_choices[] = {"deny", "pass", NULL};
 static const char *const log_level_choices[] = {"err", "warn", "info", "debug", NULL};
+/* Same order as enum aud_durability, enum aud_spool_fsync, enum sc_spool_full. */
+static const char *const durability_choices[] = {"sync", "async", NULL};
+static const char *const spool_fsync_choices[] = {"always", "batch", "never", NULL};
+static const char *const spool_full_choices[] = {"fail_closed", "drop", NULL};
 
 static const struct cm_opt sc_opts[] = {
     {"listen", CM_OPT_STRING, "127.0.0.1:8080", CM_OPT_RESTART, OFF(listen),
@@ -38,8 +42,7 @@ static const struct cm_opt sc_opts[] = {
      "Largest non-streamed model response inspected; larger answers fail with 502.", NULL, 1024,
      1LL << 30},
     {"max_json_depth", CM_OPT_INT, "64", CM_OPT_RESTART, OFF(max_json_depth),
-     "Deepest nesting of JSON arrays and objects accepted in a body (400 beyond).", NULL, 2,
-     1024},
+     "Deepest nesting of JSON arrays and objects accepted in a body (400 beyond).", NULL, 2, 1024},
     {"upstream_pool", CM_OPT_INT, "32", CM_OPT_RESTART, OFF(upstream_pool),
      "Keep-alive connections to the model server.", NULL, 1, 4096},
     {"client_timeout", CM_OPT_DURATION, "30s", CM_OPT_RESTART, OFF(client_timeout_us),
@@ -60,11 +63,42 @@ static const struct cm_opt sc_opts[] = {
     {"kafka.", CM_OPT_PREFIX, NULL, CM_OPT_RESTART, OFF(kafka),
      "Any librdkafka producer property, passed through unchanged "
      "(kafka.bootstrap.servers, kafka.security.protocol, kafka.sasl.*, ...)."},
+    {"durability", CM_OPT_ENUM, "sync", CM_OPT_RESTART, OFF(durability),
+     "sync: an answer is released only once its lineage record is in Kafka (delivery report) "
+     "or written to the spool and synced as spool_fsync says, else 503; async: answers go out "
+     "at once and records are spooled on trouble (a crash can lose the records in flight).",
+     durability_choices},
+    {"spool_dir", CM_OPT_PATH, "/var/lib/steward/spool", CM_OPT_RESTART, OFF(spool_dir),
+     "Directory of the lineage spool (records Kafka has not confirmed) and of the record "
+     "chains' state; created if missing (its parent must exist); one steward per directory."},
+    {"spool_max_bytes", CM_OPT_SIZE, "1G", CM_OPT_RESTART, OFF(spool_max_bytes),
+     "Disk budget of the spool; beyond it on_spool_full applies.", NULL, 64 * 1024, 1LL << 50},
+    {"spool_fsync", CM_OPT_ENUM, "batch", CM_OPT_RESTART, OFF(spool_fsync),
+     "always: fdatasync after every spooled record; batch: one fdatasync for the records "
+     "spooled together (group commit) before any of them counts as spooled; never: leave "
+     "write-back to the kernel (survives a crash of steward, not a power cut).",
+     spool_fsync_choices},
+    {"on_spool_full", CM_OPT_ENUM, "fail_closed", CM_OPT_RESTART, OFF(on_spool_full),
+     "When a record can be kept neither in Kafka nor in the spool: fail_closed answers 503 "
+     "(sync) and refuses new requests while the spool is full; drop lets the answer go and "
+     "counts and logs the dropped record (lineage_dropped).",
+     spool_full_choices},
+    {"spool_after", CM_OPT_DURATION, "2s", CM_OPT_RESTART, OFF(spool_after_us),
+     "A record without a delivery report after this long is written to the spool as well "
+     "(its Kafka copy stays queued); 0 turns this off.",
+     NULL, 0, 3600000},
+    {"checkpoint_records", CM_OPT_INT, "1000", CM_OPT_RESTART, OFF(checkpoint_records),
+     "A signed chain checkpoint after this many records (0: only by time).", NULL, 0, 100000000},
+    {"checkpoint_interval", CM_OPT_DURATION, "60s", CM_OPT_RESTART, OFF(checkpoint_interval_us),
+     "A checkpoint at least this often while records flow (0: only by count).", NULL, 0, 86400000},
+    {"signing_key", CM_OPT_PATH, NULL, CM_OPT_RESTART | CM_OPT_SECRET, OFF(signing_key),
+     "Ed25519 private key (PEM) that signs checkpoints; must not be readable by group or "
+     "others (steward-audit keygen). Unset: checkpoints are unsigned."},
 };
 
 int
-sc_options_load(struct sc_options *o, const char *path, char *const *overrides,
-                size_t noverrides, struct cm_err *err)
+sc_options_load(struct sc_options *o, const char *path, char *const *overrides, size_t noverrides,
+                struct cm_err *err)
 {
     int rc;
 

@@ -24,6 +24,12 @@ enum sc_unknown_path {
     SC_UNKNOWN_PATH_PASS, /* forwarded uninspected, recorded as route "other" */
 };
 
+/* What happens to an exchange whose lineage record cannot be kept. */
+enum sc_spool_full {
+    SC_SPOOL_FULL_FAIL_CLOSED, /* 503 (sync: instead of the answer); new requests refused */
+    SC_SPOOL_FULL_DROP,        /* the answer goes out; the record is dropped and counted */
+};
+
 struct sc_options {
     char *listen;
     char *upstream;
@@ -46,6 +52,17 @@ struct sc_options {
     char *lineage_topic;
     char *bootstrap_file;
     struct cm_kv_list kafka;
+
+    /* Lineage delivery (audit/aud_emitter.h, docs/ARCHITECTURE.md). */
+    int durability; /* enum aud_durability */
+    char *spool_dir;
+    size_t spool_max_bytes;
+    int spool_fsync;   /* enum aud_spool_fsync */
+    int on_spool_full; /* enum sc_spool_full */
+    int64_t spool_after_us;
+    long long checkpoint_records;
+    int64_t checkpoint_interval_us;
+    char *signing_key;
 };
 
 /* Applies defaults, then the file (if path is not NULL), then each "k=v" of

@@ -20,6 +20,8 @@ enum sc_outcome {
     SC_OUT_UPSTREAM_TIMEOUT, /* model server too slow: 504 */
     SC_OUT_INTERNAL,         /* a fault in steward itself, fail closed: 500 */
     SC_OUT_CLIENT_GONE,      /* the client closed before the answer: 499 (nginx) */
+    /* The exchange's lineage record cannot be kept (spool full): 503. */
+    SC_OUT_LINEAGE_UNAVAILABLE,
     SC_OUT__COUNT
 };
 

@@ -9,10 +9,20 @@
  *                       relayed event by event, others are buffered
  *   upstream_done()     the whole answer is in: inspect, reply
  *   client_closed()     the client went away: cancel the upstream request
- *   ex_finish()         build and emit the lineage record, free everything
+ *   ex_finish()         emit the lineage record (if not yet), log, free
  * ex->creq is NULL once the client was answered or is gone; ex->ureq is NULL
  * once the upstream request completed.  ex_finish() runs exactly once, when
- * both are NULL.
+ * both are NULL and no answer is held.
+ *
+ * Lineage (durability, issue 6): with durability = sync every answer goes
+ * through ex_reply()/ex_end_stream(), which build and hand the record to the
+ * emitter first and hold the answer (ex->holding) until the emitter reports
+ * the record in Kafka or durable in the spool.  That report comes on the
+ * emitter's thread: ex_lineage_done() queues the exchange and writes an
+ * eventfd watched by this loop, and on_lineage_done() releases the answer
+ * here (or a 503 instead when the record cannot be kept and on_spool_full =
+ * fail_closed).  The loop never waits.  With async, the answer goes at once
+ * and the record is handed over in ex_finish().
  *
  * libevent facts this file relies on (DESIGN.md section 3): evhttp lets two
  * Content-Length headers through and accepts absolute-form targets, so both
@@ -21,7 +31,7 @@
  * 413 only reaches the client with EVHTTP_SERVER_LINGERING_CLOSE.
  *
  * Not here yet (issue 5): TLS, API keys, workers, strict parsing of every
- * framing error, cross-event SSE hold-back.  Not here yet (issue 6): spool.
+ * framing error, cross-event SSE hold-back.
  */
 #include "sidecar/sc_proxy.h"
 
@@ -31,8 +41,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -65,6 +79,13 @@ struct sc_proxy {
     size_t nfwd;
     size_t inflight;
     struct pol_body_limits lim;
+
+    /* Lineage reports for held answers: filled on the emitter's thread
+     * under done_mu, drained on this loop when done_fd turns readable. */
+    int done_fd;
+    struct event *done_ev;
+    pthread_mutex_t done_mu;
+    struct sc_exchange *done_head, *done_tail;
 };
 
 enum ex_kind {
@@ -120,9 +141,20 @@ struct sc_exchange {
     struct aud_finding findings[EX_MAX_FINDINGS];
     size_t nfindings;
     struct cm_buf resp;
+
+    /* Lineage (see the file comment). */
+    bool emitted;     /* the record was handed to the emitter */
+    bool holding;     /* an answer waits for the record's fate */
+    bool held_stream; /* ... the end of a stream, not a reply */
+    int held_code;
+    struct evbuffer *held_body; /* owned while holding */
+    const char *lineage;        /* fate for the log: queued, kafka, spool, dropped */
+    enum aud_fate fate;         /* set by the emitter's thread */
+    struct sc_exchange *done_next;
 };
 
 static void ex_finish(struct sc_exchange *ex);
+static void ex_reply(struct sc_exchange *ex, int code, struct evbuffer *out);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -253,17 +285,30 @@ ex_fail(struct sc_exchange *ex, enum sc_outcome o, int status, const char *code,
     out = evbuffer_new();
     evbuffer_add(out, b.p, b.len);
     cm_buf_fini(&b);
-    ex_unwatch_client(ex);
-    evhttp_send_reply(ex->creq, ex->status, NULL, out);
-    evbuffer_free(out);
-    ex->creq = NULL;
+    ex_reply(ex, ex->status, out);
     ex_finish(ex);
 }
 
 /* ------------------------------------------------------------ record */
 
-static void
-ex_emit_record(struct sc_exchange *ex)
+static void ex_lineage_done(void *arg, enum aud_fate fate);
+
+static const char *
+fate_name(enum aud_fate fate)
+{
+    switch (fate) {
+    case AUD_FATE_KAFKA: return "kafka";
+    case AUD_FATE_SPOOLED: return "spool";
+    case AUD_FATE_DROPPED: return "dropped";
+    }
+    return "?";
+}
+
+/* Builds the record and hands it to the emitter; with wait, the emitter
+ * reports its fate through ex_lineage_done.  Returns false when it could not
+ * be handed over (then no report comes). */
+static bool
+ex_emit_record(struct sc_exchange *ex, bool wait)
 {
     struct sc_proxy *px = ex->px;
     struct aud_record rec;
@@ -271,6 +316,7 @@ ex_emit_record(struct sc_exchange *ex)
     struct cm_buf json;
     int rc;
 
+    ex->emitted = true;
     aud_record_init(&rec);
     memcpy(rec.id, ex->id, sizeof(rec.id));
     rec.ts_start_us = ex->ts_start_us;
@@ -304,26 +350,166 @@ ex_emit_record(struct sc_exchange *ex)
     if (rc != CM_OK) {
         cm_log_err("sidecar", "record_build_failed record=%s err=\"%s\"", ex->id_str, err.msg);
     } else {
-        rc = aud_emitter_send(px->em, ex->id_str, strlen(ex->id_str), json.p, json.len);
+        rc = aud_emitter_send(px->em, 0, ex->id_str, json.p, json.len,
+                              wait ? ex_lineage_done : NULL, ex);
         if (rc != CM_OK)
             cm_log_err("sidecar", "record_not_queued record=%s rc=%s", ex->id_str,
                        cm_status_name(rc));
     }
-    cm_log_info("sidecar",
-                "exchange record=%s route=%s status=%d outcome=%s decision=%s findings=%zu "
-                "total_us=%lld upstream_us=%lld governance_us=%lld",
-                ex->id_str, ex->route_name, ex->status, rec.outcome, rec.decision, ex->nfindings,
-                (long long)rec.latency_total_us, (long long)ex->upstream_us,
-                (long long)ex->governance_us);
     cm_buf_fini(&json);
+    ex->lineage = rc == CM_OK ? "queued" : "dropped";
+    return rc == CM_OK;
+}
+
+/* Emitter thread: queue the exchange for on_lineage_done.  ex stays alive
+ * (it is holding) and ex->px never changes. */
+static void
+ex_lineage_done(void *arg, enum aud_fate fate)
+{
+    struct sc_exchange *ex = arg;
+    struct sc_proxy *px = ex->px;
+    uint64_t one = 1;
+    bool wake;
+
+    ex->fate = fate;
+    ex->done_next = NULL;
+    pthread_mutex_lock(&px->done_mu);
+    wake = px->done_head == NULL;
+    if (px->done_tail != NULL)
+        px->done_tail->done_next = ex;
+    else
+        px->done_head = ex;
+    px->done_tail = ex;
+    pthread_mutex_unlock(&px->done_mu);
+    if (wake && write(px->done_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        cm_log_errno("sidecar", "lineage_wake_failed");
+}
+
+/* sync durability: hands the record over and keeps the answer (out, or the
+ * end of a stream when out is NULL) until its fate is known.  Returns false
+ * when nothing is held (async, or the record was already handed over). */
+static bool
+ex_hold(struct sc_exchange *ex, int code, struct evbuffer *out)
+{
+    if (ex->emitted || ex->px->opts->durability != AUD_DURABILITY_SYNC)
+        return false;
+    ex->holding = true;
+    ex->held_code = code;
+    ex->held_body = out;
+    ex->held_stream = out == NULL;
+    if (!ex_emit_record(ex, true))
+        ex_lineage_done(ex, AUD_FATE_DROPPED); /* released on the next loop turn */
+    return true;
+}
+
+/* Sends an answer (takes out), or holds it (sync). */
+static void
+ex_reply(struct sc_exchange *ex, int code, struct evbuffer *out)
+{
+    if (ex_hold(ex, code, out))
+        return;
+    ex_unwatch_client(ex);
+    evhttp_send_reply(ex->creq, code, NULL, out);
+    evbuffer_free(out);
+    ex->creq = NULL;
+}
+
+/* Ends a streamed answer, or holds its end (sync). */
+static void
+ex_end_stream(struct sc_exchange *ex)
+{
+    if (ex_hold(ex, ex->status, NULL))
+        return;
+    ex_unwatch_client(ex);
+    evhttp_send_reply_end(ex->creq);
+    ex->creq = NULL;
+}
+
+/* The held answer's record has a fate: release the answer, or refuse it. */
+static void
+ex_release(struct sc_exchange *ex)
+{
+    bool refuse =
+        ex->fate == AUD_FATE_DROPPED && ex->px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
+
+    ex->holding = false;
+    ex->lineage = fate_name(ex->fate);
+    if (ex->creq == NULL) { /* the client went away meanwhile */
+        if (ex->held_body != NULL)
+            evbuffer_free(ex->held_body);
+        ex->held_body = NULL;
+        ex_finish(ex);
+        return;
+    }
+    if (refuse && !ex->held_stream) {
+        evbuffer_free(ex->held_body);
+        ex->held_body = NULL;
+        evhttp_clear_headers(evhttp_request_get_output_headers(ex->creq));
+        ex_fail(ex, SC_OUT_LINEAGE_UNAVAILABLE, 0, "lineage_unavailable",
+                "the lineage record of this exchange could not be kept; the answer is withheld",
+                false);
+        return;
+    }
+    ex_unwatch_client(ex);
+    if (ex->held_stream) {
+        if (refuse) {
+            static const char ev[] =
+                "event: error\ndata: {\"error\":{\"message\":\"the lineage record of this "
+                "exchange could not be kept\",\"type\":\"service_unavailable\",\"code\":"
+                "\"lineage_unavailable\"}}\n\n";
+            struct evbuffer *eb = evbuffer_new();
+
+            evbuffer_add(eb, ev, sizeof(ev) - 1);
+            evhttp_send_reply_chunk(ex->creq, eb);
+            evbuffer_free(eb);
+            ex->outcome = SC_OUT_LINEAGE_UNAVAILABLE;
+        }
+        evhttp_send_reply_end(ex->creq);
+    } else {
+        evhttp_send_reply(ex->creq, ex->held_code, NULL, ex->held_body);
+        evbuffer_free(ex->held_body);
+        ex->held_body = NULL;
+    }
+    ex->creq = NULL;
+    ex_finish(ex);
+}
+
+/* Loop thread: reports for held answers arrived. */
+static void
+on_lineage_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct sc_proxy *px = arg;
+    struct sc_exchange *ex, *next;
+    uint64_t v;
+
+    (void)what;
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        cm_log_errno("sidecar", "lineage_wake_read_failed");
+    pthread_mutex_lock(&px->done_mu);
+    ex = px->done_head;
+    px->done_head = px->done_tail = NULL;
+    pthread_mutex_unlock(&px->done_mu);
+    for (; ex != NULL; ex = next) {
+        next = ex->done_next;
+        ex_release(ex);
+    }
 }
 
 static void
 ex_finish(struct sc_exchange *ex)
 {
-    if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling)
+    if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling || ex->holding)
         return;
-    ex_emit_record(ex);
+    if (!ex->emitted)
+        ex_emit_record(ex, false);
+    /* One line per exchange, when it is over: the status the client got and
+     * where its lineage record went (tests match "exchange record="). */
+    cm_log_info("sidecar",
+                "exchange record=%s route=%s status=%d outcome=%s decision=%s findings=%zu "
+                "lineage=%s total_us=%lld upstream_us=%lld governance_us=%lld",
+                ex->id_str, ex->route_name, ex->status, sc_outcome_info(ex->outcome)->name,
+                ex_decision(ex), ex->nfindings, ex->lineage, (long long)mono_since(ex->t0),
+                (long long)ex->upstream_us, (long long)ex->governance_us);
     ex->px->inflight--;
     pol_set_unref(ex->ps);
     cm_arena_free(ex->arena);
@@ -421,8 +607,8 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
             ex->completion_tokens = ct;
     }
     if (ex->model_served == NULL && pol_body_model(b) != NULL)
-        ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
-                                            strlen(pol_body_model(b)));
+        ex->model_served =
+            cm_arena_strndup(ex->arena, pol_body_model(b), strlen(pol_body_model(b)));
     pol_body_counts(b, counts);
     in.model = ex->model;
     in.route = ex->route_name;
@@ -591,8 +777,7 @@ reply_whole(struct sc_exchange *ex, struct evhttp_request *ureq, int code)
         if (!is_json_type(ct)) {
             cm_buf_fini(&rewritten);
             ex_fail(ex, SC_OUT_UPSTREAM_ERROR, 0, "uninspectable_answer",
-                    "the model server answered with a content type steward cannot inspect",
-                    false);
+                    "the model server answered with a content type steward cannot inspect", false);
             return;
         }
         ok = inspect_answer(ex, ex->arena, body, len, &rewritten, &rc);
@@ -621,11 +806,8 @@ reply_whole(struct sc_exchange *ex, struct evhttp_request *ureq, int code)
     ex_common_headers(ex, evhttp_request_get_output_headers(ex->creq));
     out = evbuffer_new();
     evbuffer_add(out, body, len);
-    ex_unwatch_client(ex);
-    evhttp_send_reply(ex->creq, code, NULL, out);
-    evbuffer_free(out);
     cm_buf_fini(&rewritten);
-    ex->creq = NULL;
+    ex_reply(ex, code, out);
 }
 
 static void
@@ -674,9 +856,7 @@ upstream_done(struct evhttp_request *ureq, void *arg)
             ex->outcome = SC_OUT_OK;
         }
         ex->status = 200;
-        ex_unwatch_client(ex);
-        evhttp_send_reply_end(ex->creq);
-        ex->creq = NULL;
+        ex_end_stream(ex);
         ex_finish(ex);
         return;
     }
@@ -725,8 +905,7 @@ ex_forward(struct sc_exchange *ex, enum evhttp_cmd_type cmd, const char *body, s
     /* The upstream request is ours: own request line, own framing, an
      * allowlist of headers.  What was inspected is exactly what is sent. */
     evhttp_add_header(oh, "Host", sc_upstream_host(px->up));
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ex->creq), next)
-    {
+    TAILQ_FOREACH (kv, evhttp_request_get_input_headers(ex->creq), next) {
         if (header_allowed(px, kv->key))
             evhttp_add_header(oh, kv->key, kv->value);
     }
@@ -787,8 +966,7 @@ framing_error(struct evhttp_request *req)
     struct evkeyval *kv;
     int ncl = 0, nte = 0, nhost = 0;
 
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-    {
+    TAILQ_FOREACH (kv, evhttp_request_get_input_headers(req), next) {
         if (strcasecmp(kv->key, "Content-Length") == 0)
             ncl++;
         else if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
@@ -843,6 +1021,12 @@ proxy_handle(struct evhttp_request *req, void *arg)
     bad = framing_error(req);
     if (bad != NULL) {
         ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_framing", bad, true);
+        return;
+    }
+    if (px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED && aud_emitter_spool_full(px->em)) {
+        /* Nothing reaches the model while its records cannot be kept. */
+        ex_fail(ex, SC_OUT_LINEAGE_UNAVAILABLE, 0, "lineage_unavailable",
+                "steward cannot keep lineage records right now (spool full)", false);
         return;
     }
     for (size_t i = 0; i < CM_ARRAY_LEN(api_routes); i++) {
@@ -979,6 +1163,7 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     px->base = base;
     px->opts = opts;
     px->em = em;
+    px->done_fd = -1;
     px->lim.max_depth = (size_t)opts->max_json_depth;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
                          opts->upstream_timeout_us, &px->up, err);
@@ -987,6 +1172,14 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
         return rc;
     }
     split_allowlist(px, opts->forward_headers);
+    pthread_mutex_init(&px->done_mu, NULL);
+    px->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (px->done_fd < 0) {
+        sc_proxy_free(px);
+        return cm_err_set(err, CM_EIO, "eventfd: %s", strerror(errno));
+    }
+    px->done_ev = event_new(base, px->done_fd, EV_READ | EV_PERSIST, on_lineage_done, px);
+    event_add(px->done_ev, NULL);
     px->http = evhttp_new(base);
     evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
     evhttp_set_max_headers_size(px->http, (ev_ssize_t)opts->max_header);
@@ -1080,7 +1273,13 @@ sc_proxy_free(struct sc_proxy *px)
 {
     if (px == NULL)
         return;
-    evhttp_free(px->http);
+    if (px->http != NULL)
+        evhttp_free(px->http);
+    if (px->done_ev != NULL)
+        event_free(px->done_ev);
+    if (px->done_fd >= 0)
+        close(px->done_fd);
+    pthread_mutex_destroy(&px->done_mu);
     sc_upstream_free(px->up);
     for (size_t i = 0; i < px->nfwd; i++)
         free(px->fwd[i]);

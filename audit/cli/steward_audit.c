@@ -5,6 +5,8 @@
  *   steward-audit migrate [--db CONNINFO] [--dir DIR]
  *   steward-audit query   [--db CONNINFO] [filters] [--limit N] [--format table|json]
  *   steward-audit count   [--db CONNINFO] [filters]
+ *   steward-audit verify  [--db CONNINFO] [--pubkey FILE]... [--chain ID]...
+ *   steward-audit keygen  --out FILE
  *
  * migrate applies the forward-only files DIR/NNNN_*.sql that are not yet in
  * schema_migrations, in name order, each in its own transaction, under an
@@ -12,9 +14,16 @@
  * lineage_records; every filter is a bound parameter (PQexecParams through
  * aud_pg), never pasted into SQL.  --db defaults to $STEWARD_DB.
  *
- * Errors: one line "steward-audit: ..." on stderr, exit 1.  Table output
+ * verify (verify.c's logic lives here, below) recomputes the hash chains from
+ * the stored bytes, checks the stored columns against those bytes and the
+ * checkpoints' signatures, and prints one line per problem naming the
+ * records; exit 0 when clean, 1 when it found problems, 2 when it could not
+ * check (database unreachable, bad key file).  keygen writes an Ed25519 key
+ * pair for checkpoint signing (private key 0600, public key FILE.pub).
+ *
+ * Errors: one line "steward-audit: ..." on stderr, exit 1 (verify: 2).  Table output
  * replaces control characters so a stored string cannot drive the terminal.
- * Later issues add trace, subject, verify, report, export and retention.
+ * Later issues add trace, subject, report, export and retention.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +37,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <inttypes.h>
+
+#include <jansson.h>
+
+#include "audit/aud_chain.h"
 #include "audit/aud_pg.h"
+#include "audit/aud_sign.h"
+#include "audit/aud_validate.h"
+#include "common/cm_hash.h"
 #include "common/cm_buf.h"
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
@@ -44,6 +61,8 @@ usage(FILE *out)
                  "       steward-audit query   [--db CONNINFO] [FILTERS] [--limit N] "
                  "[--format table|json]\n"
                  "       steward-audit count   [--db CONNINFO] [FILTERS]\n"
+                 "       steward-audit verify  [--db CONNINFO] [--pubkey FILE]... [--chain ID]...\n"
+                 "       steward-audit keygen  --out FILE\n"
                  "\n"
                  "  --db CONNINFO    libpq conninfo or postgresql:// URL (default: $STEWARD_DB)\n"
                  "  --dir DIR        migrations (default: $STEWARD_SCHEMA_DIR, ./schema/sql, or\n"
@@ -56,7 +75,14 @@ usage(FILE *out)
                  "  --model M        requested or served model\n"
                  "  --tenant T, --principal P, --route R\n"
                  "  --limit N        at most N records, newest first (default 50)\n"
-                 "  --format F       table (default) or json (one stored record per line)\n");
+                 "  --format F       table (default) or json (one stored record per line)\n"
+                 "verify:\n"
+                 "  --pubkey FILE    Ed25519 public key (PEM) of the checkpoints; repeatable\n"
+                 "                   (without it signatures are not checked)\n"
+                 "  --chain ID       only this chain (repeatable)\n"
+                 "  exit status      0 clean, 1 problems found (one line each), 2 error\n"
+                 "keygen:\n"
+                 "  --out FILE       private key FILE (mode 0600) and public key FILE.pub\n");
 }
 
 static int fail(const char *fmt, ...) CM_PRINTF(1, 2);
@@ -539,6 +565,531 @@ out:
     return status;
 }
 
+/* ------------------------------------------------------------ keygen */
+
+static int
+cmd_keygen(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    char id[AUD_KEY_ID_LEN];
+    struct cm_err err = {{0}};
+    int c;
+
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': path = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (optind != argc)
+        return fail("keygen: unexpected argument '%s'", argv[optind]);
+    if (path == NULL)
+        return fail("keygen: --out FILE is required");
+    if (aud_key_generate(path, id, &err) != CM_OK)
+        return fail("keygen: %s", err.msg);
+    printf("key_id=%s private=%s public=%s.pub\n", id, path, path);
+    return 0;
+}
+
+/* ------------------------------------------------------------ verify */
+
+#define VERIFY_FETCH 2000 /* rows per FETCH: keep in step with verify_walk's SQL */
+
+struct vcp { /* one checkpoint */
+    int64_t seq;
+    char hash[CM_SHA256_HEX_LEN];
+    bool seen; /* its record was reached */
+};
+
+struct vchain {
+    char id[CM_UUID_STR_LEN];
+    struct vcp *cps;
+    size_t ncps;
+    bool walked; /* some record of it was read */
+};
+
+struct verify {
+    struct aud_key **keys;
+    size_t nkeys;
+    struct vchain *chains;
+    size_t nchains;
+    uint64_t records, checkpoints, signed_ok;
+    uint64_t gaps, missing, edits, reorders, duplicates, cp_problems, unverifiable;
+
+    /* walk state */
+    char chain[CM_UUID_STR_LEN];
+    bool in_chain;
+    int64_t last_seq;
+    char last_record[CM_UUID_STR_LEN];
+    char last_hash[CM_SHA256_HEX_LEN];
+    bool last_reordered;
+    struct vchain *vc;
+};
+
+static struct vchain *
+vchain_get(struct verify *v, const char *id, bool create)
+{
+    for (size_t i = 0; i < v->nchains; i++)
+        if (strcmp(v->chains[i].id, id) == 0)
+            return &v->chains[i];
+    if (!create)
+        return NULL;
+    v->chains = cm_realloc(v->chains, (v->nchains + 1) * sizeof(*v->chains));
+    memset(&v->chains[v->nchains], 0, sizeof(v->chains[0]));
+    snprintf(v->chains[v->nchains].id, CM_UUID_STR_LEN, "%s", id);
+    return &v->chains[v->nchains++];
+}
+
+/* Decodes a bytea value in PostgreSQL's hex output ("\x0a1b..") into out. */
+static bool
+bytea_decode(const char *text, struct cm_buf *out)
+{
+    size_t n;
+
+    cm_buf_reset(out);
+    if (text == NULL || text[0] != '\\' || text[1] != 'x')
+        return false;
+    n = strlen(text + 2);
+    cm_buf_reserve(out, n / 2 + 1);
+    if (cm_unhex(text + 2, n, (uint8_t *)out->p, n / 2 + 1) != (long)(n / 2))
+        return false;
+    out->len = n / 2;
+    out->p[out->len] = '\0';
+    return true;
+}
+
+/* A WHERE clause limiting chain_id to the --chain values ($1). */
+static void
+chain_filter(struct cm_buf *sql, const char *col, size_t nchain, bool first)
+{
+    if (nchain > 0)
+        cm_buf_printf(sql, " %s %s = ANY($1::uuid[])", first ? "WHERE" : "AND", col);
+}
+
+static int
+verify_checkpoints(struct verify *v, struct aud_pg *pg, const struct aud_pg_param *filter,
+                   size_t nfilter)
+{
+    struct cm_buf sql, bytes, msg;
+    struct aud_pg_res *res = NULL;
+    struct cm_err err = {{0}};
+    int rc = 0;
+
+    cm_buf_init(&sql);
+    cm_buf_init(&bytes);
+    cm_buf_init(&msg);
+    cm_buf_puts(&sql,
+                "SELECT chain_id::text, seq, record_hash, raw_bytes FROM lineage_checkpoints");
+    chain_filter(&sql, "chain_id", nfilter, true);
+    cm_buf_puts(&sql, " ORDER BY chain_id, seq");
+    if (aud_pg_query(pg, sql.p, filter, nfilter, &res, &err) != CM_OK) {
+        rc = fail("verify: %s", err.msg);
+        goto out;
+    }
+    for (size_t r = 0; r < aud_pg_res_rows(res); r++) {
+        const char *chain = aud_pg_res_value(res, r, 0);
+        int64_t seq = strtoll(aud_pg_res_value(res, r, 1), NULL, 10);
+        const char *hash = aud_pg_res_value(res, r, 2);
+        struct aud_checkpoint cp;
+        struct vchain *vc = vchain_get(v, chain, true);
+        struct vcp *e;
+        const char *problem = NULL;
+
+        v->checkpoints++;
+        if (!bytea_decode(aud_pg_res_value(res, r, 3), &bytes) ||
+            aud_checkpoint_parse(bytes.p, bytes.len, &cp, &err) != CM_OK) {
+            problem = "its stored bytes are not a checkpoint";
+        } else if (strcmp(cp.chain_id, chain) != 0 || cp.seq != seq || strcmp(cp.hash, hash) != 0) {
+            problem = "its columns differ from its stored bytes";
+        } else if (v->nkeys > 0) {
+            struct aud_key *key = NULL;
+
+            for (size_t k = 0; k < v->nkeys && key == NULL; k++)
+                if (cp.has_sig && strcmp(aud_key_id(v->keys[k]), cp.key_id) == 0)
+                    key = v->keys[k];
+            cm_buf_reset(&msg);
+            aud_checkpoint_message(&cp, &msg);
+            if (!cp.has_sig)
+                problem = "unsigned";
+            else if (key == NULL)
+                problem = "signed by an unknown key";
+            else if (!aud_key_verify(key, msg.p, msg.len, cp.sig, AUD_SIG_LEN))
+                problem = "bad signature";
+            else
+                v->signed_ok++;
+        }
+        if (problem != NULL) {
+            v->cp_problems++;
+            printf("checkpoint chain=%s seq=%" PRId64 " problem=\"%s\"\n", chain, seq, problem);
+            continue; /* an untrusted checkpoint pins nothing */
+        }
+        vc->cps = cm_realloc(vc->cps, (vc->ncps + 1) * sizeof(*vc->cps));
+        e = &vc->cps[vc->ncps++];
+        e->seq = seq;
+        e->seen = false;
+        snprintf(e->hash, sizeof(e->hash), "%s", hash);
+    }
+out:
+    aud_pg_res_free(res);
+    cm_buf_fini(&sql);
+    cm_buf_fini(&bytes);
+    cm_buf_fini(&msg);
+    return rc;
+}
+
+/* Rows whose stored columns (or findings) differ from their stored record:
+ * built from fields.def like the loader's INSERT. */
+static int
+verify_columns(struct verify *v, struct aud_pg *pg, const struct aud_pg_param *filter,
+               size_t nfilter)
+{
+    struct cm_buf sql;
+    struct aud_pg_res *res = NULL;
+    struct cm_err err = {{0}};
+    int rc = 0;
+
+    cm_buf_init(&sql);
+    cm_buf_puts(&sql, "SELECT record_id::text, coalesce(chain_id::text, '-'), "
+                      "coalesce(chain_seq, 0), bad FROM (SELECT r.record_id, r.chain_id, "
+                      "r.chain_seq, concat_ws(','");
+    for (size_t i = 0; i < aud_n_fields; i++) {
+        const struct aud_field *f = &aud_fields[i];
+
+        /* chain_seq: a moved row is reported as a reorder, from its bytes. */
+        if (f->column == NULL || strcmp(f->column, "chain_seq") == 0)
+            continue;
+        cm_buf_printf(&sql, ", CASE WHEN r.\"%s\" IS DISTINCT FROM ", f->column);
+        aud_field_sql_expr(&sql, "r.raw", f);
+        cm_buf_printf(&sql, " THEN '%s' END", f->column);
+    }
+    cm_buf_puts(&sql, ", CASE WHEN (SELECT coalesce(jsonb_agg(jsonb_build_object(");
+    for (size_t i = 0; i < aud_n_finding_fields; i++)
+        cm_buf_printf(&sql, "%s'%s', f.\"%s\"", i > 0 ? ", " : "", aud_finding_fields[i].key,
+                      aud_finding_fields[i].column);
+    cm_buf_puts(&sql, ") ORDER BY f.idx), '[]'::jsonb) FROM lineage_findings f "
+                      "WHERE f.record_id = r.record_id) IS DISTINCT FROM r.raw->'findings' "
+                      "THEN 'findings' END) AS bad FROM lineage_records r");
+    chain_filter(&sql, "r.chain_id", nfilter, true);
+    cm_buf_puts(&sql, ") x WHERE bad <> '' ORDER BY chain_id, chain_seq, record_id");
+    if (aud_pg_query(pg, sql.p, filter, nfilter, &res, &err) != CM_OK) {
+        rc = fail("verify: %s", err.msg);
+        goto out;
+    }
+    for (size_t r = 0; r < aud_pg_res_rows(res); r++) {
+        v->edits++;
+        printf("edit chain=%s seq=%s record=%s what=\"stored columns differ from the record: "
+               "%s\"\n",
+               aud_pg_res_value(res, r, 1), aud_pg_res_value(res, r, 2),
+               aud_pg_res_value(res, r, 0), aud_pg_res_value(res, r, 3));
+    }
+out:
+    aud_pg_res_free(res);
+    cm_buf_fini(&sql);
+    return rc;
+}
+
+static void
+report_gap(struct verify *v, const char *chain, int64_t from, int64_t to, const char *after,
+           const char *before)
+{
+    v->gaps++;
+    v->missing += (uint64_t)(to - from + 1);
+    printf("gap chain=%s seq=%" PRId64 "..%" PRId64 " missing=%" PRId64 " after=%s before=%s\n",
+           chain, from, to, to - from + 1, after, before);
+}
+
+/* Checkpoints of the chain just walked that no record reached. */
+static void
+chain_end(struct verify *v)
+{
+    if (!v->in_chain || v->vc == NULL)
+        return;
+    for (size_t i = 0; i < v->vc->ncps; i++) {
+        struct vcp *cp = &v->vc->cps[i];
+
+        if (cp->seq > v->last_seq) {
+            report_gap(v, v->chain, v->last_seq + 1, cp->seq, v->last_record, "checkpoint");
+            v->last_seq = cp->seq; /* report a tail once, up to the last checkpoint */
+        }
+    }
+}
+
+/* One stored record, in (chain_id, chain_seq) order. */
+static void
+verify_row(struct verify *v, const char *record_id, const char *chain, int64_t seq,
+           const char *bytes_text, const char *raw_text, struct cm_buf *bytes)
+{
+    struct aud_chain_link link;
+    struct cm_err err;
+    uint8_t digest[CM_SHA256_LEN];
+    char hash[CM_SHA256_HEX_LEN];
+    bool reordered = false, linkable;
+
+    v->records++;
+    if (chain == NULL) {
+        v->unverifiable++;
+        printf("unverifiable record=%s what=\"no chain: loaded before migration 0002, or its "
+               "chain columns were removed\"\n",
+               record_id);
+        return;
+    }
+    if (!v->in_chain || strcmp(chain, v->chain) != 0) {
+        chain_end(v);
+        snprintf(v->chain, sizeof(v->chain), "%s", chain);
+        v->in_chain = true;
+        v->vc = vchain_get(v, chain, true);
+        v->vc->walked = true;
+        v->last_seq = 0;
+        snprintf(v->last_record, sizeof(v->last_record), "%s", "start");
+        memset(v->last_hash, '0', 64);
+        v->last_hash[64] = '\0';
+        v->last_reordered = false;
+    }
+    if (!bytea_decode(bytes_text, bytes) ||
+        aud_chain_link_parse(bytes->p, bytes->len, &link, &err) != CM_OK) {
+        v->edits++;
+        printf("edit chain=%s seq=%" PRId64 " record=%s what=\"stored bytes are not a chained "
+               "record\"\n",
+               chain, seq, record_id);
+        memset(&link, 0, sizeof(link));
+        link.seq = seq;
+    } else {
+        json_t *a = json_loadb(bytes->p, bytes->len, 0, NULL);
+        json_t *b = raw_text ? json_loads(raw_text, 0, NULL) : NULL;
+
+        if (a == NULL || b == NULL || !json_equal(a, b)) {
+            v->edits++;
+            printf("edit chain=%s seq=%" PRId64 " record=%s what=\"stored JSON differs from the "
+                   "stored bytes\"\n",
+                   chain, seq, record_id);
+        }
+        json_decref(a);
+        json_decref(b);
+        if (strcmp(link.record_id, record_id) != 0 || strcmp(link.chain_id, chain) != 0) {
+            v->edits++;
+            printf("edit chain=%s seq=%" PRId64 " record=%s what=\"the bytes belong to record "
+                   "%s of chain %s\"\n",
+                   chain, seq, record_id, link.record_id, link.chain_id);
+        }
+    }
+    cm_sha256(bytes->p, bytes->len, digest);
+    cm_hex(digest, CM_SHA256_LEN, hash);
+    if (link.seq != 0 && link.seq != seq) {
+        reordered = true;
+        v->reorders++;
+        printf("reorder chain=%s seq=%" PRId64 " record=%s what=\"sits at seq %" PRId64
+               " but its signed bytes say seq %" PRId64 "\"\n",
+               chain, seq, record_id, seq, link.seq);
+    }
+    linkable = !reordered && !v->last_reordered;
+    if (seq == v->last_seq) {
+        v->duplicates++;
+        printf("duplicate chain=%s seq=%" PRId64 " records=%s,%s\n", chain, seq, v->last_record,
+               record_id);
+        linkable = false;
+    } else if (seq > v->last_seq + 1) {
+        report_gap(v, chain, v->last_seq + 1, seq - 1, v->last_record, record_id);
+        linkable = false;
+    }
+    if (linkable && link.prev[0] != '\0' && strcmp(link.prev, v->last_hash) != 0) {
+        v->edits++;
+        if (v->last_seq == 0)
+            printf("edit chain=%s seq=%" PRId64 " record=%s what=\"the first record's prev is "
+                   "not zero\"\n",
+                   chain, seq, record_id);
+        else
+            printf("edit chain=%s seq=%" PRId64 " record=%s what=\"its bytes no longer hash to "
+                   "the prev of record %s (seq %" PRId64 "): one of the two was altered\"\n",
+                   chain, v->last_seq, v->last_record, record_id, seq);
+    }
+    for (size_t i = 0; v->vc != NULL && i < v->vc->ncps; i++) {
+        struct vcp *cp = &v->vc->cps[i];
+
+        if (cp->seq == seq && !reordered) {
+            cp->seen = true;
+            if (strcmp(cp->hash, hash) != 0) {
+                v->edits++;
+                printf("edit chain=%s seq=%" PRId64 " record=%s what=\"does not match the "
+                       "signed checkpoint of seq %" PRId64 "\"\n",
+                       chain, seq, record_id, seq);
+            }
+        }
+    }
+    if (seq >= v->last_seq) {
+        v->last_seq = seq;
+        snprintf(v->last_record, sizeof(v->last_record), "%s", record_id);
+        memcpy(v->last_hash, hash, sizeof(hash));
+        v->last_reordered = reordered;
+    }
+}
+
+static int
+verify_walk(struct verify *v, struct aud_pg *pg, const struct aud_pg_param *filter, size_t nfilter)
+{
+    struct cm_buf sql, bytes;
+    struct cm_err err = {{0}};
+    int rc = 0;
+
+    cm_buf_init(&sql);
+    cm_buf_init(&bytes);
+    cm_buf_puts(&sql, "DECLARE verify_walk NO SCROLL CURSOR FOR SELECT record_id::text, "
+                      "chain_id::text, chain_seq, raw_bytes, raw::text FROM lineage_records");
+    chain_filter(&sql, "chain_id", nfilter, true);
+    cm_buf_puts(&sql, " ORDER BY chain_id NULLS FIRST, chain_seq, record_id");
+    if (aud_pg_query(pg, sql.p, filter, nfilter, NULL, &err) != CM_OK) {
+        rc = fail("verify: %s", err.msg);
+        goto out;
+    }
+    for (;;) {
+        struct aud_pg_res *res;
+        size_t rows;
+
+        if (aud_pg_query(pg, "FETCH 2000 FROM verify_walk", NULL, 0, &res, &err) != CM_OK) {
+            rc = fail("verify: %s", err.msg);
+            goto out;
+        }
+        rows = aud_pg_res_rows(res);
+        for (size_t r = 0; r < rows; r++) {
+            const char *seq = aud_pg_res_value(res, r, 2);
+
+            verify_row(v, aud_pg_res_value(res, r, 0), aud_pg_res_value(res, r, 1),
+                       seq != NULL ? strtoll(seq, NULL, 10) : 0, aud_pg_res_value(res, r, 3),
+                       aud_pg_res_value(res, r, 4), &bytes);
+        }
+        aud_pg_res_free(res);
+        if (rows < VERIFY_FETCH)
+            break;
+    }
+    chain_end(v);
+    /* Chains known only from their checkpoints: every record is missing. */
+    for (size_t i = 0; i < v->nchains; i++) {
+        struct vchain *vc = &v->chains[i];
+        int64_t top = 0;
+
+        if (vc->walked || vc->ncps == 0)
+            continue;
+        for (size_t k = 0; k < vc->ncps; k++)
+            if (vc->cps[k].seq > top)
+                top = vc->cps[k].seq;
+        report_gap(v, vc->id, 1, top, "start", "checkpoint");
+    }
+out:
+    cm_buf_fini(&sql);
+    cm_buf_fini(&bytes);
+    return rc;
+}
+
+/* Builds the uuid[] literal "{a,b}" of the --chain values. */
+static int
+chain_list(char **ids, size_t n, struct cm_buf *out)
+{
+    cm_buf_putc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        uint8_t u[16];
+
+        if (cm_uuid_parse(ids[i], u) != CM_OK)
+            return fail("verify: --chain %s: expected a chain UUID", ids[i]);
+        cm_buf_printf(out, "%s%s", i > 0 ? "," : "", ids[i]);
+    }
+    cm_buf_putc(out, '}');
+    return 0;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, 'd'},
+        {"pubkey", required_argument, NULL, 'k'},
+        {"chain", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct verify v;
+    const char *db = NULL;
+    char **chains = cm_calloc((size_t)argc + 1, sizeof(char *));
+    size_t nchains = 0;
+    struct aud_pg *pg = NULL;
+    struct aud_pg_param filter = {NULL, 0, false};
+    struct cm_buf list;
+    struct cm_err err = {{0}};
+    int c, status = 2;
+    uint64_t problems;
+
+    memset(&v, 0, sizeof(v));
+    cm_buf_init(&list);
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'c': chains[nchains++] = optarg; break;
+        case 'k':
+            v.keys = cm_realloc(v.keys, (v.nkeys + 1) * sizeof(*v.keys));
+            if (aud_key_load_public(optarg, &v.keys[v.nkeys], &err) != CM_OK) {
+                fail("verify: --pubkey %s", err.msg);
+                goto out;
+            }
+            v.nkeys++;
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto out;
+        default: usage(stderr); goto out;
+        }
+    }
+    if (optind != argc) {
+        fail("verify: unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (nchains > 0) {
+        if (chain_list(chains, nchains, &list) != 0)
+            goto out;
+        filter.value = list.p;
+    }
+    if (db_connect(db, &pg) != 0)
+        goto out;
+    /* One consistent snapshot for every query. */
+    if (aud_pg_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) != CM_OK) {
+        fail("verify: %s", err.msg);
+        goto out;
+    }
+    if (verify_checkpoints(&v, pg, &filter, nchains > 0) != 0 ||
+        verify_columns(&v, pg, &filter, nchains > 0) != 0 ||
+        verify_walk(&v, pg, &filter, nchains > 0) != 0)
+        goto out;
+    (void)!aud_pg_exec(pg, "COMMIT", &err);
+    problems = v.gaps + v.edits + v.reorders + v.duplicates + v.cp_problems + v.unverifiable;
+    printf("verify: chains=%zu records=%" PRIu64 " checkpoints=%" PRIu64 " signatures_ok=%" PRIu64
+           "%s gaps=%" PRIu64 " missing=%" PRIu64 " edits=%" PRIu64 " reorders=%" PRIu64
+           " duplicates=%" PRIu64 " checkpoint_problems=%" PRIu64 " unverifiable=%" PRIu64 ": %s\n",
+           v.nchains, v.records, v.checkpoints, v.signed_ok,
+           v.nkeys == 0 ? " (no --pubkey: signatures not checked)" : "", v.gaps, v.missing, v.edits,
+           v.reorders, v.duplicates, v.cp_problems, v.unverifiable,
+           problems == 0 ? "ok" : "PROBLEMS FOUND");
+    if (fflush(stdout) != 0) {
+        fail("writing the output: %s", strerror(errno));
+        goto out;
+    }
+    status = problems == 0 ? 0 : 1;
+out:
+    for (size_t i = 0; i < v.nkeys; i++)
+        aud_key_free(v.keys[i]);
+    free(v.keys);
+    for (size_t i = 0; i < v.nchains; i++)
+        free(v.chains[i].cps);
+    free(v.chains);
+    free(chains);
+    cm_buf_fini(&list);
+    aud_pg_free(pg);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -563,5 +1114,9 @@ main(int argc, char **argv)
         return cmd_query(argc, argv, false);
     if (strcmp(cmd, "count") == 0)
         return cmd_query(argc, argv, true);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(argc, argv);
+    if (strcmp(cmd, "keygen") == 0)
+        return cmd_keygen(argc, argv);
     return fail("unknown command '%s' (try --help)", cmd);
 }

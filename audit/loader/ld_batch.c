@@ -9,7 +9,10 @@
  * generated from schema/fields.def: a field added there is loaded without
  * touching this file (its column still needs a migration).  The raw bytes
  * are spliced into the array only after aud_validate() accepted them, so the
- * array is valid JSON.
+ * array is valid JSON.  Next to it travel the exact bytes, in hex ("b"): the
+ * jsonb copy reorders keys, and the record's hash (aud_chain.h) is over the
+ * bytes.  Checkpoints (schema steward.checkpoint/1) go to
+ * lineage_checkpoints the same way, keyed by (chain_id, seq).
  *
  * Logs name Kafka positions and SQLSTATEs, never record content.
  */
@@ -21,40 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/aud_chain.h"
 #include "audit/aud_validate.h"
+#include "common/cm_hash.h"
 #include "common/cm_buf.h"
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
 
-/* A JSON path to the field's value as text, with the cast its column needs. */
-static void
-put_expr(struct cm_buf *b, const char *var, const struct aud_field *f)
-{
-    bool nested = f->parent[0] != '\0' && strcmp(f->parent, "findings") != 0;
-    char obj[128];
-
-    if (nested)
-        snprintf(obj, sizeof(obj), "%s->'%s'", var, f->parent);
-    else
-        snprintf(obj, sizeof(obj), "%s", var);
-    switch (f->type) {
-    case AUD_T_STRING_ARRAY:
-        cm_buf_printf(b, "ARRAY(SELECT jsonb_array_elements_text(%s->'%s'))", obj, f->key);
-        return;
-    case AUD_T_UUID: cm_buf_printf(b, "(%s->>'%s')::uuid", obj, f->key); return;
-    case AUD_T_TIME: cm_buf_printf(b, "(%s->>'%s')::timestamptz", obj, f->key); return;
-    case AUD_T_INT32: cm_buf_printf(b, "(%s->>'%s')::int", obj, f->key); return;
-    case AUD_T_INT64:
-    case AUD_T_INT64_NULL: cm_buf_printf(b, "(%s->>'%s')::bigint", obj, f->key); return;
-    case AUD_T_STRING:
-    case AUD_T_STRING_NULL: cm_buf_printf(b, "%s->>'%s'", obj, f->key); return;
-    case AUD_T_OBJECT:
-    case AUD_T_OBJECT_ARRAY: break;
-    }
-    cm_assert(!"field type without a column");
-}
-
-/* Names from fields.def are pasted into SQL: they must be plain identifiers. */
+/* Column names from fields.def are pasted into SQL: plain identifiers only. */
 static void
 check_ident(const char *s)
 {
@@ -72,8 +49,9 @@ sql_build(void)
 
     cm_buf_init(&b);
     cm_buf_puts(&b, "WITH src AS ("
-                    "SELECT DISTINCT ON (id) id, r, t, p, o FROM ("
-                    "SELECT (e->'r'->>'record_id')::uuid AS id, e->'r' AS r, e->>'t' AS t, "
+                    "SELECT DISTINCT ON (id) id, r, b, t, p, o FROM ("
+                    "SELECT (e->'r'->>'record_id')::uuid AS id, e->'r' AS r, "
+                    "decode(e->>'b', 'hex') AS b, e->>'t' AS t, "
                     "(e->>'p')::int AS p, (e->>'o')::bigint AS o, n "
                     "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n)) s "
                     "ORDER BY id, n), "
@@ -82,34 +60,30 @@ sql_build(void)
         if (aud_fields[i].column == NULL)
             continue;
         check_ident(aud_fields[i].column);
-        check_ident(aud_fields[i].key);
-        if (aud_fields[i].parent[0] != '\0')
-            check_ident(aud_fields[i].parent);
         cm_buf_printf(&b, "%s\"%s\"", first ? "" : ", ", aud_fields[i].column);
         first = false;
     }
-    cm_buf_puts(&b, ", raw, kafka_topic, kafka_partition, kafka_offset) SELECT ");
+    cm_buf_puts(&b, ", raw, raw_bytes, kafka_topic, kafka_partition, kafka_offset) SELECT ");
     first = true;
     for (size_t i = 0; i < aud_n_fields; i++) {
         if (aud_fields[i].column == NULL)
             continue;
         if (!first)
             cm_buf_puts(&b, ", ");
-        put_expr(&b, "r", &aud_fields[i]);
+        aud_field_sql_expr(&b, "r", &aud_fields[i]);
         first = false;
     }
-    cm_buf_puts(&b, ", r, t, p, o FROM src ON CONFLICT (record_id) DO NOTHING "
+    cm_buf_puts(&b, ", r, b, t, p, o FROM src ON CONFLICT (record_id) DO NOTHING "
                     "RETURNING record_id), "
                     "fnd AS (INSERT INTO lineage_findings (record_id, idx");
     for (size_t i = 0; i < aud_n_finding_fields; i++) {
         check_ident(aud_finding_fields[i].column);
-        check_ident(aud_finding_fields[i].key);
         cm_buf_printf(&b, ", \"%s\"", aud_finding_fields[i].column);
     }
     cm_buf_puts(&b, ") SELECT src.id, (f.n - 1)::int");
     for (size_t i = 0; i < aud_n_finding_fields; i++) {
         cm_buf_puts(&b, ", ");
-        put_expr(&b, "f.e", &aud_finding_fields[i]);
+        aud_field_sql_expr(&b, "f.e", &aud_finding_fields[i]);
     }
     cm_buf_puts(&b, " FROM ins JOIN src ON src.id = ins.record_id "
                     "CROSS JOIN LATERAL jsonb_array_elements(src.r->'findings') "
@@ -128,6 +102,19 @@ ld_batch_sql(void)
     return sql;
 }
 
+static const char ckpt_sql[] =
+    "WITH src AS (SELECT DISTINCT ON (c, q) c, q, r, b, t, p, o FROM ("
+    "SELECT (e->'r'->>'chain_id')::uuid AS c, (e->'r'->>'seq')::bigint AS q, e->'r' AS r, "
+    "decode(e->>'b', 'hex') AS b, e->>'t' AS t, (e->>'p')::int AS p, (e->>'o')::bigint AS o, n "
+    "FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n)) s ORDER BY c, q, n), "
+    "ins AS (INSERT INTO lineage_checkpoints (chain_id, seq, record_hash, ts, instance, key_id, "
+    "signature, raw, raw_bytes, kafka_topic, kafka_partition, kafka_offset) "
+    "SELECT c, q, r->>'hash', (r->>'ts')::timestamptz, r->>'instance', r->>'key_id', r->>'sig', "
+    "r, b, t, p, o FROM src ON CONFLICT (chain_id, seq) DO NOTHING RETURNING 1) "
+    "SELECT count(*) FROM ins";
+
+/* Appends one message as {"t":topic,"p":partition,"o":offset,"r":<record>,
+ * "b":"<its exact bytes in hex>"}; the record bytes were validated as JSON. */
 static void
 put_elem(struct cm_buf *arr, const struct ld_msg *m)
 {
@@ -137,23 +124,29 @@ put_elem(struct cm_buf *arr, const struct ld_msg *m)
     cm_buf_append_json_str(arr, m->topic, strlen(m->topic));
     cm_buf_printf(arr, ",\"p\":%" PRId32 ",\"o\":%" PRId64 ",\"r\":", m->partition, m->offset);
     cm_buf_append(arr, m->data, m->len);
-    cm_buf_putc(arr, '}');
+    cm_buf_puts(arr, ",\"b\":\"");
+    cm_buf_reserve(arr, 2 * m->len + 1);
+    cm_hex((const uint8_t *)m->data, m->len, arr->p + arr->len);
+    arr->len += 2 * m->len;
+    cm_buf_puts(arr, "\"}");
 }
 
-/* Inserts the records of the array text arr; adds the counts on success. */
+/* Runs sql over the array text arr; adds the counts of its result row to
+ * c0 (and c1 when not NULL) on success. */
 static int
-insert_records(struct aud_pg *pg, const struct cm_buf *arr, uint64_t *loaded, uint64_t *findings,
-               struct cm_err *err)
+insert_array(struct aud_pg *pg, const char *sql, const struct cm_buf *arr, uint64_t *c0,
+             uint64_t *c1, struct cm_err *err)
 {
     struct aud_pg_param p = {arr->p, arr->len, false};
     struct aud_pg_res *res;
     int rc;
 
-    rc = aud_pg_query(pg, ld_batch_sql(), &p, 1, &res, err);
+    rc = aud_pg_query(pg, sql, &p, 1, &res, err);
     if (rc != CM_OK)
         return rc;
-    *loaded += strtoull(aud_pg_res_value(res, 0, 0), NULL, 10);
-    *findings += strtoull(aud_pg_res_value(res, 0, 1), NULL, 10);
+    *c0 += strtoull(aud_pg_res_value(res, 0, 0), NULL, 10);
+    if (c1 != NULL)
+        *c1 += strtoull(aud_pg_res_value(res, 0, 1), NULL, 10);
     aud_pg_res_free(res);
     return CM_OK;
 }
@@ -183,7 +176,65 @@ struct reject {
     char error[sizeof(((struct cm_err *)0)->msg) + 16];
 };
 
-/* One transaction over the batch; `each` loads record by record under
+enum msg_kind {
+    MSG_RECORD,
+    MSG_CHECKPOINT,
+};
+
+/* Validates one message: CM_OK with its kind, or CM_EINPUT with the error. */
+static int
+classify(const struct ld_msg *m, enum msg_kind *kind, struct cm_err *err)
+{
+    size_t len = m->data != NULL ? m->len : 0;
+    struct aud_checkpoint cp;
+
+    if (m->data != NULL && aud_is_checkpoint(m->data, len)) {
+        *kind = MSG_CHECKPOINT;
+        return aud_checkpoint_parse(m->data, len, &cp, err);
+    }
+    *kind = MSG_RECORD;
+    return aud_validate(m->data, len, err);
+}
+
+/* Inserts one valid message under a savepoint; a refusal by PostgreSQL
+ * (class 22/23) makes it a reject.  Returns CM_OK, or CM_EIO. */
+static int
+insert_one(struct aud_pg *pg, const struct ld_msg *m, enum msg_kind kind, struct ld_totals *t,
+           struct reject *rej, size_t *nrej, size_t i, bool *refused, struct cm_err *err)
+{
+    struct cm_buf arr;
+    int rc;
+
+    *refused = false;
+    cm_buf_init(&arr);
+    cm_buf_putc(&arr, '[');
+    put_elem(&arr, m);
+    cm_buf_putc(&arr, ']');
+    rc = aud_pg_exec(pg, "SAVEPOINT ld_record", err);
+    if (rc == CM_OK) {
+        if (kind == MSG_CHECKPOINT)
+            rc = insert_array(pg, ckpt_sql, &arr, &t->checkpoints, NULL, err);
+        else
+            rc = insert_array(pg, ld_batch_sql(), &arr, &t->loaded, &t->findings, err);
+    }
+    if (rc == CM_EINPUT) {
+        cm_log_warn("loader",
+                    "record_rejected topic=%s partition=%" PRId32 " offset=%" PRId64
+                    " error=postgresql sqlstate=%s",
+                    m->topic, m->partition, m->offset, aud_pg_sqlstate(pg));
+        rej[*nrej].i = i;
+        snprintf(rej[*nrej].error, sizeof(rej[*nrej].error), "postgresql %s", err->msg);
+        (*nrej)++;
+        *refused = true;
+        rc = aud_pg_exec(pg, "ROLLBACK TO SAVEPOINT ld_record", err);
+    }
+    if (rc == CM_OK)
+        rc = aud_pg_exec(pg, "RELEASE SAVEPOINT ld_record", err);
+    cm_buf_fini(&arr);
+    return rc;
+}
+
+/* One transaction over the batch; `each` loads message by message under
  * savepoints, rejecting those PostgreSQL refuses.  Returns CM_OK (committed,
  * tot updated), CM_EINPUT (the server refused the data: only without each)
  * or CM_EIO.  Rolls back on failure. */
@@ -193,19 +244,23 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
 {
     struct reject *rej = cm_calloc(n > 0 ? n : 1, sizeof(*rej));
     struct ld_totals t = {0};
-    struct cm_buf arr;
+    struct cm_buf recs, cps;
     size_t nrej = 0, nvalid = 0;
     struct cm_err ignored;
     int rc;
 
-    cm_buf_init(&arr);
+    cm_buf_init(&recs);
+    cm_buf_init(&cps);
     rc = aud_pg_exec(pg, "BEGIN", err);
     if (rc != CM_OK)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         struct cm_err verr;
+        enum msg_kind kind;
+        struct cm_buf *arr;
+        bool refused;
 
-        if (aud_validate(msgs[i].data, msgs[i].data != NULL ? msgs[i].len : 0, &verr) != CM_OK) {
+        if (classify(&msgs[i], &kind, &verr) != CM_OK) {
             rej[nrej].i = i;
             snprintf(rej[nrej].error, sizeof(rej[nrej].error), "%s", verr.msg);
             cm_log_warn("loader",
@@ -215,41 +270,30 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
             nrej++;
             continue;
         }
-        nvalid++;
-        if (!each) {
-            if (arr.len == 0)
-                cm_buf_putc(&arr, '[');
-            put_elem(&arr, &msgs[i]);
+        if (each) {
+            rc = insert_one(pg, &msgs[i], kind, &t, rej, &nrej, i, &refused, err);
+            if (rc != CM_OK)
+                goto fail;
+            if (!refused && kind == MSG_RECORD)
+                nvalid++;
             continue;
         }
-        cm_buf_reset(&arr);
-        cm_buf_putc(&arr, '[');
-        put_elem(&arr, &msgs[i]);
-        cm_buf_putc(&arr, ']');
-        rc = aud_pg_exec(pg, "SAVEPOINT ld_record", err);
-        if (rc != CM_OK)
-            goto fail;
-        rc = insert_records(pg, &arr, &t.loaded, &t.findings, err);
-        if (rc == CM_EINPUT) {
-            cm_log_warn("loader",
-                        "record_rejected topic=%s partition=%" PRId32 " offset=%" PRId64
-                        " error=postgresql sqlstate=%s",
-                        msgs[i].topic, msgs[i].partition, msgs[i].offset, aud_pg_sqlstate(pg));
-            rej[nrej].i = i;
-            snprintf(rej[nrej].error, sizeof(rej[nrej].error), "postgresql %s", err->msg);
-            nrej++;
-            nvalid--;
-            rc = aud_pg_exec(pg, "ROLLBACK TO SAVEPOINT ld_record", err);
-        }
-        if (rc != CM_OK)
-            goto fail;
-        rc = aud_pg_exec(pg, "RELEASE SAVEPOINT ld_record", err);
+        if (kind == MSG_RECORD)
+            nvalid++;
+        arr = kind == MSG_CHECKPOINT ? &cps : &recs;
+        if (arr->len == 0)
+            cm_buf_putc(arr, '[');
+        put_elem(arr, &msgs[i]);
+    }
+    if (recs.len > 0) {
+        cm_buf_putc(&recs, ']');
+        rc = insert_array(pg, ld_batch_sql(), &recs, &t.loaded, &t.findings, err);
         if (rc != CM_OK)
             goto fail;
     }
-    if (!each && arr.len > 0) {
-        cm_buf_putc(&arr, ']');
-        rc = insert_records(pg, &arr, &t.loaded, &t.findings, err);
+    if (cps.len > 0) {
+        cm_buf_putc(&cps, ']');
+        rc = insert_array(pg, ckpt_sql, &cps, &t.checkpoints, NULL, err);
         if (rc != CM_OK)
             goto fail;
     }
@@ -265,12 +309,15 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
     tot->loaded += t.loaded;
     tot->duplicates += nvalid - t.loaded;
     tot->findings += t.findings;
+    tot->checkpoints += t.checkpoints;
     tot->rejected += nrej;
     cm_log_debug("loader",
                  "batch_loaded messages=%zu loaded=%" PRIu64 " duplicates=%" PRIu64
-                 " findings=%" PRIu64 " rejected=%zu mode=%s",
-                 n, t.loaded, nvalid - t.loaded, t.findings, nrej, each ? "each" : "batch");
-    cm_buf_fini(&arr);
+                 " findings=%" PRIu64 " checkpoints=%" PRIu64 " rejected=%zu mode=%s",
+                 n, t.loaded, nvalid - t.loaded, t.findings, t.checkpoints, nrej,
+                 each ? "each" : "batch");
+    cm_buf_fini(&recs);
+    cm_buf_fini(&cps);
     free(rej);
     return CM_OK;
 
@@ -278,7 +325,8 @@ fail:
     snprintf(sqlstate, 6, "%s", aud_pg_sqlstate(pg));
     if (aud_pg_alive(pg))
         (void)!aud_pg_exec(pg, "ROLLBACK", &ignored);
-    cm_buf_fini(&arr);
+    cm_buf_fini(&recs);
+    cm_buf_fini(&cps);
     free(rej);
     return rc;
 }

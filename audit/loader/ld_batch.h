@@ -8,7 +8,9 @@
  * Valid records go in with one INSERT .. SELECT over a jsonb array, ON
  * CONFLICT (record_id) DO NOTHING, and their findings only for the rows that
  * were new (a CTE on RETURNING record_id), so redeliveries are no-ops.
- * Invalid messages go to lineage_rejects with the error and the raw bytes.
+ * Checkpoints go to lineage_checkpoints (ON CONFLICT (chain_id, seq) DO
+ * NOTHING).  Invalid messages go to lineage_rejects with the error and the
+ * raw bytes.
  * If PostgreSQL refuses the batch's data (SQLSTATE class 22/23), the batch
  * is loaded again record by record under savepoints and the refused records
  * are rejected too: one bad record never blocks the stream.
@@ -35,10 +37,11 @@ struct ld_msg {
 
 struct ld_totals {
     uint64_t batches;
-    uint64_t loaded;     /* new lineage_records rows */
-    uint64_t duplicates; /* valid records already present */
-    uint64_t findings;   /* new lineage_findings rows */
-    uint64_t rejected;   /* new lineage_rejects rows */
+    uint64_t loaded;      /* new lineage_records rows */
+    uint64_t duplicates;  /* valid records already present */
+    uint64_t findings;    /* new lineage_findings rows */
+    uint64_t checkpoints; /* new lineage_checkpoints rows */
+    uint64_t rejected;    /* new lineage_rejects rows */
 };
 
 /* Loads msgs[0..n) in one transaction and adds what it did to *tot.

@@ -163,29 +163,64 @@ out:
     return rc;
 }
 
-/* Sleeps up to us, in slices, unless a stop was requested. */
+/* Sleeps up to us, in slices, unless a stop was requested, polling so the
+ * group membership stays alive.  A message that arrives meanwhile belongs to
+ * a partition assigned since the pause: the consumer's position has moved
+ * past it, so its partition is paused too and its offset noted in rewind
+ * (the lowest one per partition), to seek back to before resuming. */
 static void
-backoff_sleep(rd_kafka_t *rk, int64_t us)
+backoff_sleep(rd_kafka_t *rk, int64_t us, rd_kafka_topic_partition_list_t *rewind)
 {
     int64_t end = cm_mono_us() + us;
 
     while (!stop_requested && cm_mono_us() < end) {
-        /* While paused, polling keeps the group membership alive and
-         * returns no messages of the paused partitions. */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 
-        if (m != NULL) {
-            /* A newly assigned partition's message: it will be redelivered
-             * from the committed offset; pause it like the others. */
-            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m == NULL)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const char *topic = rd_kafka_topic_name(m->rkt);
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_find(rewind, topic, m->partition);
+
+            if (tp == NULL) {
                 rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
 
-                rd_kafka_topic_partition_list_add(one, rd_kafka_topic_name(m->rkt), m->partition);
+                rd_kafka_topic_partition_list_add(one, topic, m->partition);
                 rd_kafka_pause_partitions(rk, one);
                 rd_kafka_topic_partition_list_destroy(one);
+                tp = rd_kafka_topic_partition_list_add(rewind, topic, m->partition);
+                tp->offset = m->offset;
+            } else if (m->offset < tp->offset) {
+                tp->offset = m->offset;
             }
-            rd_kafka_message_destroy(m);
         }
+        rd_kafka_message_destroy(m);
+    }
+}
+
+/* Seeks the partitions in rewind back to their noted offsets. */
+static void
+rewind_partitions(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *rewind)
+{
+    rd_kafka_error_t *e;
+
+    if (rewind->cnt == 0)
+        return;
+    e = rd_kafka_seek_partitions(rk, rewind, 5000);
+    if (e != NULL) {
+        cm_log_warn("loader", "rewind_failed err=%s", rd_kafka_error_name(e));
+        rd_kafka_error_destroy(e);
+    }
+    for (int i = 0; i < rewind->cnt; i++) {
+        if (rewind->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            cm_log_warn("loader", "rewind_failed topic=%s partition=%" PRId32 " err=%s",
+                        rewind->elems[i].topic, rewind->elems[i].partition,
+                        rd_kafka_err2name(rewind->elems[i].err));
+        else
+            cm_log_info("loader", "rewound topic=%s partition=%" PRId32 " offset=%" PRId64,
+                        rewind->elems[i].topic, rewind->elems[i].partition,
+                        rewind->elems[i].offset);
     }
 }
 
@@ -211,6 +246,7 @@ load_until_done(const struct ld_options *o, rd_kafka_t *rk, struct aud_pg **pg,
 {
     int64_t backoff = LD_BACKOFF_MIN_US;
     struct cm_err last = {{0}};
+    rd_kafka_topic_partition_list_t *rewind = rd_kafka_topic_partition_list_new(4);
     bool paused = false;
     unsigned attempts = 0;
 
@@ -242,15 +278,19 @@ load_until_done(const struct ld_options *o, rd_kafka_t *rk, struct aud_pg **pg,
             pause_all(rk, true);
             paused = true;
         }
-        backoff_sleep(rk, backoff);
+        backoff_sleep(rk, backoff, rewind);
         if (stop_requested) {
             cm_log_warn("loader", "batch_abandoned messages=%zu reason=stop offsets=unchanged", n);
+            rd_kafka_topic_partition_list_destroy(rewind);
             return false;
         }
         backoff = backoff * 2 > LD_BACKOFF_MAX_US ? LD_BACKOFF_MAX_US : backoff * 2;
     }
-    if (paused)
+    if (paused) {
+        rewind_partitions(rk, rewind);
         pause_all(rk, false);
+    }
+    rd_kafka_topic_partition_list_destroy(rewind);
     if (attempts > 0)
         cm_log_info("loader", "batch_recovered attempts=%u", attempts);
     return true;
@@ -334,8 +374,9 @@ log_totals(const char *event, const struct ld_totals *t)
 {
     cm_log_info("loader",
                 "%s batches=%" PRIu64 " loaded=%" PRIu64 " duplicates=%" PRIu64 " findings=%" PRIu64
-                " rejected=%" PRIu64,
-                event, t->batches, t->loaded, t->duplicates, t->findings, t->rejected);
+                " checkpoints=%" PRIu64 " rejected=%" PRIu64,
+                event, t->batches, t->loaded, t->duplicates, t->findings, t->checkpoints,
+                t->rejected);
 }
 
 static int

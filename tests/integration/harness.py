@@ -241,6 +241,7 @@ class Sidecar:
             "bootstrap_file": os.path.join(stack.run, "kafka.bootstrap"),
             "forward_headers": "accept,authorization,user-agent,x-stub-echo,x-stub-status,"
                                "x-stub-delay-ms",
+            "spool_dir": os.path.join(self.dir, "spool"),
         }
         lines.update(options or {})
         with open(self.conf, "w", encoding="utf-8") as f:

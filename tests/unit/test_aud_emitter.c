@@ -1,24 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * test_aud_emitter: the lineage producer (audit/aud_emitter.c) against
- * librdkafka's in-process mock cluster (`test.mock.num.brokers`), and
- * against a closed port for the failure paths: delivery counted only on a
- * delivery report, failures logged by record id and never by content, a
- * full queue is CM_RETRY at once, bad options and bootstrap files are
- * CM_EINPUT.  Timeouts scale with TEST_TIMEOUT_SCALE.
+ * test_aud_emitter: the lineage emitter (audit/aud_emitter.c) against
+ * librdkafka's in-process mock cluster (`test.mock.num.brokers`) and against
+ * a closed port: in both durability modes every record gets exactly one
+ * fate through its done callback; a record is KAFKA only on a good delivery
+ * report; with Kafka unreachable or the queue full records go to the spool
+ * (never dropped while the spool has room) and come back out of it, in
+ * chain order, after a restart; a full spool drops and counts; failures are
+ * logged by record id, never by content; bad options are CM_EINPUT.
+ * Timeouts scale with TEST_TIMEOUT_SCALE.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audit/aud_chain.h"
 #include "audit/aud_emitter.h"
 #include "audit/aud_kafka.h"
+#include "audit/aud_spool.h"
+#include "common/cm_hash.h"
 #include "common/cm_log.h"
+#include "common/cm_time.h"
 
 #define TOPIC "steward.lineage"
-#define VALUE "{\"note\":\"synthetic-secret@example.com\"}"
+#define VALUE                                                                                      \
+    "{\"record_id\":\"01932a4b-5c6d-7e8f-90a1-b2c3d4e5f607\",\"note\":\"synthetic-secret@example." \
+    "com\"}"
+
+static char dir[64];
 
 static int
 scale(int ms)
@@ -29,117 +41,364 @@ scale(int ms)
     return ms * (k > 0 ? k : 1);
 }
 
+static void
+setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/test_aud_emitter.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Fates reported through done, counted under a lock (emitter thread). */
+static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
+static int fates[3];
+static int fate_calls;
+
+static void
+on_done(void *arg, enum aud_fate fate)
+{
+    (void)arg;
+    pthread_mutex_lock(&fmu);
+    fates[fate]++;
+    fate_calls++;
+    pthread_mutex_unlock(&fmu);
+}
+
+static void
+fates_reset(void)
+{
+    pthread_mutex_lock(&fmu);
+    memset(fates, 0, sizeof(fates));
+    fate_calls = 0;
+    pthread_mutex_unlock(&fmu);
+}
+
+static int
+fates_total(void)
+{
+    int n;
+
+    pthread_mutex_lock(&fmu);
+    n = fate_calls;
+    pthread_mutex_unlock(&fmu);
+    return n;
+}
+
+static void
+wait_fates(int n)
+{
+    int64_t end = cm_mono_us() + (int64_t)scale(20000) * 1000;
+
+    while (fates_total() < n) {
+        ck_assert_msg(cm_mono_us() < end, "only %d of %d fates", fates_total(), n);
+        usleep(2000);
+    }
+}
+
 static struct cm_kv kv_mock[] = {{"test.mock.num.brokers", "1"}};
 static struct cm_kv kv_dead[] = {
     {"bootstrap.servers", "127.0.0.1:1"},
     {"message.timeout.ms", "300"},
 };
 
-START_TEST(test_deliver)
+static struct aud_emitter_conf
+conf_of(struct cm_kv_list *kafka, enum aud_durability d)
 {
-    struct cm_kv_list kafka = {kv_mock, CM_ARRAY_LEN(kv_mock)};
-    struct aud_emitter_conf conf = {.topic = TOPIC, .kafka = &kafka};
-    struct aud_emitter *em;
-    struct aud_emitter_stats st;
+    struct aud_emitter_conf c = {
+        .topic = TOPIC,
+        .kafka = kafka,
+        .spool_dir = dir,
+        .spool_max_bytes = 1 << 20,
+        .spool_fsync = AUD_SPOOL_FSYNC_BATCH,
+        .durability = d,
+        .chains = 1,
+        .instance = "unit",
+        .stop_timeout_us = 2000000,
+    };
+    return c;
+}
+
+static struct aud_emitter *
+emitter(const struct aud_emitter_conf *c)
+{
+    struct aud_emitter *em = NULL;
     struct cm_err err = {{0}};
 
-    ck_assert_msg(aud_emitter_new(&conf, &em, &err) == CM_OK, "%s", err.msg);
-    for (int i = 0; i < 20; i++) {
-        char key[16];
+    ck_assert_msg(aud_emitter_new(c, &em, &err) == CM_OK, "%s", err.msg);
+    return em;
+}
 
-        snprintf(key, sizeof(key), "rec-%d", i);
-        ck_assert_int_eq(aud_emitter_send(em, key, strlen(key), VALUE, strlen(VALUE)), CM_OK);
+static void
+send_n(struct aud_emitter *em, int n, bool done)
+{
+    for (int i = 0; i < n; i++) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "rec-%d", i);
+        ck_assert_int_eq(
+            aud_emitter_send(em, 0, id, VALUE, strlen(VALUE), done ? on_done : NULL, NULL), CM_OK);
     }
-    aud_emitter_stats(em, &st);
-    ck_assert_uint_eq(st.queued, 20);
+}
+
+static void
+deliver(enum aud_durability d)
+{
+    struct cm_kv_list kafka = {kv_mock, CM_ARRAY_LEN(kv_mock)};
+    struct aud_emitter_conf c = conf_of(&kafka, d);
+    struct aud_emitter *em;
+    struct aud_emitter_stats st;
+
+    c.checkpoint_records = 7;
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 20, true);
+    wait_fates(20);
     ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK);
     aud_emitter_stats(em, &st);
-    ck_assert_uint_eq(st.delivered, 20);
-    ck_assert_uint_eq(st.failed, 0);
+    ck_assert_uint_eq(st.queued, 20);
     ck_assert_uint_eq(st.in_flight, 0);
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert_uint_eq(st.checkpoints, 2);
+    ck_assert_uint_eq(st.delivered, 22); /* records and checkpoints */
+    ck_assert_uint_eq(st.spool_records, 0);
+    ck_assert_int_eq(fates[AUD_FATE_DROPPED], 0);
+    if (d == AUD_DURABILITY_ASYNC) {
+        ck_assert_int_eq(fates[AUD_FATE_KAFKA], 20);
+        ck_assert_uint_eq(st.spooled, 0);
+    } else {
+        /* spool first: SPOOLED as soon as synced, unless Kafka was faster */
+        ck_assert_int_eq(fates[AUD_FATE_KAFKA] + fates[AUD_FATE_SPOOLED], 20);
+        ck_assert_uint_eq(st.spooled, 22);
+    }
+    aud_emitter_free(em);
+}
+
+START_TEST(test_deliver_async)
+{
+    deliver(AUD_DURABILITY_ASYNC);
+}
+END_TEST
+
+START_TEST(test_deliver_sync)
+{
+    deliver(AUD_DURABILITY_SYNC);
+}
+END_TEST
+
+/* Walks the spool's records: seq 1..n of one chain, each linked to the hash
+ * of the one before, in spool order. */
+struct walk {
+    int n;
+    uint8_t prev[CM_SHA256_LEN];
+    char chain[CM_UUID_STR_LEN];
+    bool broken;
+};
+
+static void
+walk_frame(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    struct walk *w = arg;
+    struct aud_chain_link link;
+    char prevhex[CM_SHA256_HEX_LEN];
+
+    if (aud_chain_link_parse(val, vlen, &link, NULL) != CM_OK)
+        return; /* a checkpoint */
+    if (w->n == 0)
+        snprintf(w->chain, sizeof(w->chain), "%s", link.chain_id);
+    cm_hex(w->prev, CM_SHA256_LEN, prevhex);
+    if (link.seq != w->n + 1 || strcmp(link.prev, prevhex) != 0 || klen != 36 ||
+        memcmp(key, w->chain, 36) != 0 || strcmp(link.chain_id, w->chain) != 0)
+        w->broken = true;
+    cm_sha256(val, vlen, w->prev);
+    w->n++;
+}
+
+/* Kafka unreachable, async: every record ends in the spool (not dropped),
+ * stamped in chain order; a restart with Kafka back replays all of them. */
+START_TEST(test_unreachable_spools_then_replays)
+{
+    struct cm_kv_list dead = {kv_dead, CM_ARRAY_LEN(kv_dead)};
+    struct cm_kv_list mock = {kv_mock, CM_ARRAY_LEN(kv_mock)};
+    struct aud_emitter_conf c = conf_of(&dead, AUD_DURABILITY_ASYNC);
+    struct aud_spool_conf sc = {.dir = dir, .max_bytes = 1 << 20};
+    struct aud_emitter *em;
+    struct aud_emitter_stats st;
+    struct aud_spool *sp;
+    struct walk w = {0};
+    struct cm_err err = {{0}};
+
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 10, true);
+    wait_fates(10);
+    ck_assert_int_eq(fates[AUD_FATE_SPOOLED], 10);
+    aud_emitter_stats(em, &st);
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert(st.degraded); /* all brokers down, or failed reports */
+    ck_assert_int_eq(aud_emitter_flush(em, 200), CM_ETIMEOUT);
+    aud_emitter_free(em);
+
+    sc.on_frame = walk_frame;
+    sc.on_frame_arg = &w;
+    ck_assert_msg(aud_spool_open(&sc, &sp, &err) == CM_OK, "%s", err.msg);
+    aud_spool_close(sp);
+    ck_assert_int_eq(w.n, 10);
+    ck_assert(!w.broken);
+
+    c = conf_of(&mock, AUD_DURABILITY_ASYNC);
+    em = emitter(&c);
+    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK);
+    aud_emitter_stats(em, &st);
+    ck_assert_uint_ge(st.replayed, 10);
+    ck_assert_uint_eq(st.spool_records, 0);
     aud_emitter_free(em);
 }
 END_TEST
 
-/* A failed delivery is counted and logged with the key, never the value. */
-START_TEST(test_delivery_failed)
+/* The chain continues across restarts: seq goes on, prev is the hash of
+ * the last record of the previous run. */
+START_TEST(test_chain_continues)
 {
-    struct cm_kv_list kafka = {kv_dead, CM_ARRAY_LEN(kv_dead)};
-    struct aud_emitter_conf conf = {.topic = TOPIC, .kafka = &kafka};
+    struct cm_kv_list dead = {kv_dead, CM_ARRAY_LEN(kv_dead)};
+    struct aud_emitter_conf c = conf_of(&dead, AUD_DURABILITY_SYNC);
+    struct aud_spool_conf sc = {.dir = dir, .max_bytes = 1 << 20};
+    struct aud_emitter *em;
+    struct aud_spool *sp;
+    struct walk w = {0};
+    struct cm_err err = {{0}};
+
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 4, true);
+    wait_fates(4);
+    aud_emitter_free(em);
+    em = emitter(&c);
+    send_n(em, 3, true);
+    wait_fates(7);
+    ck_assert_int_eq(fates[AUD_FATE_SPOOLED], 7);
+    aud_emitter_free(em);
+
+    sc.on_frame = walk_frame;
+    sc.on_frame_arg = &w;
+    ck_assert_msg(aud_spool_open(&sc, &sp, &err) == CM_OK, "%s", err.msg);
+    aud_spool_close(sp);
+    ck_assert_int_eq(w.n, 7);
+    ck_assert(!w.broken);
+}
+END_TEST
+
+/* A full producer queue never blocks and never loses: the spool takes the
+ * overflow, and the replay delivers it once the queue drains. */
+START_TEST(test_queue_full_spools)
+{
+    struct cm_kv kv[] = {
+        {"test.mock.num.brokers", "1"},
+        {"linger.ms", "300"},
+        {"queue.buffering.max.messages", "1"},
+    };
+    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_ASYNC);
     struct aud_emitter *em;
     struct aud_emitter_stats st;
-    struct cm_err err = {{0}};
-    char path[] = "/tmp/test_aud_emitter.XXXXXX", log[8192];
+
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 5, true);
+    wait_fates(5);
+    ck_assert_int_eq(fates[AUD_FATE_DROPPED], 0);
+    ck_assert_int_ge(fates[AUD_FATE_SPOOLED], 3);
+    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK);
+    aud_emitter_stats(em, &st);
+    ck_assert_uint_eq(st.dropped, 0);
+    ck_assert_uint_ge(st.replayed, 3);
+    ck_assert_uint_eq(st.delivered, 5);
+    aud_emitter_free(em);
+}
+END_TEST
+
+/* Spool over budget and Kafka gone: dropped, counted, logged by id. */
+START_TEST(test_spool_full_drops_and_says_so)
+{
+    struct cm_kv_list kafka = {kv_dead, CM_ARRAY_LEN(kv_dead)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
+    struct aud_emitter *em;
+    struct aud_emitter_stats st;
+    char path[] = "/tmp/test_aud_emitter_log.XXXXXX", log[16384];
     int fd = mkstemp(path), saved = dup(2);
     FILE *f;
     size_t n;
 
+    c.spool_max_bytes = 64 * 1024;
+    fates_reset();
     ck_assert_int_ge(fd, 0);
     dup2(fd, 2);
-    ck_assert_msg(aud_emitter_new(&conf, &em, &err) == CM_OK, "%s", err.msg);
-    ck_assert_int_eq(aud_emitter_send(em, "rec-x1", 6, VALUE, strlen(VALUE)), CM_OK);
-    ck_assert_int_eq(aud_emitter_flush(em, scale(5000)), CM_OK);
+    em = emitter(&c);
+    for (int i = 0; i < 2000 && !aud_emitter_spool_full(em); i++) {
+        char big[2048];
+
+        memset(big, 'a', sizeof(big));
+        big[0] = '{';
+        big[1] = '"';
+        big[sizeof(big) - 3] = '"';
+        big[sizeof(big) - 2] = ':';
+        big[sizeof(big) - 1] = '}';
+        ck_assert_int_eq(aud_emitter_send(em, 0, "rec-big", big, sizeof(big), on_done, NULL),
+                         CM_OK);
+        if (i % 10 == 9)
+            wait_fates(i + 1);
+    }
+    ck_assert(aud_emitter_spool_full(em));
+    ck_assert_int_eq(aud_emitter_send(em, 0, "rec-last", VALUE, strlen(VALUE), on_done, NULL),
+                     CM_OK);
     aud_emitter_stats(em, &st);
-    ck_assert_uint_eq(st.queued, 1);
-    ck_assert_uint_eq(st.delivered, 0);
-    ck_assert_uint_eq(st.failed, 1);
-    ck_assert_uint_eq(st.in_flight, 0);
+    ck_assert(st.spool_full);
     aud_emitter_free(em);
     dup2(saved, 2);
+    close(saved);
+    ck_assert_int_gt(fates[AUD_FATE_DROPPED], 0);
+    ck_assert_int_eq(fates[AUD_FATE_KAFKA], 0);
 
     f = fopen(path, "r");
     n = fread(log, 1, sizeof(log) - 1, f);
     log[n] = '\0';
     fclose(f);
     unlink(path);
-    ck_assert_msg(strstr(log, "lineage_delivery_failed record=rec-x1 err=_MSG_TIMED_OUT") != NULL,
-                  "log: %s", log);
+    ck_assert_msg(strstr(log, "lineage_spool_full") != NULL, "log: %s", log);
+    ck_assert_msg(strstr(log, "lineage_dropped record=rec-") != NULL, "log: %s", log);
     ck_assert_msg(strstr(log, "synthetic-secret") == NULL, "log leaks the value");
 }
 END_TEST
 
-START_TEST(test_queue_full)
+START_TEST(test_send_not_an_object)
 {
-    struct cm_kv kv[] = {
-        {"bootstrap.servers", "127.0.0.1:1"},
-        {"message.timeout.ms", "200"},
-        {"queue.buffering.max.messages", "1"},
-    };
-    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
-    struct aud_emitter_conf conf = {.topic = TOPIC, .kafka = &kafka};
-    struct aud_emitter *em;
-    struct aud_emitter_stats st;
-    struct cm_err err = {{0}};
+    struct cm_kv_list kafka = {kv_mock, CM_ARRAY_LEN(kv_mock)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_ASYNC);
+    struct aud_emitter *em = emitter(&c);
 
-    ck_assert_msg(aud_emitter_new(&conf, &em, &err) == CM_OK, "%s", err.msg);
-    ck_assert_int_eq(aud_emitter_send(em, "a", 1, VALUE, strlen(VALUE)), CM_OK);
-    ck_assert_int_eq(aud_emitter_send(em, "b", 1, VALUE, strlen(VALUE)), CM_RETRY);
-    aud_emitter_stats(em, &st);
-    ck_assert_uint_eq(st.queued, 1);
-    ck_assert_uint_eq(st.failed, 0);
-    ck_assert_int_eq(aud_emitter_flush(em, scale(5000)), CM_OK);
-    aud_emitter_stats(em, &st);
-    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_int_eq(aud_emitter_send(em, 0, "x", "[1]", 3, NULL, NULL), CM_EINPUT);
+    ck_assert_int_eq(aud_emitter_send(em, 1, "x", VALUE, strlen(VALUE), NULL, NULL), CM_EINPUT);
     aud_emitter_free(em);
 }
 END_TEST
 
-/* Flushing while a record cannot be delivered in time. */
-START_TEST(test_flush_timeout)
+START_TEST(test_spool_dir_locked)
 {
-    struct cm_kv kv[] = {{"bootstrap.servers", "127.0.0.1:1"}};
-    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
-    struct aud_emitter_conf conf = {.topic = TOPIC, .kafka = &kafka};
-    struct aud_emitter *em;
-    struct aud_emitter_stats st;
+    struct cm_kv_list kafka = {kv_mock, CM_ARRAY_LEN(kv_mock)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_ASYNC);
+    struct aud_emitter *em = emitter(&c), *em2 = NULL;
     struct cm_err err = {{0}};
 
-    ck_assert_msg(aud_emitter_new(&conf, &em, &err) == CM_OK, "%s", err.msg);
-    ck_assert_int_eq(aud_emitter_send(em, "a", 1, VALUE, strlen(VALUE)), CM_OK);
-    ck_assert_int_eq(aud_emitter_flush(em, 200), CM_ETIMEOUT);
-    aud_emitter_stats(em, &st);
-    ck_assert_uint_eq(st.in_flight, 1);
-    /* free gives up after its own 5 s flush; librdkafka purges the rest. */
+    ck_assert_int_eq(aud_emitter_new(&c, &em2, &err), CM_EIO);
+    ck_assert_ptr_null(em2);
+    ck_assert_ptr_nonnull(strstr(err.msg, "in use"));
     aud_emitter_free(em);
 }
 END_TEST
@@ -162,11 +421,12 @@ START_TEST(test_new_bad)
 {
     struct cm_kv kv[1] = {{(char *)bad[_i].key, (char *)bad[_i].value}};
     struct cm_kv_list kafka = {kv, bad[_i].key != NULL ? 1 : 0};
-    struct aud_emitter_conf conf = {.topic = bad[_i].topic, .kafka = &kafka};
+    struct aud_emitter_conf conf = conf_of(&kafka, AUD_DURABILITY_SYNC);
     struct aud_emitter *em = (struct aud_emitter *)&kafka;
     struct cm_err err = {{0}};
     char path[] = "/tmp/test_aud_emitter.XXXXXX";
 
+    conf.topic = bad[_i].topic;
     conf.bootstrap_file = bad[_i].bootstrap_file;
     if (conf.bootstrap_file != NULL && strcmp(conf.bootstrap_file, "@empty") == 0) {
         int fd = mkstemp(path);
@@ -207,16 +467,16 @@ START_TEST(test_passthrough_wins)
     int fd = mkstemp(path);
     struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"message.timeout.ms", "3000"}};
     struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
-    struct aud_emitter_conf conf = {.topic = TOPIC, .bootstrap_file = path, .kafka = &kafka};
+    struct aud_emitter_conf conf = conf_of(&kafka, AUD_DURABILITY_ASYNC);
     struct aud_emitter *em;
     struct aud_emitter_stats st;
-    struct cm_err err = {{0}};
 
     ck_assert_int_eq(write(fd, "127.0.0.1:1\n", 12), 12);
     close(fd);
-    ck_assert_msg(aud_emitter_new(&conf, &em, &err) == CM_OK, "%s", err.msg);
+    conf.bootstrap_file = path;
+    em = emitter(&conf);
     unlink(path);
-    ck_assert_int_eq(aud_emitter_send(em, "k", 1, VALUE, strlen(VALUE)), CM_OK);
+    ck_assert_int_eq(aud_emitter_send(em, 0, "k", VALUE, strlen(VALUE), NULL, NULL), CM_OK);
     ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK);
     aud_emitter_stats(em, &st);
     ck_assert_uint_eq(st.delivered, 1);
@@ -236,12 +496,17 @@ suite(void)
     Suite *s = suite_create("aud_emitter");
     TCase *tc = tcase_create("emitter");
 
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc,
-                      30 * (getenv("TEST_TIMEOUT_SCALE") ? atoi(getenv("TEST_TIMEOUT_SCALE")) : 1));
-    tcase_add_test(tc, test_deliver);
-    tcase_add_test(tc, test_delivery_failed);
-    tcase_add_test(tc, test_queue_full);
-    tcase_add_test(tc, test_flush_timeout);
+                      60 * (getenv("TEST_TIMEOUT_SCALE") ? atoi(getenv("TEST_TIMEOUT_SCALE")) : 1));
+    tcase_add_test(tc, test_deliver_async);
+    tcase_add_test(tc, test_deliver_sync);
+    tcase_add_test(tc, test_unreachable_spools_then_replays);
+    tcase_add_test(tc, test_chain_continues);
+    tcase_add_test(tc, test_queue_full_spools);
+    tcase_add_test(tc, test_spool_full_drops_and_says_so);
+    tcase_add_test(tc, test_send_not_an_object);
+    tcase_add_test(tc, test_spool_dir_locked);
     tcase_add_loop_test(tc, test_new_bad, 0, CM_ARRAY_LEN(bad));
     tcase_add_test(tc, test_bootstrap_trim);
     tcase_add_test(tc, test_passthrough_wins);

@@ -65,6 +65,9 @@ full_record(struct aud_record *rec)
     rec->completion_tokens = 34;
     rec->findings = findings;
     rec->n_findings = CM_ARRAY_LEN(findings);
+    rec->chain_id = "01932a4b-0000-7000-8000-00000000c4a1";
+    rec->chain_seq = 1;
+    rec->chain_prev = "0000000000000000000000000000000000000000000000000000000000000000";
 }
 
 /* Builds rec and parses the output; fails the test when either fails. */
@@ -299,7 +302,9 @@ type_matches(const json_t *v, enum aud_ftype t)
     case AUD_T_UUID:
     case AUD_T_TIME: return json_is_string(v);
     case AUD_T_STRING_NULL: return json_is_string(v) || json_is_null(v);
+    case AUD_T_SHA256: return json_is_string(v);
     case AUD_T_INT32:
+    case AUD_T_SEQ:
     case AUD_T_INT64: return json_is_integer(v);
     case AUD_T_INT64_NULL: return json_is_integer(v) || json_is_null(v);
     case AUD_T_OBJECT: return json_is_object(v);
@@ -386,7 +391,9 @@ check_schema_type(const json_t *prop, enum aud_ftype t, const char *name)
     case AUD_T_UUID:
     case AUD_T_TIME: want = "string"; break;
     case AUD_T_STRING_NULL: want_null = "string"; break;
+    case AUD_T_SHA256: want = "string"; break;
     case AUD_T_INT32:
+    case AUD_T_SEQ:
     case AUD_T_INT64: want = "integer"; break;
     case AUD_T_INT64_NULL: want_null = "integer"; break;
     case AUD_T_OBJECT: want = "object"; break;
@@ -607,6 +614,11 @@ static const struct {
     {"usage", "prompt_tokens", "null", NULL},
     {"usage", "prompt_tokens", "1.5", "usage.prompt_tokens: expected an integer or null"},
     {"", "future_field", "{\"x\": 1}", NULL},
+    {"", "chain", NULL, "chain: missing"},
+    {"chain", "seq", "0", "chain.seq: expected a positive integer"},
+    {"chain", "seq", "\"1\"", "chain.seq: expected a positive integer"},
+    {"chain", "prev", "\"ABC\"", "chain.prev: expected 64 lower-case hex digits"},
+    {"chain", "id", "\"x\"", "chain.id: expected a UUID"},
 };
 
 START_TEST(test_validate_mutation)
