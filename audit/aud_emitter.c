@@ -60,7 +60,8 @@
 #define EM_REPLAY_WINDOW 1000
 #define EM_TICK_MS 50
 #define EM_BACKOFF_MIN_US (200 * 1000LL)
-#define EM_BACKOFF_MAX_US (5 * 1000000LL)
+#define EM_BACKOFF_MAX_US (1000000LL) /* librdkafka itself retried for message.timeout.ms */
+#define EM_STOP_STALL_US (1500000LL)  /* stop: give up on the spool after this without progress */
 #define EM_LOG_EVERY_US (10 * 1000000LL)
 #define EM_LOG_BURST 20
 #define EM_STATS_EVERY_US (60 * 1000000LL)
@@ -146,7 +147,7 @@ struct aud_emitter {
     bool chain_dirty; /* a direct-path save not yet synced */
     bool degraded;
     int64_t replay_after_us, replay_backoff_us;
-    struct em_ratelog drop_log, fail_log, degrade_log;
+    struct em_ratelog fail_log, degrade_log;
     int64_t next_stats_us;
     struct em_seen *seen;
     size_t nseen;
@@ -251,8 +252,6 @@ recover(struct aud_emitter *em)
 static void
 settle(struct aud_emitter *em, struct em_rec *rec, enum aud_fate fate, const char *why)
 {
-    uint64_t sup;
-
     if (rec->settled)
         return;
     rec->settled = true;
@@ -260,13 +259,12 @@ settle(struct aud_emitter *em, struct em_rec *rec, enum aud_fate fate, const cha
         return;
     atomic_fetch_add(&em->fated, 1);
     if (fate == AUD_FATE_DROPPED) {
+        /* Every loss is named (no rate limit): auditors need the ids. */
         atomic_fetch_add(&em->dropped, 1);
-        if (ratelog_ok(&em->drop_log, &sup))
-            cm_log_err("audit",
-                       "lineage_dropped record=%s reason=%s in_kafka=%s dropped_total=%" PRIu64
-                       " suppressed=%" PRIu64,
-                       rec->id[0] ? rec->id : "-", why, rec->in_kafka ? "yes" : "no",
-                       (uint64_t)atomic_load(&em->dropped), sup);
+        cm_log_err("audit",
+                   "lineage_dropped record=%s reason=%s in_kafka=%s dropped_total=%" PRIu64,
+                   rec->id[0] ? rec->id : "-", why, rec->in_kafka ? "yes" : "no",
+                   (uint64_t)atomic_load(&em->dropped));
     }
     if (rec->done != NULL)
         rec->done(rec->arg, fate);
@@ -763,20 +761,33 @@ place_batch(struct aud_emitter *em, struct em_rec *batch, int64_t now)
     }
 }
 
+/* The stop: checkpoint, make everything safe in the spool, then keep
+ * delivering (replay included) until the spool is empty, stop_timeout
+ * passes, or Kafka makes no progress for EM_STOP_STALL_US (it is down: the
+ * spool keeps the rest for the next start). */
 static void
 shutdown_flush(struct aud_emitter *em)
 {
     int64_t now = cm_mono_us(), deadline = now + em->conf.stop_timeout_us;
+    int64_t progress_us = now;
+    uint64_t delivered = atomic_load(&em->delivered);
 
     for (unsigned i = 0; i < em->nchains; i++)
         place_checkpoint(em, i, now);
-    /* Everything Kafka has not confirmed is made safe first ... */
     for (struct em_rec *rec = em->fhead; rec != NULL; rec = rec->fnext)
         if (!rec->in_spool && rec->kind != EM_REPLAY && spool_put(em, rec, false) == CM_OK)
             spooled(em, rec);
     sync_and_settle(em);
-    /* ... then the reports get a little time to clean the spool up. */
-    while (em->fhead != NULL && em->rk != NULL && cm_mono_us() < deadline) {
+    em->replay_after_us = 0;
+    while (em->rk != NULL && (em->fhead != NULL || atomic_load(&em->spool_records) > 0)) {
+        now = cm_mono_us();
+        if (atomic_load(&em->delivered) != delivered) {
+            delivered = atomic_load(&em->delivered);
+            progress_us = now;
+        }
+        if (now >= deadline || now - progress_us >= EM_STOP_STALL_US)
+            break;
+        replay(em, now);
         rd_kafka_poll(em->rk, 20);
         sync_and_settle(em);
     }

@@ -19,6 +19,7 @@
 #include "audit/loader/ld_batch.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,20 @@ insert_one(struct aud_pg *pg, const struct ld_msg *m, enum msg_kind kind, struct
     return rc;
 }
 
+/* Test hook (see ld_main.c): STEWARD_LOADER_TEST_CRASH=before_commit:N
+ * kills the process with SIGKILL in batch N, with the inserts done and the
+ * transaction not yet committed. */
+static void
+test_crash_before_commit(uint64_t batch)
+{
+    const char *v = getenv("STEWARD_LOADER_TEST_CRASH");
+
+    if (v == NULL || strncmp(v, "before_commit:", 14) != 0 || strtoull(v + 14, NULL, 10) != batch)
+        return;
+    cm_log_warn("loader", "test_crash point=before_commit batch=%" PRIu64, batch);
+    raise(SIGKILL);
+}
+
 /* One transaction over the batch; `each` loads message by message under
  * savepoints, rejecting those PostgreSQL refuses.  Returns CM_OK (committed,
  * tot updated), CM_EINPUT (the server refused the data: only without each)
@@ -302,6 +317,7 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
         if (rc != CM_OK)
             goto fail;
     }
+    test_crash_before_commit(tot->batches + 1);
     rc = aud_pg_exec(pg, "COMMIT", err);
     if (rc != CM_OK)
         goto fail;

@@ -20,6 +20,12 @@
  *
  * SIGTERM/SIGINT: the current batch is finished, the consumer leaves the
  * group cleanly (rd_kafka_consumer_close), exit 0.
+ *
+ * Assignments are logged (partitions_assigned / partitions_revoked).  Test
+ * hook: STEWARD_LOADER_TEST_CRASH=before_commit:N or after_commit:N makes
+ * the loader SIGKILL itself in its N-th batch just before the PostgreSQL
+ * COMMIT (ld_batch.c) or just after it, before the Kafka offsets are stored
+ * (the two crash points tests/integration/test_lineage.py proves harmless).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,7 +48,7 @@
 #include "common/cm_time.h"
 
 #define LD_BACKOFF_MIN_US (100 * 1000LL)
-#define LD_BACKOFF_MAX_US (5 * 1000000LL)
+#define LD_BACKOFF_MAX_US (2 * 1000000LL)
 
 struct ld_options {
     char *pg_url;
@@ -105,6 +111,65 @@ usage(FILE *out)
                  "  -n             validate the configuration and exit\n");
 }
 
+static void
+log_parts(const char *event, const rd_kafka_topic_partition_list_t *parts)
+{
+    char list[512];
+    size_t n = 0;
+
+    list[0] = '\0';
+    for (int i = 0; i < parts->cnt && n + 16 < sizeof(list); i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%" PRId32, i > 0 ? "," : "",
+                              parts->elems[i].partition);
+    cm_log_info("loader", "%s topic=%s partitions=%s", event,
+                parts->cnt > 0 ? parts->elems[0].topic : "-", n > 0 ? list : "-");
+}
+
+/* Consumer thread (inside rd_kafka_consumer_poll): applies and logs the
+ * group's assignment, eager or cooperative. */
+static void
+rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+             void *opaque)
+{
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_parts("partitions_assigned", parts);
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            kerr = rd_kafka_assign(rk, parts);
+    } else {
+        log_parts("partitions_revoked", parts);
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            kerr = rd_kafka_assign(rk, NULL);
+    }
+    if (e != NULL) {
+        cm_log_warn("loader", "assign_failed err=%s", rd_kafka_error_name(e));
+        rd_kafka_error_destroy(e);
+    } else if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cm_log_warn("loader", "assign_failed err=%s", rd_kafka_err2name(kerr));
+    }
+}
+
+/* The test hook's batch number for point ("before_commit", "after_commit"),
+ * or 0. */
+static long
+test_crash_at(const char *point)
+{
+    const char *v = getenv("STEWARD_LOADER_TEST_CRASH");
+    size_t n = strlen(point);
+
+    if (v == NULL || strncmp(v, point, n) != 0 || v[n] != ':')
+        return 0;
+    return strtol(v + n + 1, NULL, 10);
+}
+
 /* Kafka consumer configuration: our settings, then the pass-through. */
 static int
 consumer_conf(const struct ld_options *o, rd_kafka_conf_t **out, struct cm_err *err)
@@ -127,6 +192,7 @@ consumer_conf(const struct ld_options *o, rd_kafka_conf_t **out, struct cm_err *
     if (rc != CM_OK)
         goto fail;
     aud_kafka_conf_log(kc);
+    rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
     *out = kc;
     return CM_OK;
 
@@ -394,6 +460,7 @@ run(const struct ld_options *o)
     int64_t next_stats;
     char errstr[512];
     int status = 1;
+    long crash_after = test_crash_at("after_commit");
 
     if (consumer_conf(o, &kc, &err) != CM_OK) {
         cm_log_err("loader", "config_error error=\"%s\"", err.msg);
@@ -435,6 +502,10 @@ run(const struct ld_options *o)
                 msgs[i].len = kmsgs[i]->payload != NULL ? kmsgs[i]->len : 0;
             }
             done = load_until_done(o, rk, &pg, msgs, n, &tot);
+            if (done && crash_after > 0 && (long)tot.batches == crash_after) {
+                cm_log_warn("loader", "test_crash point=after_commit batch=%ld", crash_after);
+                raise(SIGKILL);
+            }
             if (done)
                 offsets_commit(rk, kmsgs, n);
             for (size_t i = 0; i < n; i++)

@@ -9,6 +9,7 @@ Every timeout is multiplied by TEST_TIMEOUT_SCALE (ASan runs set it)."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -221,6 +222,44 @@ class Stack:
         self.extra.append(sc)
         return sc
 
+    def loader(self, **opts):
+        ld = Loader(self, **opts)
+        self.extra.append(ld)
+        return ld
+
+    # ---- fault injection
+    def kafka(self, *args):
+        """One command to the embedded Kafka's control socket (tests/tools/
+        README.md): down/up N, alldown, allup, rtt N MS, error API N ERR,
+        clear API, topic NAME P, leader T P N.  Returns the reply."""
+        r = subprocess.run([os.path.join(BIN, "steward-mockkafka"), "ctl",
+                            self.env["KAFKA_CONTROL"]] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=30 * SCALE)
+        if r.returncode != 0:
+            raise AssertionError("mockkafka ctl %s: %s%s" % (" ".join(map(str, args)),
+                                                             r.stdout, r.stderr))
+        return r.stdout.strip()
+
+    def pg(self, action):
+        """Stops or starts the stack's PostgreSQL (deploy/local/pg.sh); the
+        URL stays the same (pg.sh reuses the port)."""
+        r = subprocess.run([os.path.join(REPO, "deploy/local/pg.sh"), action,
+                            os.path.join(self.run, "pg")], capture_output=True, text=True,
+                           timeout=120 * SCALE)
+        if r.returncode != 0:
+            raise AssertionError("pg.sh %s: %s" % (action, r.stderr))
+        if action == "start":
+            url = r.stdout.strip().splitlines()[-1]
+            if url != self.db:
+                raise AssertionError("PostgreSQL came back on %s, not %s" % (url, self.db))
+
+    def audit(self, *args, timeout=120):
+        """Runs steward-audit; returns (exit status, stdout)."""
+        r = subprocess.run([os.path.join(BIN, "steward-audit")] + list(args),
+                           capture_output=True, text=True, timeout=timeout * SCALE,
+                           env=dict(os.environ, STEWARD_DB=self.db))
+        return r.returncode, r.stdout + r.stderr
+
 
 class Sidecar:
     """An extra steward instance with its own config, sharing the stack's
@@ -249,8 +288,8 @@ class Sidecar:
                 f.write("%s = %s\n" % (k, v))
         self.proc = None
 
-    def start(self):
-        self.logf = open(self.log, "w", encoding="utf-8")
+    def start(self, append=False):
+        self.logf = open(self.log, "a" if append else "w", encoding="utf-8")
         self.proc = subprocess.Popen([os.path.join(BIN, "steward"), "-c", self.conf],
                                      stdout=self.logf, stderr=subprocess.STDOUT)
 
@@ -268,6 +307,42 @@ class Sidecar:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def restart(self):
+        """Starts again with the same config and spool, appending to the log."""
+        return self.start(append=True)
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.logf.close()
+
+    def peak_rss_kb(self):
+        """VmHWM of the running process (peak resident set), in KiB."""
+        with open("/proc/%d/status" % self.proc.pid, encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def log_text(self):
+        with open(self.log, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    EXCHANGE = re.compile(r"msg=exchange record=(\S+) .*? status=(\d+) outcome=(\S+) "
+                          r".*? lineage=(\S+)")
+
+    def exchanges(self):
+        """Every finished exchange in the log: dicts with record, status,
+        outcome, lineage (queued, kafka, spool, dropped)."""
+        out = []
+        for m in self.EXCHANGE.finditer(self.log_text()):
+            out.append({"record": m.group(1), "status": int(m.group(2)),
+                        "outcome": m.group(3), "lineage": m.group(4)})
+        return out
+
+    def chains(self):
+        return sorted(set(re.findall(r"emitter_started .*? chain=(\S+)", self.log_text())))
+
     def stop(self, timeout=20):
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
@@ -279,3 +354,71 @@ class Sidecar:
             rc = self.proc.wait()
         self.logf.close()
         return rc
+
+
+class Loader:
+    """An extra steward-loader on its own topic and consumer group, with
+    short Kafka timeouts so tests stay quick."""
+
+    def __init__(self, stack, topic, group, options=None, env=None, name="loader"):
+        self.stack = stack
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=stack.dir)
+        self.conf = os.path.join(self.dir, "loader.conf")
+        self.log = os.path.join(self.dir, "loader.log")
+        self.env = env or {}
+        lines = {
+            "pg_url": stack.db,
+            "bootstrap_file": os.path.join(stack.run, "kafka.bootstrap"),
+            "topic": topic,
+            "group_id": group,
+            "batch_wait": "50ms",
+            "stats_interval": "1s",
+            # The embedded Kafka's group join takes about 3 s: shorter
+            # session timeouts never complete a join.
+            "kafka.session.timeout.ms": "3000",
+            "kafka.heartbeat.interval.ms": "500",
+        }
+        lines.update(options or {})
+        with open(self.conf, "w", encoding="utf-8") as f:
+            for k, v in lines.items():
+                f.write("%s = %s\n" % (k, v))
+        self.proc = None
+        self.logf = None
+
+    def start(self, env=None):
+        if self.logf is not None and not self.logf.closed:
+            self.logf.close()
+        self.logf = open(self.log, "a", encoding="utf-8")
+        e = dict(os.environ)
+        e.update(self.env)
+        e.update(env or {})
+        self.proc = subprocess.Popen([os.path.join(BIN, "steward-loader"), "-c", self.conf],
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=e)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.alive():
+            self.proc.kill()
+        self.proc.wait()
+
+    def wait_exit(self, timeout):
+        return self.proc.wait(timeout * SCALE)
+
+    def stop(self, timeout=20):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.logf.close()
+        return rc
+
+    def log_text(self):
+        with open(self.log, encoding="utf-8", errors="replace") as f:
+            return f.read()
