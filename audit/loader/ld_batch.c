@@ -31,6 +31,7 @@
 #include "common/cm_buf.h"
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
+#include "common/cm_time.h"
 
 /* Column names from fields.def are pasted into SQL: plain identifiers only. */
 static void
@@ -262,6 +263,7 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
     struct cm_buf recs, cps;
     size_t nrej = 0, nvalid = 0;
     struct cm_err ignored;
+    int64_t t0 = cm_mono_us(), t_sql = 0;
     int rc;
 
     cm_buf_init(&recs);
@@ -300,6 +302,7 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
             cm_buf_putc(arr, '[');
         put_elem(arr, &msgs[i]);
     }
+    t_sql = cm_mono_us();
     if (recs.len > 0) {
         cm_buf_putc(&recs, ']');
         rc = insert_array(pg, ld_batch_sql(), &recs, &t.loaded, &t.findings, err);
@@ -329,9 +332,10 @@ load_tx(struct aud_pg *pg, const struct ld_msg *msgs, size_t n, bool each, struc
     tot->rejected += nrej;
     cm_log_debug("loader",
                  "batch_loaded messages=%zu loaded=%" PRIu64 " duplicates=%" PRIu64
-                 " findings=%" PRIu64 " checkpoints=%" PRIu64 " rejected=%zu mode=%s",
+                 " findings=%" PRIu64 " checkpoints=%" PRIu64 " rejected=%zu mode=%s"
+                 " prepare_us=%" PRId64 " sql_us=%" PRId64,
                  n, t.loaded, nvalid - t.loaded, t.findings, t.checkpoints, nrej,
-                 each ? "each" : "batch");
+                 each ? "each" : "batch", t_sql - t0, cm_mono_us() - t_sql);
     cm_buf_fini(&recs);
     cm_buf_fini(&cps);
     free(rej);
