@@ -346,12 +346,58 @@ load_object(const char *data, size_t len, struct cm_err *err)
     return root;
 }
 
+/* Typed member readers: each writes the value (canonical form) into out
+ * and returns true, or sets err naming the member (prefix.key) and returns
+ * false.  Messages never quote the value. */
+static bool
+uuid_member(json_t *obj, const char *prefix, const char *key, char out[CM_UUID_STR_LEN],
+            struct cm_err *err)
+{
+    const char *s = str_member(obj, key, CM_UUID_STR_LEN);
+    uint8_t u[16];
+
+    if (s == NULL || cm_uuid_parse(s, u) != CM_OK) {
+        cm_err_set(err, CM_EINPUT, "%s%s: expected a UUID string", prefix, key);
+        return false;
+    }
+    cm_uuid_fmt(u, out);
+    return true;
+}
+
+static bool
+seq_member(json_t *obj, const char *prefix, const char *key, int64_t *out, struct cm_err *err)
+{
+    json_t *v = json_object_get(obj, key);
+
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        cm_err_set(err, CM_EINPUT, "%s%s: expected a positive integer", prefix, key);
+        return false;
+    }
+    *out = (int64_t)json_integer_value(v);
+    return true;
+}
+
+/* A string of exactly n lower-case hex digits, copied with its NUL. */
+static bool
+hex_member(json_t *obj, const char *prefix, const char *key, size_t n, char *out,
+           struct cm_err *err)
+{
+    const char *s = str_member(obj, key, n + 1);
+
+    if (s == NULL || !is_hex(s, n)) {
+        cm_err_set(err, CM_EINPUT, "%s%s: expected %zu lower-case hex digits", prefix, key, n);
+        return false;
+    }
+    memcpy(out, s, n + 1);
+    return true;
+}
+
 int
 aud_checkpoint_parse(const char *data, size_t len, struct aud_checkpoint *out, struct cm_err *err)
 {
     json_t *root = load_object(data, len, err), *v, *kid, *sig;
     const char *s;
-    uint8_t u[16];
+    char sighex[2 * AUD_SIG_LEN + 1];
     int64_t us;
     int rc = CM_EINPUT;
 
@@ -363,24 +409,10 @@ aud_checkpoint_parse(const char *data, size_t len, struct aud_checkpoint *out, s
         cm_err_set(err, rc, "schema: expected %s", AUD_CHECKPOINT_SCHEMA);
         goto out;
     }
-    s = str_member(root, "chain_id", sizeof(out->chain_id));
-    if (s == NULL || cm_uuid_parse(s, u) != CM_OK) {
-        cm_err_set(err, rc, "chain_id: expected a UUID string");
+    if (!uuid_member(root, "", "chain_id", out->chain_id, err) ||
+        !seq_member(root, "", "seq", &out->seq, err) ||
+        !hex_member(root, "", "hash", 2 * CM_SHA256_LEN, out->hash, err))
         goto out;
-    }
-    cm_uuid_fmt(u, out->chain_id);
-    v = json_object_get(root, "seq");
-    if (!json_is_integer(v) || json_integer_value(v) < 1) {
-        cm_err_set(err, rc, "seq: expected a positive integer");
-        goto out;
-    }
-    out->seq = (int64_t)json_integer_value(v);
-    s = str_member(root, "hash", sizeof(out->hash));
-    if (s == NULL || !is_hex(s, 64)) {
-        cm_err_set(err, rc, "hash: expected 64 lower-case hex digits");
-        goto out;
-    }
-    memcpy(out->hash, s, 65);
     s = str_member(root, "ts", sizeof(out->ts));
     if (s == NULL || strlen(s) < 20 || s[10] != 'T' || cm_time_parse(s, &us) != CM_OK) {
         cm_err_set(err, rc, "ts: expected an RFC 3339 date-time string");
@@ -395,21 +427,13 @@ aud_checkpoint_parse(const char *data, size_t len, struct aud_checkpoint *out, s
     kid = json_object_get(root, "key_id");
     sig = json_object_get(root, "sig");
     if ((kid == NULL || json_is_null(kid)) && (sig == NULL || json_is_null(sig))) {
-        rc = CM_OK;
+        rc = CM_OK; /* unsigned */
         goto out;
     }
-    s = str_member(root, "key_id", sizeof(out->key_id));
-    if (s == NULL || !is_hex(s, AUD_KEY_ID_LEN - 1)) {
-        cm_err_set(err, rc, "key_id: expected 16 hex digits (or null with sig null)");
+    if (!hex_member(root, "", "key_id", AUD_KEY_ID_LEN - 1, out->key_id, err) ||
+        !hex_member(root, "", "sig", 2 * AUD_SIG_LEN, sighex, err))
         goto out;
-    }
-    memcpy(out->key_id, s, AUD_KEY_ID_LEN);
-    s = str_member(root, "sig", 2 * AUD_SIG_LEN + 1);
-    if (s == NULL || !is_hex(s, 2 * AUD_SIG_LEN) ||
-        cm_unhex(s, 2 * AUD_SIG_LEN, out->sig, AUD_SIG_LEN) != AUD_SIG_LEN) {
-        cm_err_set(err, rc, "sig: expected 128 hex digits (or null with key_id null)");
-        goto out;
-    }
+    cm_assert(cm_unhex(sighex, 2 * AUD_SIG_LEN, out->sig, AUD_SIG_LEN) == AUD_SIG_LEN);
     out->has_sig = true;
     rc = CM_OK;
 
@@ -440,44 +464,23 @@ aud_is_checkpoint(const char *data, size_t len)
 int
 aud_chain_link_parse(const char *data, size_t len, struct aud_chain_link *out, struct cm_err *err)
 {
-    json_t *root = load_object(data, len, err), *chain, *v;
-    const char *s;
-    uint8_t u[16];
+    json_t *root = load_object(data, len, err), *chain;
     int rc = CM_EINPUT;
 
     memset(out, 0, sizeof(*out));
     if (root == NULL)
         return CM_EINPUT;
-    s = str_member(root, "record_id", sizeof(out->record_id));
-    if (s == NULL || cm_uuid_parse(s, u) != CM_OK) {
-        cm_err_set(err, rc, "record_id: expected a UUID string");
+    if (!uuid_member(root, "", "record_id", out->record_id, err))
         goto out;
-    }
-    cm_uuid_fmt(u, out->record_id);
     chain = json_object_get(root, "chain");
     if (!json_is_object(chain)) {
         cm_err_set(err, rc, "chain: missing");
         goto out;
     }
-    s = str_member(chain, "id", sizeof(out->chain_id));
-    if (s == NULL || cm_uuid_parse(s, u) != CM_OK) {
-        cm_err_set(err, rc, "chain.id: expected a UUID string");
-        goto out;
-    }
-    cm_uuid_fmt(u, out->chain_id);
-    v = json_object_get(chain, "seq");
-    if (!json_is_integer(v) || json_integer_value(v) < 1) {
-        cm_err_set(err, rc, "chain.seq: expected a positive integer");
-        goto out;
-    }
-    out->seq = (int64_t)json_integer_value(v);
-    s = str_member(chain, "prev", sizeof(out->prev));
-    if (s == NULL || !is_hex(s, 64)) {
-        cm_err_set(err, rc, "chain.prev: expected 64 lower-case hex digits");
-        goto out;
-    }
-    memcpy(out->prev, s, sizeof(out->prev));
-    rc = CM_OK;
+    if (uuid_member(chain, "chain.", "id", out->chain_id, err) &&
+        seq_member(chain, "chain.", "seq", &out->seq, err) &&
+        hex_member(chain, "chain.", "prev", 2 * CM_SHA256_LEN, out->prev, err))
+        rc = CM_OK;
 
 out:
     json_decref(root);

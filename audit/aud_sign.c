@@ -91,42 +91,37 @@ open_key(const char *path, bool check_secrecy, struct cm_err *err, int *rc)
     return f;
 }
 
-int
-aud_key_load_private(const char *path, struct aud_key **out, struct cm_err *err)
+/* Reads a PEM private (priv) or public key from path. */
+static int
+load_key(const char *path, bool priv, struct aud_key **out, struct cm_err *err)
 {
     EVP_PKEY *pk;
     int rc = CM_OK;
-    FILE *f = open_key(path, true, err, &rc);
+    FILE *f = open_key(path, priv, err, &rc);
 
     *out = NULL;
     if (f == NULL)
         return rc;
-    pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    pk = priv ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
     fclose(f);
     if (pk == NULL) {
         ERR_clear_error();
-        return cm_err_set(err, CM_EINPUT, "%s: not a PEM private key", path);
+        return cm_err_set(err, CM_EINPUT, "%s: not a PEM %s key", path,
+                          priv ? "private" : "public");
     }
-    return key_wrap(pk, true, out, path, err);
+    return key_wrap(pk, priv, out, path, err);
+}
+
+int
+aud_key_load_private(const char *path, struct aud_key **out, struct cm_err *err)
+{
+    return load_key(path, true, out, err);
 }
 
 int
 aud_key_load_public(const char *path, struct aud_key **out, struct cm_err *err)
 {
-    EVP_PKEY *pk;
-    int rc = CM_OK;
-    FILE *f = open_key(path, false, err, &rc);
-
-    *out = NULL;
-    if (f == NULL)
-        return rc;
-    pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    fclose(f);
-    if (pk == NULL) {
-        ERR_clear_error();
-        return cm_err_set(err, CM_EINPUT, "%s: not a PEM public key", path);
-    }
-    return key_wrap(pk, false, out, path, err);
+    return load_key(path, false, out, err);
 }
 
 /* Writes pk as PEM (private or public part) into a new file of the given

@@ -237,6 +237,17 @@ ex_common_headers(struct sc_exchange *ex, struct evkeyvalq *h)
     evhttp_add_header(h, "X-Steward-Decision", ex_decision(ex));
 }
 
+/* Sends n bytes of a streamed answer to the client. */
+static void
+ex_send_chunk(struct sc_exchange *ex, const char *p, size_t n)
+{
+    struct evbuffer *eb = evbuffer_new();
+
+    evbuffer_add(eb, p, n);
+    evhttp_send_reply_chunk(ex->creq, eb);
+    evbuffer_free(eb);
+}
+
 /* Stops watching the client connection: call before every reply. */
 static void
 ex_unwatch_client(struct sc_exchange *ex)
@@ -457,11 +468,8 @@ ex_release(struct sc_exchange *ex)
                 "event: error\ndata: {\"error\":{\"message\":\"the lineage record of this "
                 "exchange could not be kept\",\"type\":\"service_unavailable\",\"code\":"
                 "\"lineage_unavailable\"}}\n\n";
-            struct evbuffer *eb = evbuffer_new();
 
-            evbuffer_add(eb, ev, sizeof(ev) - 1);
-            evhttp_send_reply_chunk(ex->creq, eb);
-            evbuffer_free(eb);
+            ex_send_chunk(ex, ev, sizeof(ev) - 1);
             ex->outcome = SC_OUT_LINEAGE_UNAVAILABLE;
         }
         evhttp_send_reply_end(ex->creq);
@@ -846,11 +854,8 @@ upstream_done(struct evhttp_request *ureq, void *arg)
             static const char trunc[] =
                 "event: error\ndata: {\"error\":{\"message\":\"the model server closed the "
                 "stream early\",\"type\":\"upstream_error\",\"code\":\"upstream_truncated\"}}\n\n";
-            struct evbuffer *eb = evbuffer_new();
 
-            evbuffer_add(eb, trunc, sizeof(trunc) - 1);
-            evhttp_send_reply_chunk(ex->creq, eb);
-            evbuffer_free(eb);
+            ex_send_chunk(ex, trunc, sizeof(trunc) - 1);
             ex->outcome = SC_OUT_UPSTREAM_ERROR;
         } else {
             ex->outcome = SC_OUT_OK;

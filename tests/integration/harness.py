@@ -261,7 +261,37 @@ class Stack:
         return r.returncode, r.stdout + r.stderr
 
 
-class Sidecar:
+class Proc:
+    """A process of ours with a log file: SIGTERM with a deadline, or kill -9."""
+
+    proc = None
+    logf = None
+
+    def stop(self, timeout=20):
+        """SIGTERM, then SIGKILL after timeout; returns the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout * SCALE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.logf.close()
+        return rc
+
+    def kill9(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.logf.close()
+
+    def log_text(self):
+        with open(self.log, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+class Sidecar(Proc):
     """An extra steward instance with its own config, sharing the stack's
     Kafka and model server unless told otherwise."""
 
@@ -311,11 +341,6 @@ class Sidecar:
         """Starts again with the same config and spool, appending to the log."""
         return self.start(append=True)
 
-    def kill9(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.logf.close()
-
     def peak_rss_kb(self):
         """VmHWM of the running process (peak resident set), in KiB."""
         with open("/proc/%d/status" % self.proc.pid, encoding="utf-8") as f:
@@ -323,10 +348,6 @@ class Sidecar:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
         return 0
-
-    def log_text(self):
-        with open(self.log, encoding="utf-8", errors="replace") as f:
-            return f.read()
 
     EXCHANGE = re.compile(r"msg=exchange record=(\S+) .*? status=(\d+) outcome=(\S+) "
                           r".*? lineage=(\S+)")
@@ -343,20 +364,9 @@ class Sidecar:
     def chains(self):
         return sorted(set(re.findall(r"emitter_started .*? chain=(\S+)", self.log_text())))
 
-    def stop(self, timeout=20):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout * SCALE)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.logf.close()
-        return rc
 
 
-class Loader:
+class Loader(Proc):
     """An extra steward-loader on its own topic and consumer group, with
     short Kafka timeouts so tests stay quick."""
 
@@ -398,27 +408,3 @@ class Loader:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
-
-    def kill9(self):
-        if self.alive():
-            self.proc.kill()
-        self.proc.wait()
-
-    def wait_exit(self, timeout):
-        return self.proc.wait(timeout * SCALE)
-
-    def stop(self, timeout=20):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout * SCALE)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.logf.close()
-        return rc
-
-    def log_text(self):
-        with open(self.log, encoding="utf-8", errors="replace") as f:
-            return f.read()

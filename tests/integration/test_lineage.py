@@ -43,7 +43,7 @@ class Load:
     """Clients sending chat requests to a sidecar until stopped; remembers
     which record ids came back with a 200."""
 
-    def __init__(self, url, clients=3, pause=0.005):
+    def __init__(self, url, clients=3, pause=0.008):
         self.url = url
         self.pause = pause
         self.halt = threading.Event()
