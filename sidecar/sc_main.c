@@ -8,8 +8,11 @@
  *   steward -n -c steward.conf                   validate config and policy, exit 0/1
  *   steward --config-doc                         print the options as markdown
  *
- * Signals: SIGHUP reloads the policy (a file that fails to load keeps the old
- * policy running and is logged); SIGTERM and SIGINT stop accepting, let the
+ * Signals: SIGHUP reloads the policy and the API-key file, each on its own:
+ * a file that fails to load keeps the old one in force, is logged with its
+ * file:line:column and counted (struct sc_reloads, for the admin /metrics
+ * endpoint); exchanges in flight finish under the policy they started with
+ * (each holds a reference).  SIGTERM and SIGINT stop accepting, let the
  * exchanges in flight finish (up to drain_timeout), flush lineage, exit 0.
  * Loop thread only, except the emitter's own delivery thread.
  */
@@ -27,11 +30,20 @@
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
 #include "common/cm_time.h"
+#include "policy/pol_keys.h"
 #include "policy/pol_policy.h"
 #include "sidecar/sc_options.h"
 #include "sidecar/sc_proxy.h"
 
 #define DRAIN_TIMEOUT_US (10 * 1000000LL)
+
+/* Reload counters, read by the admin endpoint (issue 5) on the loop thread. */
+struct sc_reloads {
+    unsigned long policy_ok;
+    unsigned long policy_failed;
+    unsigned long keys_ok;
+    unsigned long keys_failed;
+};
 
 struct sc_main {
     struct event_base *base;
@@ -40,6 +52,7 @@ struct sc_main {
     struct aud_emitter *em;
     struct event *ev_term, *ev_int, *ev_hup, *ev_drain;
     int64_t drain_deadline;
+    struct sc_reloads reloads;
 };
 
 static void
@@ -88,20 +101,35 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 {
     struct sc_main *m = arg;
     struct pol_set *ps;
+    struct pol_keys *keys;
     struct cm_err err;
+    char q[600];
 
     (void)sig;
     (void)what;
     if (pol_set_load(m->opts.policy, &ps, &err) != CM_OK) {
-        char q[600];
-
-        cm_log_err("sidecar", "policy_reload_failed kept=old err=%s",
-                   cm_log_quote(err.msg, q, sizeof(q)));
+        m->reloads.policy_failed++;
+        cm_log_err("sidecar", "policy_reload_failed kept=old failures=%lu err=%s",
+                   m->reloads.policy_failed, cm_log_quote(err.msg, q, sizeof(q)));
+    } else {
+        m->reloads.policy_ok++;
+        sc_proxy_set_policy(m->px, ps);
+        cm_log_info("sidecar", "policy_reloaded id=%s hash=%.16s mode=%s", pol_set_id(ps),
+                    pol_set_hash(ps), pol_mode_name(pol_set_mode(ps)));
+        pol_set_unref(ps);
+    }
+    if (m->opts.api_keys == NULL)
+        return;
+    if (pol_keys_load(m->opts.api_keys, &keys, &err) != CM_OK) {
+        m->reloads.keys_failed++;
+        cm_log_err("sidecar", "api_keys_reload_failed kept=old failures=%lu err=%s",
+                   m->reloads.keys_failed, cm_log_quote(err.msg, q, sizeof(q)));
         return;
     }
-    sc_proxy_set_policy(m->px, ps);
-    cm_log_info("sidecar", "policy_reloaded id=%s hash=%.16s", pol_set_id(ps), pol_set_hash(ps));
-    pol_set_unref(ps);
+    m->reloads.keys_ok++;
+    sc_proxy_set_keys(m->px, keys);
+    cm_log_info("sidecar", "api_keys_reloaded keys=%zu", pol_keys_count(keys));
+    pol_keys_unref(keys);
 }
 
 int
@@ -116,6 +144,7 @@ main(int argc, char **argv)
     size_t noverrides = 0;
     struct aud_emitter_conf ec;
     struct pol_set *ps = NULL;
+    struct pol_keys *keys = NULL;
     struct cm_err err;
     enum cm_log_level level;
     int c, check_only = 0, rc = 1;
@@ -148,9 +177,14 @@ main(int argc, char **argv)
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
+    if (m.opts.api_keys != NULL && pol_keys_load(m.opts.api_keys, &keys, &err) != CM_OK) {
+        fprintf(stderr, "steward: %s\n", err.msg);
+        goto out;
+    }
     if (check_only) {
-        printf("steward: configuration ok (policy %s, hash %s)\n", pol_set_id(ps),
-               pol_set_hash(ps));
+        printf("steward: configuration ok (policy %s, hash %s, mode %s, %zu API keys)\n",
+               pol_set_id(ps), pol_set_hash(ps), pol_mode_name(pol_set_mode(ps)),
+               keys ? pol_keys_count(keys) : (size_t)0);
         rc = 0;
         goto out;
     }
@@ -172,14 +206,19 @@ main(int argc, char **argv)
         cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
         goto out;
     }
+    sc_proxy_set_keys(m.px, keys);
     m.ev_term = evsignal_new(m.base, SIGTERM, on_stop, &m);
     m.ev_int = evsignal_new(m.base, SIGINT, on_stop, &m);
     m.ev_hup = evsignal_new(m.base, SIGHUP, on_reload, &m);
     event_add(m.ev_term, NULL);
     event_add(m.ev_int, NULL);
     event_add(m.ev_hup, NULL);
-    cm_log_info("sidecar", "listening addr=%s upstream=%s policy=%s hash=%.16s instance=%s", bound,
-                m.opts.upstream, pol_set_id(ps), pol_set_hash(ps), m.opts.instance);
+    cm_log_info("sidecar",
+                "listening addr=%s upstream=%s policy=%s hash=%.16s mode=%s api_keys=%zu "
+                "instance=%s",
+                bound, m.opts.upstream, pol_set_id(ps), pol_set_hash(ps),
+                pol_mode_name(pol_set_mode(ps)), keys ? pol_keys_count(keys) : (size_t)0,
+                m.opts.instance);
     event_base_dispatch(m.base);
     if (aud_emitter_flush(m.em, 10000) != CM_OK)
         cm_log_warn("sidecar", "lineage_flush_incomplete");
@@ -199,6 +238,7 @@ out:
         event_base_free(m.base);
     aud_emitter_free(m.em);
     pol_set_unref(ps);
+    pol_keys_unref(keys);
     sc_options_fini(&m.opts);
     free(overrides);
     return rc;

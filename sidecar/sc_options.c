@@ -21,7 +21,13 @@ static const struct cm_opt sc_opts[] = {
     {"upstream", CM_OPT_STRING, "http://127.0.0.1:8000", CM_OPT_RESTART, OFF(upstream),
      "Base URL of the model server (http://HOST:PORT)."},
     {"policy", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(policy),
-     "Policy file (JSON) enforced on every exchange; SIGHUP re-reads it. Required."},
+     "Policy file (JSON or YAML, docs/policy.md) enforced on every exchange; SIGHUP re-reads "
+     "it, and a file that fails to load leaves the old policy in force. Required."},
+    {"api_keys", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(api_keys),
+     "API-key file (one JSON line per key: its SHA-256, principal, tenant, groups, purposes; "
+     "written by `steward-policy keys add`). When set, every request needs a known key "
+     "(Authorization: Bearer or x-api-key; 401 otherwise) and the key is not forwarded. The "
+     "file must not be readable by group or others. SIGHUP re-reads it."},
     {"instance", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(instance),
      "Name of this sidecar instance in lineage records (default: the host name)."},
     {"forward_headers", CM_OPT_STRING,

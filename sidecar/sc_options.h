@@ -28,6 +28,7 @@ struct sc_options {
     char *listen;
     char *upstream;
     char *policy;
+    char *api_keys;
     char *instance;
     char *forward_headers;
 

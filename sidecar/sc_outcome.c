@@ -18,6 +18,7 @@ static const struct sc_outcome_info outcomes[SC_OUT__COUNT] = {
     [SC_OUT_UPSTREAM_TIMEOUT] = {504, "upstream_timeout", "upstream_error"},
     [SC_OUT_INTERNAL] = {500, "internal_error", "internal_error"},
     [SC_OUT_CLIENT_GONE] = {499, "client_gone", NULL},
+    [SC_OUT_UNAUTHORIZED] = {401, "unauthorized", "authentication_error"},
 };
 
 const struct sc_outcome_info *

@@ -20,6 +20,7 @@ enum sc_outcome {
     SC_OUT_UPSTREAM_TIMEOUT, /* model server too slow: 504 */
     SC_OUT_INTERNAL,         /* a fault in steward itself, fail closed: 500 */
     SC_OUT_CLIENT_GONE,      /* the client closed before the answer: 499 (nginx) */
+    SC_OUT_UNAUTHORIZED,     /* API keys required, none or an unknown one given: 401 */
     SC_OUT__COUNT
 };
 

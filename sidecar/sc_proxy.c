@@ -20,8 +20,21 @@
  * set TCP_NODELAY (set on the listener, inherited, and in sc_upstream); a
  * 413 only reaches the client with EVHTTP_SERVER_LINGERING_CLOSE.
  *
- * Not here yet (issue 5): TLS, API keys, workers, strict parsing of every
- * framing error, cross-event SSE hold-back.  Not here yet (issue 6): spool.
+ * Caller identity (ex_identify): with api_keys set, the key from
+ * "Authorization: Bearer" or "x-api-key" is looked up in the key table
+ * (pol_keys.h: hashed, constant-time) and gives principal, tenant, groups
+ * and allowed purposes; a missing or unknown key is 401 with a record; the
+ * key is never forwarded.  The purpose comes from X-Steward-Purpose, else
+ * the key's first purpose.  Identity, purpose, route, model, modalities and
+ * content type feed pol_set_eval per direction.  In monitor mode the
+ * decision is made and recorded exactly as in enforce mode, but nothing is
+ * applied: the original bytes go both ways (X-Steward-Monitor tells the
+ * caller what enforce would have done).
+ *
+ * Not here yet (issue 5): TLS, workers, strict parsing of every framing
+ * error, cross-event SSE hold-back.  Not here yet (issue 6): spool.
+ * TODO(policy-lang, #3): pseudonym restore in answers, once pii_redact has
+ * the per-request vault (pseudonymise writes a redaction placeholder now).
  */
 #include "sidecar/sc_proxy.h"
 
@@ -47,16 +60,20 @@
 #include "common/cm_time.h"
 #include "common/cm_uuid.h"
 #include "policy/pol_body.h"
+#include "policy/pol_keys.h"
 #include "sidecar/sc_outcome.h"
 #include "sidecar/sc_upstream.h"
 
 #define EX_MAX_FINDINGS 64
+#define EX_MAX_GROUPS 32
+#define PURPOSE_MAX 64
 #define ROUTE_MODELS_NAME "models"
 
 struct sc_proxy {
     struct event_base *base;
     const struct sc_options *opts;
-    struct pol_set *ps;
+    struct pol_slot policy;
+    struct pol_keys *keys; /* NULL: no API keys, callers are anonymous */
     struct aud_emitter *em;
     struct sc_upstream *up;
     struct evhttp *http;
@@ -97,6 +114,13 @@ struct sc_exchange {
     const char *path;
     const char *model;
     const char *model_served;
+    const char *content_type;
+    unsigned modalities;
+
+    /* Who is calling, copied into the arena (the key table may be swapped
+     * by a reload while the exchange runs). */
+    struct pol_caller caller;
+    const char *purpose;
 
     bool mode_known; /* streaming or buffering decided */
     bool streaming;
@@ -104,8 +128,9 @@ struct sc_exchange {
     bool resp_denied;
     bool cancelling;
     bool udone_during_cancel;
-    bool redacted;
-    bool denied;
+    bool redacted; /* the policy rewrote (or, in monitor mode, would have) */
+    bool denied;   /* the policy denied (or, in monitor mode, would have) */
+    bool monitor;  /* the policy set is in monitor mode: nothing is applied */
     bool upstream_failed;
     enum evhttp_request_error uerr;
 
@@ -115,6 +140,7 @@ struct sc_exchange {
     long long completion_tokens;
     const char *rule_id;
     const char *matched[2 * POL_MAX_MATCHED];
+    const char *match_reasons[2 * POL_MAX_MATCHED];
     size_t nmatched;
 
     struct aud_finding findings[EX_MAX_FINDINGS];
@@ -139,10 +165,27 @@ ex_add_matched(struct sc_exchange *ex, const struct pol_decision *d)
         bool dup = false;
 
         for (size_t j = 0; j < ex->nmatched && !dup; j++)
-            dup = strcmp(ex->matched[j], d->matched[i]) == 0;
-        if (!dup)
-            ex->matched[ex->nmatched++] = d->matched[i];
+            dup = strcmp(ex->matched[j], d->matched[i].rule_id) == 0;
+        if (!dup) {
+            ex->matched[ex->nmatched] = d->matched[i].rule_id;
+            ex->match_reasons[ex->nmatched++] = d->matched[i].reason;
+        }
     }
+}
+
+/* The policy input of this exchange for one direction. */
+static void
+ex_input(const struct sc_exchange *ex, const unsigned *counts, unsigned modalities,
+         struct pol_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->caller = ex->caller;
+    in->purpose = ex->purpose;
+    in->model = ex->model;
+    in->route = ex->route;
+    in->modalities = modalities;
+    in->content_type = ex->content_type;
+    in->counts = counts;
 }
 
 /* Merges the findings of one inspected body into the exchange, under the
@@ -156,7 +199,7 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
     size_t n = pol_body_findings(b, &f);
 
     for (size_t i = 0; i < n; i++) {
-        const char *type = pol_pii_label_name(f[i].label);
+        const char *type = pol_set_label_name(ex->ps, f[i].label);
         const char *action = pol_action_name(d->actions[f[i].label]);
         struct aud_finding *af = NULL;
 
@@ -202,6 +245,12 @@ static void
 ex_common_headers(struct sc_exchange *ex, struct evkeyvalq *h)
 {
     evhttp_add_header(h, "X-Steward-Record", ex->id_str);
+    if (ex->monitor) {
+        /* Nothing was applied; say what enforce mode would have done. */
+        evhttp_add_header(h, "X-Steward-Decision", "allow");
+        evhttp_add_header(h, "X-Steward-Monitor", ex_decision(ex));
+        return;
+    }
     evhttp_add_header(h, "X-Steward-Decision", ex_decision(ex));
 }
 
@@ -269,6 +318,7 @@ ex_emit_record(struct sc_exchange *ex)
     struct aud_record rec;
     struct cm_err err;
     struct cm_buf json;
+    const char *modalities[POL_MOD__COUNT];
     int rc;
 
     aud_record_init(&rec);
@@ -279,6 +329,13 @@ ex_emit_record(struct sc_exchange *ex)
     rec.method = ex->method;
     rec.path = ex->path;
     rec.route = ex->route_name;
+    rec.caller_principal = ex->caller.principal;
+    rec.caller_tenant = ex->caller.tenant;
+    rec.purpose = ex->purpose;
+    for (unsigned k = 0; k < POL_MOD__COUNT; k++)
+        if (ex->modalities & (1u << k))
+            modalities[rec.n_modalities++] = pol_modality_name((enum pol_modality)(1u << k));
+    rec.modalities = modalities;
     rec.model_requested = ex->model;
     rec.model_served = ex->model_served;
     rec.upstream = sc_upstream_url(px->up);
@@ -288,6 +345,7 @@ ex_emit_record(struct sc_exchange *ex)
     rec.decision = ex_decision(ex);
     rec.rule_id = ex->rule_id;
     rec.matched_rules = ex->matched;
+    rec.match_reasons = ex->match_reasons;
     rec.n_matched_rules = ex->nmatched;
     rec.http_status = ex->status;
     rec.outcome = sc_outcome_info(ex->outcome)->name;
@@ -399,14 +457,15 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
 {
     struct pol_body *b;
     struct pol_decision d;
-    struct pol_input in = {0};
-    unsigned counts[POL_PII__COUNT] = {0};
-    enum pol_pii_op ops[POL_PII__COUNT];
+    struct pol_input in;
+    unsigned counts[POL_LABEL_MAX] = {0};
+    enum pol_pii_op ops[POL_LABEL_MAX];
+    struct pol_pii_redact_opts ropts = {0};
     struct cm_err err;
     size_t nrep = 0;
     int rc;
 
-    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->px->lim, &b, &err);
+    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->px->lim, ex->ps, &b, &err);
     *rc_out = rc;
     if (rc != CM_OK)
         return true;
@@ -424,19 +483,26 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
         ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
                                             strlen(pol_body_model(b)));
     pol_body_counts(b, counts);
-    in.model = ex->model;
-    in.route = ex->route_name;
-    in.counts = counts;
+    ex_input(ex, counts, pol_body_modalities(b), &in);
     pol_set_eval(ex->ps, POL_DIR_RESPONSE, &in, &d);
     ex_add_matched(ex, &d);
     ex_add_findings(ex, "response", b, &d);
     if (d.verdict == POL_VERDICT_DENY) {
         ex->denied = true;
-        ex->rule_id = d.rule_id;
-        return false;
+        if (ex->rule_id == NULL)
+            ex->rule_id = d.rule_id;
+        if (!ex->monitor)
+            return false;
     }
-    pol_decision_ops(&d, ops);
-    rc = pol_body_rewrite(b, ops, pol_set_redact_opts(ex->ps), out, &nrep);
+    if (ex->monitor) {
+        /* Decide and record, change nothing. */
+        if (pol_decision_rewrites(&d, counts))
+            ex->redacted = true;
+        cm_buf_append(out, p, n);
+        return true;
+    }
+    pol_decision_ops(&d, ex->ps, ops, &ropts);
+    rc = pol_body_rewrite(b, ops, &ropts, out, &nrep);
     *rc_out = rc;
     if (nrep > 0)
         ex->redacted = true;
@@ -727,6 +793,10 @@ ex_forward(struct sc_exchange *ex, enum evhttp_cmd_type cmd, const char *body, s
     evhttp_add_header(oh, "Host", sc_upstream_host(px->up));
     TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ex->creq), next)
     {
+        /* A steward API key is for steward, never for the model server. */
+        if (px->keys != NULL &&
+            (strcasecmp(kv->key, "Authorization") == 0 || strcasecmp(kv->key, "x-api-key") == 0))
+            continue;
         if (header_allowed(px, kv->key))
             evhttp_add_header(oh, kv->key, kv->value);
     }
@@ -777,6 +847,8 @@ static const struct {
     {"/v1/chat/completions", POL_ROUTE_CHAT},
     {"/v1/completions", POL_ROUTE_COMPLETION},
     {"/v1/embeddings", POL_ROUTE_EMBEDDING},
+    {"/v1/responses", POL_ROUTE_RESPONSES},
+    {"/v1/messages", POL_ROUTE_MESSAGES},
 };
 
 /* Framing checks evhttp does not make (DESIGN.md section 3).  Returns NULL
@@ -807,6 +879,99 @@ framing_error(struct evhttp_request *req)
     return NULL;
 }
 
+static const char *const *
+arena_strv(struct cm_arena *arena, const char *const *v, size_t n)
+{
+    const char **out = cm_arena_alloc(arena, (n ? n : 1) * sizeof(*out));
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = cm_arena_strndup(arena, v[i], strlen(v[i]));
+    return out;
+}
+
+static bool
+purpose_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > PURPOSE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+/* Who is calling and for what.  Returns false when the exchange was
+ * answered (401 or 400). */
+static bool
+ex_identify(struct sc_exchange *ex, struct evkeyvalq *ih)
+{
+    struct sc_proxy *px = ex->px;
+    const char *purpose = evhttp_find_header(ih, "X-Steward-Purpose");
+
+    if (px->keys != NULL) {
+        const char *auth = evhttp_find_header(ih, "Authorization");
+        const char *key = evhttp_find_header(ih, "x-api-key");
+        struct pol_caller c;
+
+        if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+            key = auth + 7;
+            while (*key == ' ')
+                key++;
+        }
+        if (key == NULL || *key == '\0' || !pol_keys_find(px->keys, key, strlen(key), &c)) {
+            evhttp_add_header(evhttp_request_get_output_headers(ex->creq), "WWW-Authenticate",
+                              "Bearer realm=\"steward\"");
+            ex_fail(ex, SC_OUT_UNAUTHORIZED, 0, key == NULL ? "missing_api_key" : "invalid_api_key",
+                    key == NULL ? "an API key is required (Authorization: Bearer KEY)"
+                                : "the API key is not known",
+                    false);
+            return false;
+        }
+        ex->caller.principal = cm_arena_strndup(ex->arena, c.principal, strlen(c.principal));
+        if (c.tenant != NULL)
+            ex->caller.tenant = cm_arena_strndup(ex->arena, c.tenant, strlen(c.tenant));
+        ex->caller.ngroups = c.ngroups < EX_MAX_GROUPS ? c.ngroups : EX_MAX_GROUPS;
+        ex->caller.groups = arena_strv(ex->arena, c.groups, ex->caller.ngroups);
+        ex->caller.npurposes = c.npurposes;
+        ex->caller.purposes = arena_strv(ex->arena, c.purposes, c.npurposes);
+    }
+    if (purpose != NULL) {
+        if (!purpose_ok(purpose)) {
+            ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_purpose",
+                    "X-Steward-Purpose must be 1-64 letters, digits or - _ . : /", false);
+            return false;
+        }
+        ex->purpose = cm_arena_strndup(ex->arena, purpose, strlen(purpose));
+    } else if (ex->caller.npurposes > 0) {
+        /* The key's first purpose is its default. */
+        ex->purpose = ex->caller.purposes[0];
+    }
+    return true;
+}
+
+/* "Application/JSON; charset=utf-8" -> "application/json" in the arena. */
+static const char *
+media_type(struct cm_arena *arena, const char *ct)
+{
+    size_t n = 0;
+    char *out;
+
+    if (ct == NULL)
+        return NULL;
+    while (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ' && n < 128)
+        n++;
+    out = cm_arena_strndup(arena, ct, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] + 32 : out[i]);
+    return out;
+}
+
 static void
 proxy_handle(struct evhttp_request *req, void *arg)
 {
@@ -826,7 +991,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
     cm_uuid_fmt(ex->id, ex->id_str);
     ex->arena = cm_arena_new(8192);
     ex->scratch = cm_arena_new(4096);
-    ex->ps = pol_set_ref(px->ps);
+    ex->ps = pol_slot_get(&px->policy);
+    ex->monitor = pol_set_mode(ex->ps) == POL_MODE_MONITOR;
     ex->method = method_name(cmd);
     ex->kind = EX_INSPECT;
     ex->route = POL_ROUTE_OTHER;
@@ -845,6 +1011,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
         ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_framing", bad, true);
         return;
     }
+    if (!ex_identify(ex, ih))
+        return;
     for (size_t i = 0; i < CM_ARRAY_LEN(api_routes); i++) {
         if (strlen(api_routes[i].path) == plen && memcmp(uri, api_routes[i].path, plen) == 0) {
             ex->route = api_routes[i].route;
@@ -898,19 +1066,29 @@ proxy_handle(struct evhttp_request *req, void *arg)
         int64_t t = cm_mono_us();
         struct pol_body *b;
         struct pol_decision d;
-        struct pol_input in = {0};
-        unsigned counts[POL_PII__COUNT] = {0};
-        enum pol_pii_op ops[POL_PII__COUNT];
+        struct pol_input in;
+        unsigned counts[POL_LABEL_MAX] = {0};
+        enum pol_pii_op ops[POL_LABEL_MAX];
+        struct pol_pii_redact_opts ropts = {0};
         struct cm_buf rewritten;
         struct cm_err err;
         const char *body;
         size_t nrep = 0;
         int rc;
 
+        ex->content_type = media_type(ex->arena, ct != NULL ? ct : "application/json");
         inbuf = evhttp_request_get_input_buffer(req);
         blen = evbuffer_get_length(inbuf);
         body = blen ? (const char *)evbuffer_pullup(inbuf, -1) : "";
-        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, &b, &err);
+        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, ex->ps, &b,
+                            &err);
+        if (rc == CM_EINTERNAL) {
+            ex->governance_us += mono_since(t);
+            cm_log_err("sidecar", "policy_scan_failed record=%s", ex->id_str);
+            ex_fail(ex, SC_OUT_INTERNAL, 0, "policy_failed",
+                    "steward could not apply the policy; nothing was sent", false);
+            return;
+        }
         if (rc != CM_OK) {
             ex->governance_us += mono_since(t);
             ex_fail(ex, SC_OUT_BAD_REQUEST, 0, rc == CM_ELIMIT ? "too_deep" : "invalid_json",
@@ -919,10 +1097,9 @@ proxy_handle(struct evhttp_request *req, void *arg)
         }
         if (pol_body_model(b) != NULL)
             ex->model = pol_body_model(b);
+        ex->modalities = pol_body_modalities(b);
         pol_body_counts(b, counts);
-        in.model = ex->model;
-        in.route = ex->route_name;
-        in.counts = counts;
+        ex_input(ex, counts, ex->modalities, &in);
         pol_set_eval(ex->ps, POL_DIR_REQUEST, &in, &d);
         ex_add_matched(ex, &d);
         ex_add_findings(ex, "request", b, &d);
@@ -931,15 +1108,26 @@ proxy_handle(struct evhttp_request *req, void *arg)
 
             ex->denied = true;
             ex->rule_id = d.rule_id;
+            if (!ex->monitor) {
+                ex->governance_us += mono_since(t);
+                snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
+                         d.rule_id ? d.rule_id : "", d.reason ? ": " : "",
+                         d.reason ? d.reason : "");
+                ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
+                return;
+            }
+        }
+        if (ex->monitor) {
+            /* Decide and record, change nothing: the original bytes go. */
+            if (pol_decision_rewrites(&d, counts))
+                ex->redacted = true;
             ex->governance_us += mono_since(t);
-            snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
-                     d.rule_id ? d.rule_id : "", d.reason ? ": " : "", d.reason ? d.reason : "");
-            ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
+            ex_forward(ex, cmd, body, blen, NULL);
             return;
         }
-        pol_decision_ops(&d, ops);
+        pol_decision_ops(&d, ex->ps, ops, &ropts);
         cm_buf_init(&rewritten);
-        rc = pol_body_rewrite(b, ops, pol_set_redact_opts(ex->ps), &rewritten, &nrep);
+        rc = pol_body_rewrite(b, ops, &ropts, &rewritten, &nrep);
         ex->governance_us += mono_since(t);
         if (rc != CM_OK) {
             cm_buf_fini(&rewritten);
@@ -998,7 +1186,7 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(px->http, proxy_handle, px);
-    px->ps = pol_set_ref(ps);
+    pol_slot_init(&px->policy, ps);
     *out = px;
     return CM_OK;
 }
@@ -1054,10 +1242,18 @@ sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err
 void
 sc_proxy_set_policy(struct sc_proxy *px, struct pol_set *ps)
 {
-    struct pol_set *old = px->ps;
+    pol_slot_set(&px->policy, ps);
+}
 
-    px->ps = pol_set_ref(ps);
-    pol_set_unref(old);
+void
+sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys)
+{
+    struct pol_keys *old = px->keys;
+
+    /* Loop thread: lookups happen synchronously on this thread, and each
+     * exchange copies what it needs, so the old table can go at once. */
+    px->keys = keys != NULL ? pol_keys_ref(keys) : NULL;
+    pol_keys_unref(old);
 }
 
 void
@@ -1085,6 +1281,7 @@ sc_proxy_free(struct sc_proxy *px)
     for (size_t i = 0; i < px->nfwd; i++)
         free(px->fwd[i]);
     free(px->fwd);
-    pol_set_unref(px->ps);
+    pol_slot_fini(&px->policy);
+    pol_keys_unref(px->keys);
     free(px);
 }

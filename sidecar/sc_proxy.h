@@ -23,6 +23,7 @@
 
 #include "audit/aud_emitter.h"
 #include "common/cm_status.h"
+#include "policy/pol_keys.h"
 #include "policy/pol_policy.h"
 #include "sidecar/sc_options.h"
 
@@ -35,8 +36,12 @@ int sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct 
 /* Binds the data listener; writes "host:port" actually bound into bound. */
 int sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err *err)
     CM_MUSTCHECK;
-/* Installs a new policy set for exchanges that start from now on. */
+/* Installs a new policy set for exchanges that start from now on (takes a
+ * new reference; exchanges in flight keep theirs). */
 void sc_proxy_set_policy(struct sc_proxy *px, struct pol_set *ps);
+/* Installs the API-key table (takes a new reference; NULL: no keys, callers
+ * are anonymous). */
+void sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys);
 /* Stops accepting connections; exchanges in flight continue. */
 void sc_proxy_stop_accepting(struct sc_proxy *px);
 size_t sc_proxy_inflight(const struct sc_proxy *px);

@@ -44,6 +44,14 @@ op_mask(const char *v, size_t n, unsigned keep, struct cm_buf *out)
     cm_buf_append(out, v + k, n - k);
 }
 
+static const char *
+label_name(enum pol_pii_label label, const struct pol_pii_redact_opts *opts)
+{
+    if (opts->label_names != NULL)
+        return opts->label_names[label];
+    return pol_pii_label_name(label);
+}
+
 static void
 op_hash(enum pol_pii_label label, const char *v, size_t n, const struct pol_pii_redact_opts *opts,
         struct cm_buf *out)
@@ -55,7 +63,7 @@ op_hash(enum pol_pii_label label, const char *v, size_t n, const struct pol_pii_
     cm_hmac_sha256(opts->hash_key ? opts->hash_key : nokey, opts->hash_key ? opts->hash_key_len : 0,
                    v, n, mac);
     cm_hex(mac, 8, hex);
-    cm_buf_printf(out, "<%s:%s>", pol_pii_label_name(label), hex);
+    cm_buf_printf(out, "<%s:%s>", label_name(label, opts), hex);
 }
 
 size_t
@@ -71,15 +79,20 @@ pol_pii_redact(const char *text, size_t len, const struct pol_pii_span *spans, s
         size_t n = sp->end - sp->start;
 
         cm_assert(sp->start >= pos && sp->end >= sp->start && sp->end <= len);
-        cm_assert((unsigned)sp->label < POL_PII__COUNT);
+        cm_assert((unsigned)sp->label < POL_LABEL_MAX);
         if (ops[sp->label] == POL_PII_KEEP)
             continue;
         cm_buf_append(out, text + pos, sp->start - pos);
         switch (ops[sp->label]) {
-        case POL_PII_OP_MASK: op_mask(v, n, opts->mask_keep, out); break;
+        case POL_PII_OP_MASK:
+            op_mask(v, n,
+                    opts->mask_keep_by_label ? opts->mask_keep_by_label[sp->label]
+                                             : opts->mask_keep,
+                    out);
+            break;
         case POL_PII_OP_HASH: op_hash(sp->label, v, n, opts, out); break;
         case POL_PII_OP_REDACT:
-        default: cm_buf_printf(out, "<%s>", pol_pii_label_name(sp->label)); break;
+        default: cm_buf_printf(out, "<%s>", label_name(sp->label, opts)); break;
         }
         pos = sp->end;
         nrep++;

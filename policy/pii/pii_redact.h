@@ -37,11 +37,19 @@ struct pol_pii_redact_opts {
     unsigned mask_keep;      /* characters left visible by mask (default 4) */
     const uint8_t *hash_key; /* borrowed; key for OP_HASH */
     size_t hash_key_len;
+    /* Optional, borrowed, indexed by label (POL_LABEL_MAX entries): the
+     * characters mask leaves visible per label (NULL: mask_keep for all),
+     * and the name of every label, which custom labels >= POL_PII__COUNT
+     * need (NULL: the built-in names). */
+    const uint8_t *mask_keep_by_label;
+    const char *const *label_names;
 };
 
 /* Appends text[0..len) to out with every span whose label's op is not KEEP
  * replaced.  spans must be sorted and non-overlapping, as pol_pii_scan()
- * returns them.  Returns the number of spans replaced. */
+ * returns them.  Labels may reach POL_LABEL_MAX (custom labels of a policy
+ * set): ops then has an entry for every label that occurs, and opts names
+ * them (label_names).  Returns the number of spans replaced. */
 size_t pol_pii_redact(const char *text, size_t len, const struct pol_pii_span *spans, size_t nspans,
                       const enum pol_pii_op ops[POL_PII__COUNT],
                       const struct pol_pii_redact_opts *opts, struct cm_buf *out);

@@ -36,6 +36,11 @@ enum pol_pii_label {
     POL_PII__COUNT
 };
 
+/* Label ids beyond the fixed twelve belong to custom recognizers of a
+ * policy set (pol_policy.h): POL_PII__COUNT .. POL_LABEL_MAX-1, named by the
+ * set.  Arrays indexed by label that may see them are sized POL_LABEL_MAX. */
+#define POL_LABEL_MAX 64
+
 #define POL_PII_MASK(l) (1u << (l))
 #define POL_PII_ALL ((1u << POL_PII__COUNT) - 1)
 

@@ -36,7 +36,7 @@ parse_ok(enum pol_route route, enum pol_dir dir, const char *json)
 {
     struct pol_body *b = NULL;
     struct cm_err err = {{0}};
-    int rc = pol_body_parse(arena, route, dir, json, strlen(json), &lim64, &b, &err);
+    int rc = pol_body_parse(arena, route, dir, json, strlen(json), &lim64, NULL, &b, &err);
 
     ck_assert_msg(rc == CM_OK, "parse failed: %s", err.msg);
     ck_assert_ptr_nonnull(b);
@@ -46,7 +46,7 @@ parse_ok(enum pol_route route, enum pol_dir dir, const char *json)
 /* Rewrites with every detected label redacted (EMAIL) or masked (others
  * as given) and returns a NUL-terminated copy. */
 static char *
-rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT], size_t *nrep)
+rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX], size_t *nrep)
 {
     struct pol_pii_redact_opts o = {.mask_keep = 4};
     struct cm_buf out;
@@ -58,9 +58,9 @@ rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT], siz
 }
 
 static void
-all_redact(enum pol_pii_op ops[POL_PII__COUNT])
+all_redact(enum pol_pii_op ops[POL_LABEL_MAX])
 {
-    for (int l = 0; l < POL_PII__COUNT; l++)
+    for (int l = 0; l < POL_LABEL_MAX; l++)
         ops[l] = POL_PII_OP_REDACT;
 }
 
@@ -74,8 +74,8 @@ START_TEST(test_untouched_bytes)
                        "\t\"stream\":true, \"max_tokens\": 1e3, \"seed\": 18446744073709551616 }";
     struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
     const struct pol_body_finding *f;
-    unsigned counts[POL_PII__COUNT] = {0};
-    enum pol_pii_op ops[POL_PII__COUNT];
+    unsigned counts[POL_LABEL_MAX] = {0};
+    enum pol_pii_op ops[POL_LABEL_MAX];
     size_t nrep;
     char *out;
 
@@ -124,7 +124,7 @@ START_TEST(test_multipart)
         "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]}]}";
     struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
     const struct pol_body_finding *f;
-    enum pol_pii_op ops[POL_PII__COUNT];
+    enum pol_pii_op ops[POL_LABEL_MAX];
     size_t nrep;
     char *out;
 
@@ -154,7 +154,7 @@ START_TEST(test_escapes)
                        "\"caf\xc3\xa9\\n\\\"q\\\" \xf0\x9f\x98\x80 <EMAIL>/x\"}]}";
     struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
     const struct pol_body_finding *f;
-    enum pol_pii_op ops[POL_PII__COUNT];
+    enum pol_pii_op ops[POL_LABEL_MAX];
     size_t nrep;
     char *out;
 
@@ -265,7 +265,7 @@ START_TEST(test_errors)
     const struct err_case *c = &errs[_i];
     struct pol_body *b = NULL;
     struct cm_err err = {{0}};
-    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64, &b,
+    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64, NULL, &b,
                             &err);
 
     ck_assert_msg(rc == c->rc, "case %d: rc %d, want %d (%s)", _i, rc, c->rc, err.msg);
@@ -302,19 +302,19 @@ START_TEST(test_depth)
     char *ok = nested(64), *deep = nested(65), *huge = nested(5000);
 
     ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim, &b, &err),
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim, NULL, &b, &err),
         CM_OK);
     ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep), &lim, &b, &err),
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep), &lim, NULL, &b, &err),
         CM_ELIMIT);
     ck_assert(strstr(err.msg, "request body:1:69: nested deeper than 64") != NULL);
     ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge), &lim, &b, &err),
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge), &lim, NULL, &b, &err),
         CM_ELIMIT);
     ck_assert(strncmp(err.msg, "response body:", 14) == 0);
     lim.max_depth = 2;
     ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11, &lim, &b, &err),
+        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11, &lim, NULL, &b, &err),
         CM_ELIMIT);
     free(ok);
     free(deep);
@@ -338,10 +338,10 @@ START_TEST(test_prefixes)
         int rc;
 
         memcpy(p, in, len);
-        rc = pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, p, len, &lim64, &b, &err);
+        rc = pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, p, len, &lim64, NULL, &b, &err);
         ck_assert_int_eq(rc, len == n ? CM_OK : CM_EINPUT);
         if (rc == CM_OK) {
-            enum pol_pii_op ops[POL_PII__COUNT];
+            enum pol_pii_op ops[POL_LABEL_MAX];
             size_t nrep;
             char *out;
 
