@@ -73,6 +73,7 @@ PROGRAMS   :=
 TOOLS      :=
 UNIT_TESTS :=
 FUZZERS    :=
+BENCHES    :=
 
 all: programs
 
@@ -83,6 +84,7 @@ include sidecar/module.mk
 include tests/tools/module.mk
 include tests/unit/module.mk
 include tests/fuzz/module.mk
+include tests/bench/module.mk
 
 programs: $(PROGRAMS) $(TOOLS)
 

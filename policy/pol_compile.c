@@ -1270,6 +1270,8 @@ pol_compile(const struct pol_doc *doc, struct pol_set *ps, struct cm_err *err)
             cm_buf_fini(&b);
             if (ps->min_score[d][l] > 0.0f)
                 ps->scans[d] = true;
+            ps->eff_keep[d][l] =
+                ps->keep[d][l] == POL_KEEP_DEFAULT ? (uint8_t)ps->mask_keep : ps->keep[d][l];
         }
         if (ps->nscan > 0)
             ps->scans[d] = true;

@@ -219,9 +219,20 @@ dir_name_bit(unsigned k)
     return k == 0 ? "request" : "response";
 }
 
+uint64_t
+pol_present(const struct pol_set *ps, const struct pol_input *in)
+{
+    uint64_t present = 0;
+
+    for (unsigned l = 0; l < ps->nlabels; l++)
+        if (in->counts[l] > 0)
+            present |= (uint64_t)1 << l;
+    return present;
+}
+
 bool
 pol_cond_eval(const struct pol_set *ps, const struct pol_cond *c, enum pol_dir dir,
-              const struct pol_input *in, const char *indent, struct cm_buf *why)
+              const struct pol_input *in, uint64_t present, const char *indent, struct cm_buf *why)
 {
     bool all = true, ok;
 
@@ -233,6 +244,7 @@ pol_cond_eval(const struct pol_set *ps, const struct pol_cond *c, enum pol_dir d
             return false;                                                                          \
     } while (0)
 
+    /* Bit tests first: they are cheap and usually decide. */
     if (c->dirs != 0) {
         CHECK((c->dirs & (1u << dir)) != 0);
         if (why != NULL) {
@@ -253,33 +265,6 @@ pol_cond_eval(const struct pol_set *ps, const struct pol_cond *c, enum pol_dir d
             cm_buf_putc(why, '\n');
         }
     }
-    if (c->principal.n > 0)
-        CHECK(str_cond(&c->principal, in->caller.principal, true, "principal", indent, why));
-    if (c->groups.n > 0) {
-        size_t hit = SIZE_MAX;
-
-        for (size_t g = 0; g < in->caller.ngroups && hit == SIZE_MAX; g++)
-            for (size_t k = 0; k < c->groups.n && hit == SIZE_MAX; k++)
-                if (strcmp(c->groups.v[k], in->caller.groups[g]) == 0)
-                    hit = k;
-        CHECK(hit != SIZE_MAX);
-        if (why != NULL) {
-            line(why, indent, ok);
-            if (ok)
-                cm_buf_printf(why, "groups: the caller is in \"%s\"\n", c->groups.v[hit]);
-            else {
-                cm_buf_puts(why, "groups: the caller is in none of ");
-                list(why, &c->groups);
-                cm_buf_putc(why, '\n');
-            }
-        }
-    }
-    if (c->tenant.n > 0)
-        CHECK(str_cond(&c->tenant, in->caller.tenant, true, "tenant", indent, why));
-    if (c->model.n > 0)
-        CHECK(str_cond(&c->model, in->model, true, "model", indent, why));
-    if (c->purpose.n > 0)
-        CHECK(str_cond(&c->purpose, in->purpose, false, "purpose", indent, why));
     if (c->modalities != 0) {
         CHECK((c->modalities & in->modalities) != 0);
         if (why != NULL) {
@@ -291,20 +276,16 @@ pol_cond_eval(const struct pol_set *ps, const struct pol_cond *c, enum pol_dir d
             cm_buf_putc(why, '\n');
         }
     }
-    if (c->content_type.n > 0)
-        CHECK(str_cond(&c->content_type, in->content_type, false, "content type", indent, why));
     if (c->any_findings != 0) {
-        unsigned hit = POL_LABEL_MAX;
+        uint64_t hits = c->any_findings & present;
 
-        for (unsigned l = 0; l < ps->nlabels && hit == POL_LABEL_MAX; l++)
-            if ((c->any_findings & ((uint64_t)1 << l)) && in->counts[l] > 0)
-                hit = l;
-        CHECK(hit != POL_LABEL_MAX);
+        CHECK(hits != 0);
         if (why != NULL) {
             line(why, indent, ok);
             if (ok) {
-                cm_buf_printf(why, "findings: %u %s found\n", in->counts[hit],
-                              ps->label_names[hit]);
+                unsigned l = (unsigned)__builtin_ctzll(hits);
+
+                cm_buf_printf(why, "findings: %u %s found\n", in->counts[l], ps->label_names[l]);
             } else {
                 bool first = true;
 
@@ -334,6 +315,37 @@ pol_cond_eval(const struct pol_set *ps, const struct pol_cond *c, enum pol_dir d
             cm_buf_putc(why, '\n');
         }
     }
+
+    /* Then the string lists. */
+    if (c->groups.n > 0) {
+        size_t hit = SIZE_MAX;
+
+        for (size_t g = 0; g < in->caller.ngroups && hit == SIZE_MAX; g++)
+            for (size_t k = 0; k < c->groups.n && hit == SIZE_MAX; k++)
+                if (strcmp(c->groups.v[k], in->caller.groups[g]) == 0)
+                    hit = k;
+        CHECK(hit != SIZE_MAX);
+        if (why != NULL) {
+            line(why, indent, ok);
+            if (ok) {
+                cm_buf_printf(why, "groups: the caller is in \"%s\"\n", c->groups.v[hit]);
+            } else {
+                cm_buf_puts(why, "groups: the caller is in none of ");
+                list(why, &c->groups);
+                cm_buf_putc(why, '\n');
+            }
+        }
+    }
+    if (c->purpose.n > 0)
+        CHECK(str_cond(&c->purpose, in->purpose, false, "purpose", indent, why));
+    if (c->principal.n > 0)
+        CHECK(str_cond(&c->principal, in->caller.principal, true, "principal", indent, why));
+    if (c->tenant.n > 0)
+        CHECK(str_cond(&c->tenant, in->caller.tenant, true, "tenant", indent, why));
+    if (c->model.n > 0)
+        CHECK(str_cond(&c->model, in->model, true, "model", indent, why));
+    if (c->content_type.n > 0)
+        CHECK(str_cond(&c->content_type, in->content_type, false, "content type", indent, why));
 #undef CHECK
     return all;
 }
@@ -343,18 +355,19 @@ pol_set_explain_rule(const struct pol_set *ps, size_t idx, enum pol_dir dir,
                      const struct pol_input *in, struct cm_buf *out)
 {
     const struct pol_rule *r = &ps->rules[idx];
+    uint64_t present = pol_present(ps, in);
     bool m, e = false;
 
     if (r->match.present) {
         cm_buf_puts(out, "    match:\n");
-        m = pol_cond_eval(ps, &r->match, dir, in, "      ", out);
+        m = pol_cond_eval(ps, &r->match, dir, in, present, "      ", out);
     } else {
         cm_buf_puts(out, "    match: (no conditions: every exchange)\n");
         m = true;
     }
     if (r->except.present) {
         cm_buf_puts(out, "    except (the rule does not apply when all of these hold):\n");
-        e = pol_cond_eval(ps, &r->except, dir, in, "      ", out);
+        e = pol_cond_eval(ps, &r->except, dir, in, present, "      ", out);
     }
     if (m && !e)
         cm_buf_printf(out, "    => matches: %s\n", r->why);

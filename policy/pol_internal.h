@@ -108,7 +108,8 @@ struct pol_set {
     char *custom_names[POL_LABEL_MAX];      /* owned names of custom labels */
 
     enum pol_action actions[2][POL_LABEL_MAX];
-    uint8_t keep[2][POL_LABEL_MAX];
+    uint8_t keep[2][POL_LABEL_MAX];     /* as written; POL_KEEP_DEFAULT: not given */
+    uint8_t eff_keep[2][POL_LABEL_MAX]; /* keep, else mask_keep */
     float min_score[2][POL_LABEL_MAX];
     char *deny_id[2][POL_LABEL_MAX];     /* "request.US_SSN" */
     char *deny_reason[2][POL_LABEL_MAX]; /* "US_SSN in the request is denied by policy" */
@@ -129,11 +130,16 @@ int pol_compile(const struct pol_doc *doc, struct pol_set *ps, struct cm_err *er
 void pol_set_free_parts(struct pol_set *ps);
 
 /* pol_explain.c: evaluates one block of conditions; when why is not NULL,
- * appends one line per condition (indent, "ok "/"no ", the reason) and
+ * appends one line per condition (indent, "yes"/"no ", the reason) and
  * evaluates every condition instead of stopping at the first that fails.
- * Allocates only when why is not NULL. */
+ * The cheap bit tests come first, then the string lists.  Allocates only
+ * when why is not NULL. */
 bool pol_cond_eval(const struct pol_set *ps, const struct pol_cond *c, enum pol_dir dir,
-                   const struct pol_input *in, const char *indent, struct cm_buf *why);
+                   const struct pol_input *in, uint64_t present, const char *indent,
+                   struct cm_buf *why);
+/* The labels with a count above zero, as a bit set (pol_cond_eval's
+ * "present"). */
+uint64_t pol_present(const struct pol_set *ps, const struct pol_input *in);
 /* Shell-style glob: '*', '?' (one UTF-8 character), '[...]' classes of
  * bytes with ranges and '!'/'^', '\' escapes.  Allocation-free. */
 bool pol_glob_match(const char *pat, const char *s);

@@ -312,6 +312,7 @@ pol_set_eval(const struct pol_set *ps, enum pol_dir dir, const struct pol_input 
              struct pol_decision *out)
 {
     int d = dir == POL_DIR_RESPONSE ? 1 : 0;
+    uint64_t present = pol_present(ps, in);
 
     out->policy_id = ps->id;
     out->policy_hash = ps->hash;
@@ -323,12 +324,9 @@ pol_set_eval(const struct pol_set *ps, enum pol_dir dir, const struct pol_input 
     out->nmatched = 0;
     out->matched_truncated = false;
     out->nlabels = ps->nlabels;
-    for (unsigned l = 0; l < ps->nlabels; l++) {
-        out->actions[l] = ps->actions[d][l];
-        out->mask_keep[l] =
-            ps->keep[d][l] == POL_KEEP_DEFAULT ? (uint8_t)ps->mask_keep : ps->keep[d][l];
-        out->action_rule[l] = -1;
-    }
+    memcpy(out->actions, ps->actions[d], ps->nlabels * sizeof(out->actions[0]));
+    memcpy(out->mask_keep, ps->eff_keep[d], ps->nlabels);
+    memset(out->action_rule, 0xFF, ps->nlabels * sizeof(out->action_rule[0])); /* -1 */
 
     if (dir == POL_DIR_REQUEST) {
         const char *p = in->purpose != NULL && in->purpose[0] != '\0' ? in->purpose : NULL;
@@ -346,16 +344,14 @@ pol_set_eval(const struct pol_set *ps, enum pol_dir dir, const struct pol_input 
     for (size_t k = 0; k < ps->nrules; k++) {
         const struct pol_rule *r = &ps->rules[k];
 
-        if (!pol_cond_eval(ps, &r->match, dir, in, NULL, NULL))
+        if (!pol_cond_eval(ps, &r->match, dir, in, present, NULL, NULL))
             continue;
-        if (r->except.present && pol_cond_eval(ps, &r->except, dir, in, NULL, NULL))
+        if (r->except.present && pol_cond_eval(ps, &r->except, dir, in, present, NULL, NULL))
             continue;
         for (size_t o = 0; o < r->noverrides; o++) {
             const struct pol_override *ov = &r->overrides[o];
             unsigned l = ov->label;
-            uint8_t keep = ov->keep != POL_KEEP_DEFAULT         ? ov->keep
-                           : ps->keep[d][l] != POL_KEEP_DEFAULT ? ps->keep[d][l]
-                                                                : (uint8_t)ps->mask_keep;
+            uint8_t keep = ov->keep != POL_KEEP_DEFAULT ? ov->keep : ps->eff_keep[d][l];
 
             if (ov->action > out->actions[l] ||
                 (ov->action == POL_ACT_MASK && out->actions[l] == POL_ACT_MASK &&
@@ -371,9 +367,12 @@ pol_set_eval(const struct pol_set *ps, enum pol_dir dir, const struct pol_input 
             add_match(out, r->id, r->why);
     }
 
-    for (unsigned l = 0; l < ps->nlabels; l++)
-        if (in->counts[l] > 0 && out->actions[l] == POL_ACT_DENY)
+    for (uint64_t p = present; p != 0; p &= p - 1) {
+        unsigned l = (unsigned)__builtin_ctzll(p);
+
+        if (out->actions[l] == POL_ACT_DENY)
             deny(out, ps->deny_id[d][l], ps->deny_reason[d][l], 403);
+    }
 }
 
 bool

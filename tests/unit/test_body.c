@@ -210,6 +210,33 @@ static const struct shape_case shapes[] = {
      "{\"tools\":[{\"x\":{\"content\":\"a@example.com\"}}],\"messages\":[{\"meta\":{\"a\":[1,"
      "{\"content\":\"b@example.com\"}]},\"content\":\"c@example.com\"}]}",
      "/messages/0/content"},
+    /* OpenAI Responses API */
+    {POL_ROUTE_RESPONSES, POL_DIR_REQUEST,
+     "{\"model\":\"m\",\"instructions\":\"cc a@example.com\",\"input\":\"b@example.com\"}",
+     "/instructions /input"},
+    {POL_ROUTE_RESPONSES, POL_DIR_REQUEST,
+     "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":"
+     "\"a@example.com\"},{\"type\":\"input_image\",\"image_url\":\"https://x/a@example.com."
+     "png\"}]},{\"role\":\"user\",\"content\":\"b@example.com\"}]}",
+     "/input/0/content/0/text /input/1/content"},
+    {POL_ROUTE_RESPONSES, POL_DIR_RESPONSE,
+     "{\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+     "\"a@example.com\"}]}]}",
+     "/output/0/content/0/text"},
+    {POL_ROUTE_RESPONSES, POL_DIR_RESPONSE,
+     "{\"type\":\"response.output_text.delta\",\"delta\":\"a@example.com\"}", "/delta"},
+    /* Anthropic Messages API */
+    {POL_ROUTE_MESSAGES, POL_DIR_REQUEST,
+     "{\"system\":\"a@example.com\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+     "\"text\",\"text\":\"b@example.com\"},{\"type\":\"image\",\"source\":{\"data\":"
+     "\"c@example.com\"}}]}]}",
+     "/system /messages/0/content/0/text"},
+    {POL_ROUTE_MESSAGES, POL_DIR_RESPONSE,
+     "{\"content\":[{\"type\":\"text\",\"text\":\"a@example.com\"}]}", "/content/0/text"},
+    {POL_ROUTE_MESSAGES, POL_DIR_RESPONSE,
+     "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":"
+     "\"a@example.com\"}}",
+     "/delta/text"},
 };
 
 START_TEST(test_shapes)
@@ -265,8 +292,8 @@ START_TEST(test_errors)
     const struct err_case *c = &errs[_i];
     struct pol_body *b = NULL;
     struct cm_err err = {{0}};
-    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64, NULL, &b,
-                            &err);
+    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64,
+                            NULL, &b, &err);
 
     ck_assert_msg(rc == c->rc, "case %d: rc %d, want %d (%s)", _i, rc, c->rc, err.msg);
     ck_assert_ptr_null(b);
@@ -301,21 +328,21 @@ START_TEST(test_depth)
     struct pol_body_limits lim = {.max_depth = 64};
     char *ok = nested(64), *deep = nested(65), *huge = nested(5000);
 
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim, NULL, &b, &err),
-        CM_OK);
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep), &lim, NULL, &b, &err),
-        CM_ELIMIT);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim,
+                                    NULL, &b, &err),
+                     CM_OK);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep),
+                                    &lim, NULL, &b, &err),
+                     CM_ELIMIT);
     ck_assert(strstr(err.msg, "request body:1:69: nested deeper than 64") != NULL);
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge), &lim, NULL, &b, &err),
-        CM_ELIMIT);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge),
+                                    &lim, NULL, &b, &err),
+                     CM_ELIMIT);
     ck_assert(strncmp(err.msg, "response body:", 14) == 0);
     lim.max_depth = 2;
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11, &lim, NULL, &b, &err),
-        CM_ELIMIT);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11,
+                                    &lim, NULL, &b, &err),
+                     CM_ELIMIT);
     free(ok);
     free(deep);
     free(huge);
@@ -378,11 +405,57 @@ START_TEST(test_usage)
 }
 END_TEST
 
+struct mod_case {
+    enum pol_route route;
+    const char *json;
+    unsigned want;
+};
+
+static const struct mod_case mods[] = {
+    {POL_ROUTE_CHAT, "{\"messages\":[{\"content\":\"hi\"}]}", POL_MOD_TEXT},
+    {POL_ROUTE_CHAT, "{\"messages\":[{\"content\":\"\"}]}", 0},
+    {POL_ROUTE_CHAT,
+     "{\"messages\":[{\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"}}]}]}",
+     POL_MOD_IMAGE},
+    {POL_ROUTE_CHAT,
+     "{\"messages\":[{\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":"
+     "\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}",
+     POL_MOD_TEXT | POL_MOD_AUDIO},
+    {POL_ROUTE_CHAT,
+     "{\"messages\":[{\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"f\"}}]}]}",
+     POL_MOD_FILE},
+    /* the member alone says it, whatever "type" claims */
+    {POL_ROUTE_CHAT, "{\"messages\":[{\"content\":[{\"image_url\":{\"url\":\"u\"}}]}]}",
+     POL_MOD_IMAGE},
+    {POL_ROUTE_RESPONSES,
+     "{\"input\":[{\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\"},{\"type\":"
+     "\"input_file\",\"file_id\":\"f\"}]}]}",
+     POL_MOD_IMAGE | POL_MOD_FILE},
+    {POL_ROUTE_MESSAGES,
+     "{\"messages\":[{\"content\":[{\"type\":\"image\",\"source\":{}},{\"type\":\"document\","
+     "\"source\":{}}]}]}",
+     POL_MOD_IMAGE | POL_MOD_FILE},
+    /* routes without parts see none */
+    {POL_ROUTE_EMBEDDING, "{\"input\":\"x\",\"type\":\"image\"}", POL_MOD_TEXT},
+};
+
+START_TEST(test_modalities)
+{
+    const struct mod_case *c = &mods[_i];
+    struct pol_body *b = parse_ok(c->route, POL_DIR_REQUEST, c->json);
+
+    ck_assert_msg(pol_body_modalities(b) == c->want, "case %d: modalities %#x, want %#x", _i,
+                  pol_body_modalities(b), c->want);
+}
+END_TEST
+
 START_TEST(test_route_names)
 {
     ck_assert_str_eq(pol_route_name(POL_ROUTE_CHAT), "chat");
     ck_assert_str_eq(pol_route_name(POL_ROUTE_COMPLETION), "completion");
     ck_assert_str_eq(pol_route_name(POL_ROUTE_EMBEDDING), "embedding");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_RESPONSES), "responses");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_MESSAGES), "messages");
     ck_assert_str_eq(pol_route_name(POL_ROUTE_OTHER), "other");
 }
 END_TEST
@@ -398,6 +471,7 @@ body_suite(void)
     tcase_add_test(tc, test_multipart);
     tcase_add_test(tc, test_escapes);
     tcase_add_loop_test(tc, test_shapes, 0, (int)CM_ARRAY_LEN(shapes));
+    tcase_add_loop_test(tc, test_modalities, 0, (int)CM_ARRAY_LEN(mods));
     tcase_add_loop_test(tc, test_errors, 0, (int)CM_ARRAY_LEN(errs));
     tcase_add_test(tc, test_depth);
     tcase_add_test(tc, test_prefixes);
