@@ -178,7 +178,7 @@ str_cond(const struct pol_strs *s, const char *val, bool glob, const char *what,
             cm_buf_printf(why, "%s \"%s\" %s \"%s\"", what, val, glob ? "matches" : "is",
                           s->v[hit]);
         else
-            cm_buf_printf(why, "%s \"%s\" is not in ", what, val);
+            cm_buf_printf(why, "%s \"%s\" %s ", what, val, glob ? "matches none of" : "is not in");
         if (val == NULL || hit == s->n)
             list(why, s);
         cm_buf_putc(why, '\n');

@@ -306,8 +306,10 @@ resolve(struct scanner *sc, struct pol_pii_spans *spans)
 {
     size_t kept = 0;
 
-    qsort(sc->cand, sc->ncand, sizeof(*sc->cand), cand_priority);
     pol_pii_spans_reset(spans);
+    if (sc->ncand == 0)
+        return;
+    qsort(sc->cand, sc->ncand, sizeof(*sc->cand), cand_priority);
     if (spans->cap < sc->ncand) {
         spans->cap = sc->ncand;
         spans->v = cm_realloc(spans->v, spans->cap * sizeof(*spans->v));

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "common/cm_buf.h"
+#include "common/cm_mem.h"
 #include "policy/pol_body.h"
 #include "policy/pol_cases.h"
 #include "policy/pol_keys.h"
@@ -315,6 +316,7 @@ START_TEST(test_yaml_scalars)
     struct cm_err err = {{0}};
     const char *quoted = "id: x\nmask_keep: '4'\n";
     const char *typed = "id: 1234\n";
+    const char *nulldesc = "id: x\ndescription: null\n";
 
     ps = parse_ok("id: x\nmask_keep: 3\npurpose: {required: false}\n");
     pol_set_unref(ps);
@@ -325,8 +327,7 @@ START_TEST(test_yaml_scalars)
     ck_assert_msg(strstr(err.msg, "/id: expected a string, got an integer") != NULL, "%s", err.msg);
     /* description: ~ is null, which is not a string */
     ps = NULL;
-    ck_assert_int_eq(pol_set_parse("t.yaml", "id: x\ndescription: null\n", 29, &ps, &err),
-                     CM_EINPUT);
+    ck_assert_int_eq(pol_set_parse("t.yaml", nulldesc, strlen(nulldesc), &ps, &err), CM_EINPUT);
     /* a JSON-looking file with any name is JSON; YAML with any other name is YAML */
     ps = parse_named("policy", "{\"id\": \"j\"}");
     ck_assert_str_eq(pol_set_id(ps), "j");
@@ -838,9 +839,9 @@ START_TEST(test_eval_allocates_nothing)
     struct pol_decision d;
     void *probe;
 
-    /* the wrapper works */
+    /* the wrapper works (cm_malloc is in another object: not elided) */
     counting = 1;
-    probe = malloc(16);
+    probe = cm_malloc(16);
     counting = 0;
     ck_assert_uint_eq(nallocs, 1);
     free(probe);
@@ -1131,7 +1132,7 @@ START_TEST(test_explain_rule)
     cm_buf_init(&b);
     pol_set_explain_rule(ps, 0, POL_DIR_REQUEST, &in, &b);
     ck_assert_msg(strstr(b.p, "yes groups: the caller is in \"hr\"") != NULL, "%s", b.p);
-    ck_assert_msg(strstr(b.p, "no  model \"ext-gpt\" is not in [\"internal-*\"]") != NULL, "%s",
+    ck_assert_msg(strstr(b.p, "no  model \"ext-gpt\" matches none of [\"internal-*\"]") != NULL, "%s",
                   b.p);
     ck_assert_msg(strstr(b.p, "=> matches: HR may only use the internal model") != NULL, "%s", b.p);
     cm_buf_reset(&b);
