@@ -58,27 +58,7 @@ verr(struct run *r, const char *key, const char *fmt, ...)
 static int
 check_keys(struct run *r, json_t *obj, const char *const *allowed)
 {
-    const char *key;
-    json_t *val;
-
-    json_object_foreach (obj, key, val) {
-        bool ok = false;
-
-        for (size_t k = 0; allowed[k] != NULL; k++)
-            ok = ok || strcmp(allowed[k], key) == 0;
-        if (!ok) {
-            struct cm_buf list;
-            int rc;
-
-            cm_buf_init(&list);
-            for (size_t k = 0; allowed[k] != NULL; k++)
-                cm_buf_printf(&list, "%s%s", k ? ", " : "", allowed[k]);
-            rc = verr(r, key, "unknown key (expected one of: %s)", list.p);
-            cm_buf_fini(&list);
-            return rc;
-        }
-    }
-    return CM_OK;
+    return pol_doc_check_keys(r->doc, r->path, r->depth, obj, allowed, r->err);
 }
 
 static bool

@@ -101,82 +101,12 @@ type_name(const json_t *j)
     }
 }
 
-/* Levenshtein distance, capped (for "did you mean"). */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
-
-    if (la > 64 || lb > 64)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] +
-                         (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-    }
-    return prev[lb];
-}
-
-/* Writes ` (did you mean "x"?)` into out when a candidate is close. */
-static void
-suggest(const char *word, const char *const *cands, size_t n, char *out, size_t outlen)
-{
-    size_t best = 3, bi = n;
-
-    out[0] = '\0';
-    for (size_t k = 0; k < n; k++) {
-        size_t d = edit_distance(word, cands[k]);
-
-        if (d < best) {
-            best = d;
-            bi = k;
-        }
-    }
-    if (bi < n)
-        snprintf(out, outlen, " (did you mean \"%s\"?)", cands[bi]);
-}
-
 /* Checks that every key of obj is in allowed (NULL-terminated). */
 static int
 check_keys(struct vctx *v, json_t *obj, const char *const *allowed)
 {
-    const char *key;
-    json_t *val;
-
-    json_object_foreach (obj, key, val) {
-        bool ok = false;
-        size_t n = 0;
-
-        for (n = 0; allowed[n] != NULL; n++)
-            ok = ok || strcmp(allowed[n], key) == 0;
-        if (!ok) {
-            struct cm_buf list;
-            char hint[96];
-            int rc;
-
-            cm_buf_init(&list);
-            for (size_t k = 0; allowed[k] != NULL; k++)
-                cm_buf_printf(&list, "%s%s", k ? ", " : "", allowed[k]);
-            suggest(key, allowed, n, hint, sizeof(hint));
-            push_key(v, key);
-            if (hint[0] != '\0')
-                rc = verr(v, true, "unknown key%s", hint);
-            else
-                rc = verr(v, true, "unknown key (expected one of: %s)", list.p);
-            pop(v);
-            cm_buf_fini(&list);
-            return rc;
-        }
-    }
-    return CM_OK;
+    cm_assert(v->depth < VPATH_MAX);
+    return pol_doc_check_keys(v->doc, v->path, v->depth, obj, allowed, v->err);
 }
 
 /* ------------------------------------------------------------ scalars */
@@ -432,7 +362,7 @@ unknown_label(struct vctx *v, const char *name, bool at_key)
 {
     char hint[96];
 
-    suggest(name, v->ps->label_names, v->ps->nlabels, hint, sizeof(hint));
+    pol_doc_suggest(name, v->ps->label_names, v->ps->nlabels, hint, sizeof(hint));
     return verr(v, at_key, "unknown entity type \"%s\"%s", name,
                 hint[0] ? hint : " (a built-in label such as EMAIL, or the name of a recognizer)");
 }

@@ -13,6 +13,7 @@
  */
 #include "policy/pol_doc.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -285,6 +286,82 @@ pol_doc_err(const struct pol_doc *doc, const struct pol_seg *path, int depth, bo
     cm_err_set(err, CM_EINPUT, "%s", b.p);
     cm_buf_fini(&b);
     return CM_EINPUT;
+}
+
+/* Levenshtein distance, capped (for "did you mean"). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+
+    if (la > 64 || lb > 64)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] +
+                         (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+    }
+    return prev[lb];
+}
+
+void
+pol_doc_suggest(const char *word, const char *const *cands, size_t n, char *out, size_t outlen)
+{
+    size_t best = 3, bi = n;
+
+    out[0] = '\0';
+    for (size_t k = 0; k < n; k++) {
+        size_t d = edit_distance(word, cands[k]);
+
+        if (d < best) {
+            best = d;
+            bi = k;
+        }
+    }
+    if (bi < n)
+        snprintf(out, outlen, " (did you mean \"%s\"?)", cands[bi]);
+}
+
+int
+pol_doc_check_keys(const struct pol_doc *doc, struct pol_seg *path, int depth, json_t *obj,
+                   const char *const *allowed, struct cm_err *err)
+{
+    const char *key;
+    json_t *val;
+
+    json_object_foreach (obj, key, val) {
+        bool ok = false;
+        size_t n;
+        char hint[96];
+        struct cm_buf list;
+        int rc;
+
+        for (n = 0; allowed[n] != NULL; n++)
+            ok = ok || strcmp(allowed[n], key) == 0;
+        if (ok)
+            continue;
+        pol_doc_suggest(key, allowed, n, hint, sizeof(hint));
+        path[depth].key = key;
+        path[depth].idx = 0;
+        if (hint[0] != '\0')
+            return pol_doc_err(doc, path, depth + 1, true, err, "unknown key%s", hint);
+        cm_buf_init(&list);
+        for (size_t k = 0; k < n; k++)
+            cm_buf_printf(&list, "%s%s", k ? ", " : "", allowed[k]);
+        rc = pol_doc_err(doc, path, depth + 1, true, err, "unknown key (expected one of: %s)",
+                         list.p);
+        cm_buf_fini(&list);
+        return rc;
+    }
+    return CM_OK;
 }
 
 /* ------------------------------------------------------------ YAML */
@@ -755,35 +832,41 @@ pol_doc_parse(const char *name, const char *text, size_t len, enum pol_doc_fmt f
 }
 
 int
+pol_doc_read(const char *path, size_t max, struct cm_buf *out, struct cm_err *err)
+{
+    bool std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdin : fopen(path, "rb");
+    char chunk[8192];
+    size_t n;
+    int rc = CM_OK;
+
+    if (f == NULL)
+        return cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (out->len + n > max) {
+            rc = cm_err_set(err, CM_EINPUT, "%s: larger than %zu bytes", path, max);
+            break;
+        }
+        cm_buf_append(out, chunk, n);
+    }
+    if (rc == CM_OK && ferror(f))
+        rc = cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
+    if (!std)
+        fclose(f);
+    return rc;
+}
+
+int
 pol_doc_load(const char *path, size_t max, struct pol_doc **out, struct cm_err *err)
 {
     struct cm_buf b;
-    char chunk[8192];
-    size_t n;
-    FILE *f;
     int rc;
 
     *out = NULL;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
     cm_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b.len + n > max) {
-            fclose(f);
-            cm_buf_fini(&b);
-            return cm_err_set(err, CM_EINPUT, "%s: larger than %zu bytes", path, max);
-        }
-        cm_buf_append(&b, chunk, n);
-    }
-    if (ferror(f)) {
-        rc = cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
-        fclose(f);
-        cm_buf_fini(&b);
-        return rc;
-    }
-    fclose(f);
-    rc = pol_doc_parse(path, b.p ? b.p : "", b.len, POL_DOC_AUTO, out, err);
+    rc = pol_doc_read(path, max, &b, err);
+    if (rc == CM_OK)
+        rc = pol_doc_parse(path, b.p ? b.p : "", b.len, POL_DOC_AUTO, out, err);
     cm_buf_fini(&b);
     return rc;
 }

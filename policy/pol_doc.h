@@ -71,5 +71,18 @@ void pol_doc_pointer(const struct pol_seg *path, int depth, struct cm_buf *out);
  * (its key when at_key); returns CM_EINPUT. */
 int pol_doc_err(const struct pol_doc *doc, const struct pol_seg *path, int depth, bool at_key,
                 struct cm_err *err, const char *fmt, ...) CM_PRINTF(6, 7);
+/* Checks that every key of the object obj at path[0..depth) is in allowed
+ * (NULL-terminated).  The first that is not is an error at the key, with a
+ * "did you mean" when one is close, else the list of allowed keys; returns
+ * CM_EINPUT.  path must have room for depth + 1 steps. */
+int pol_doc_check_keys(const struct pol_doc *doc, struct pol_seg *path, int depth, json_t *obj,
+                       const char *const *allowed, struct cm_err *err) CM_MUSTCHECK;
+/* Writes ` (did you mean "x"?)` into out when one of cands is within two
+ * edits of word (case-insensitive), else "". */
+void pol_doc_suggest(const char *word, const char *const *cands, size_t n, char *out,
+                     size_t outlen);
+/* Reads path ("-": standard input) into out, at most max bytes.  Returns
+ * CM_OK, CM_EIO or CM_EINPUT (too large). */
+int pol_doc_read(const char *path, size_t max, struct cm_buf *out, struct cm_err *err) CM_MUSTCHECK;
 
 #endif /* POL_DOC_H */

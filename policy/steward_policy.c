@@ -44,6 +44,7 @@
 #include "common/cm_status.h"
 #include "policy/pol_body.h"
 #include "policy/pol_cases.h"
+#include "policy/pol_doc.h"
 #include "policy/pol_keys.h"
 #include "policy/pol_policy.h"
 
@@ -186,27 +187,14 @@ static char *
 read_file(const char *path, size_t *len)
 {
     struct cm_buf b;
-    char chunk[8192];
-    size_t n;
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    struct cm_err err = {{0}};
 
-    if (f == NULL) {
-        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+    cm_buf_init(&b);
+    if (pol_doc_read(path, REQUEST_MAX, &b, &err) != CM_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        cm_buf_fini(&b);
         return NULL;
     }
-    cm_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b.len + n > REQUEST_MAX) {
-            fprintf(stderr, "%s: larger than %u bytes\n", path, REQUEST_MAX);
-            cm_buf_fini(&b);
-            if (f != stdin)
-                fclose(f);
-            return NULL;
-        }
-        cm_buf_append(&b, chunk, n);
-    }
-    if (f != stdin)
-        fclose(f);
     cm_buf_putc(&b, '\0');
     *len = b.len - 1;
     return cm_buf_steal(&b, NULL);

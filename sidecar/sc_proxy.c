@@ -1038,6 +1038,31 @@ proxy_handle(struct evhttp_request *req, void *arg)
             return;
         }
         ex->kind = EX_OTHER;
+        {
+            /* Uninspected, but the caller rules still apply (route "other",
+             * no findings): a deny here is a deny. */
+            static const unsigned none[POL_LABEL_MAX];
+            struct pol_input in;
+            struct pol_decision d;
+
+            ex->content_type = media_type(ex->arena, evhttp_find_header(ih, "Content-Type"));
+            ex_input(ex, none, 0, &in);
+            pol_set_eval(ex->ps, POL_DIR_REQUEST, &in, &d);
+            ex_add_matched(ex, &d);
+            if (d.verdict == POL_VERDICT_DENY) {
+                ex->denied = true;
+                ex->rule_id = d.rule_id;
+                if (!ex->monitor) {
+                    char msg[512];
+
+                    snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
+                             d.rule_id ? d.rule_id : "", d.reason ? ": " : "",
+                             d.reason ? d.reason : "");
+                    ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
+                    return;
+                }
+            }
+        }
         inbuf = evhttp_request_get_input_buffer(req);
         blen = evbuffer_get_length(inbuf);
         ex_forward(ex, cmd, (const char *)evbuffer_pullup(inbuf, -1), blen,

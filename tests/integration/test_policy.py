@@ -57,6 +57,10 @@ rules:
   - id: cards-hashed-for-fraud
     match: {purpose: hr-case}
     actions: {CREDIT_CARD: hash}
+  - id: no-other-routes-for-eng
+    match: {route: other, groups: [eng]}
+    decision: deny
+    reason: engineering keys are for the model APIs only
 """
 
 MONITOR_POLICY = """\
@@ -222,6 +226,20 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(rec["modalities"], ["text", "image"])
         r = self.call(chat(parts, model="local-vision"), key=self.key_eng)
         self.assertEqual(r.status, 200, r.body)
+
+    def test_uninspected_routes_still_obey_caller_rules(self):
+        sc = self.st.sidecar(policy=self.policy,
+                             options={"api_keys": self.keys, "unknown_path": "pass"}).start()
+        r = request(sc.url, "GET", "/v1/files", headers={"Authorization": "Bearer " + self.key_eng})
+        self.assertEqual(r.status, 403, r.body)
+        self.assertEqual(r.json()["error"]["rule"], "no-other-routes-for-eng")
+        self.assertEqual(self.st.model_received(r.record), [])
+        rec = self.record(r.record)
+        self.assertEqual((rec["decision"], rec["principal"]), ("deny", "eli"))
+        # (HR keys would be denied too: hr-internal-only wants a local model)
+        r = request(sc.url, "GET", "/v1/files", headers={"Authorization": "Bearer " + self.key_any})
+        self.assertNotEqual(r.status, 403, r.body)  # forwarded: the stub's own answer
+        self.assertEqual(len(self.st.model_received(r.record)), 1)
 
     def test_deny_list_entity(self):
         r = self.call(chat("status of project bluebird?"), key=self.key_eng)
