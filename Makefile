@@ -57,6 +57,20 @@ $(BUILD)/tests/$(1): $(BUILD)/obj/tests/unit/$(1).o $(2)
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $(3) $$(LDLIBS_CHECK)
 endef
 
+# $(eval $(call fuzzer,NAME,SRCS,LDLIBS)): tests/fuzz/NAME.c and the module
+# sources it exercises, compiled together by clang with libFuzzer, ASan and
+# UBSan into build/fuzz/NAME.  Its seed corpus is tests/fuzz/corpus/NAME/.
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS := $(CSTD) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all -I. $(PKG_CFLAGS) -DSTEWARD_FUZZ
+define fuzzer
+FUZZERS += $(FUZZ_DIR)/$(1)
+$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(2)
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  FUZZ    $$@")
+	$$(Q)clang $$(FUZZ_CFLAGS) -o $$@ $$^ $(3) -pthread
+endef
+
 # $(eval $(call program,PATH,OBJS_AND_LIBS,LDLIBS)): link one binary.
 define program
 $(1): $(2)
@@ -110,6 +124,16 @@ test-integration: programs
 check-asan:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan test
 
+# libFuzzer harnesses: `make fuzz` builds them; `make fuzz-run` runs each for
+# FUZZ_SECONDS over its committed corpus (CI: a short bounded run; locally:
+# make fuzz-run FUZZ_SECONDS=600).  New inputs go to build/fuzz/corpus-NAME,
+# never into the committed corpus; a crash leaves crash-* and fails the run.
+FUZZ_SECONDS ?= 10
+fuzz: $(FUZZERS)
+
+fuzz-run: $(FUZZERS)
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
 deps:
 	$(Q)deploy/deps.sh
 
@@ -155,7 +179,7 @@ clean:
 help:
 	@sed -n '1,12p' Makefile
 
-.PHONY: all programs tests demo check test test-unit test-integration check-asan deps format \
+.PHONY: all programs tests demo check fuzz fuzz-run test test-unit test-integration check-asan deps format \
         format-check check-deps docs check-docs clean help
 .DELETE_ON_ERROR:
 

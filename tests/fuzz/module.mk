@@ -1,1 +1,9 @@
-# tests/fuzz: filled in by its module
+# tests/fuzz: libFuzzer harnesses, one per parser (see the `fuzzer` macro in
+# the root Makefile).  Each compiles the harness with the sources it needs.
+FUZZ_COMMON_SRCS := $(COMMON_SRCS)
+FUZZ_POLICY_SRCS := $(POLICY_SRCS) $(COMMON_SRCS)
+
+# the options-table engine over inih (every config file)
+$(eval $(call fuzzer,fuzz_conf,$(FUZZ_COMMON_SRCS),$(LDLIBS_COMMON)))
+# request/response body inspection and byte-exact rewriting
+$(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
