@@ -85,6 +85,7 @@ PROGRAMS   :=
 TOOLS      :=
 UNIT_TESTS :=
 FUZZERS    :=
+BENCHES    :=
 
 all: programs
 
@@ -134,6 +135,15 @@ fuzz: $(FUZZERS)
 fuzz-run: $(FUZZERS)
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
 
+# Benchmarks: numbers side by side with a peer in the same run, reported as
+# ratios; never pass/fail.  Each area adds its target to BENCHES.
+BENCH_SECONDS ?= 10
+BENCHES += bench-proxy
+bench: $(BENCHES)
+
+bench-proxy: programs
+	$(Q)tests/bench/bench_proxy.sh $(BENCH_SECONDS)
+
 deps:
 	$(Q)deploy/deps.sh
 
@@ -179,7 +189,7 @@ clean:
 help:
 	@sed -n '1,12p' Makefile
 
-.PHONY: all programs tests demo check fuzz fuzz-run test test-unit test-integration check-asan deps format \
+.PHONY: all programs tests demo check fuzz fuzz-run bench bench-proxy test test-unit test-integration check-asan deps format \
         format-check check-deps docs check-docs clean help
 .DELETE_ON_ERROR:
 
