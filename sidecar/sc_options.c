@@ -18,6 +18,13 @@ static const char *const log_level_choices[] = {"err", "warn", "info", "debug", 
 static const struct cm_opt sc_opts[] = {
     {"listen", CM_OPT_STRING, "127.0.0.1:8080", CM_OPT_RESTART, OFF(listen),
      "Address of the data listener, HOST:PORT (port 0 picks a free port)."},
+    {"admin_listen", CM_OPT_STRING, "127.0.0.1:9180", CM_OPT_RESTART, OFF(admin_listen),
+     "Address of the admin listener (/healthz, /readyz, /metrics, POST /reload): HOST:PORT or "
+     "unix:/path; empty disables it. Keep it off the data network."},
+    {"workers", CM_OPT_INT, "0", CM_OPT_RESTART, OFF(workers),
+     "Worker threads, each with its own event loop and SO_REUSEPORT listener; 0 = one per "
+     "core.",
+     NULL, 0, 256},
     {"upstream", CM_OPT_STRING, "http://127.0.0.1:8000", CM_OPT_RESTART, OFF(upstream),
      "Base URL of the model server (http://HOST:PORT)."},
     {"policy", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(policy),

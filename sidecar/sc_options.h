@@ -26,6 +26,8 @@ enum sc_unknown_path {
 
 struct sc_options {
     char *listen;
+    char *admin_listen;
+    long long workers;
     char *upstream;
     char *policy;
     char *instance;

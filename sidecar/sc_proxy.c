@@ -17,7 +17,7 @@
  * libevent facts this file relies on (DESIGN.md section 3): evhttp lets two
  * Content-Length headers through and accepts absolute-form targets, so both
  * are checked here and answered with 400 and a closed connection; it does not
- * set TCP_NODELAY (set on the listener, inherited, and in sc_upstream); a
+ * set TCP_NODELAY (sc_listen sets it on the listener, and sc_upstream); a
  * 413 only reaches the client with EVHTTP_SERVER_LINGERING_CLOSE.
  *
  * Not here yet (issue 5): TLS, API keys, workers, strict parsing of every
@@ -25,14 +25,13 @@
  */
 #include "sidecar/sc_proxy.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -58,12 +57,14 @@ struct sc_proxy {
     const struct sc_options *opts;
     struct pol_set *ps;
     struct aud_emitter *em;
+    struct sc_metrics *metrics;
     struct sc_upstream *up;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     char **fwd; /* lower-case header allowlist */
     size_t nfwd;
     size_t inflight;
+    size_t writing; /* replies handed to evhttp and not yet written */
     struct pol_body_limits lim;
 };
 
@@ -183,6 +184,8 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
             }
         }
         af->count += f[i].count;
+        sc_metrics_finding(ex->px->metrics, strcmp(direction, "response") == 0, f[i].label,
+                           f[i].count);
     }
 }
 
@@ -205,7 +208,19 @@ ex_common_headers(struct sc_exchange *ex, struct evkeyvalq *h)
     evhttp_add_header(h, "X-Steward-Decision", ex_decision(ex));
 }
 
-/* Stops watching the client connection: call before every reply. */
+static void
+reply_written(struct evhttp_request *req, void *arg)
+{
+    struct sc_proxy *px = arg;
+
+    (void)req;
+    px->writing--;
+}
+
+/* Stops watching the client connection and counts the reply as being
+ * written until evhttp says it left: call before the last send of every
+ * reply (a drain waits for both counters to reach zero, or the bytes of the
+ * last answers would die with the process). */
 static void
 ex_unwatch_client(struct sc_exchange *ex)
 {
@@ -213,6 +228,8 @@ ex_unwatch_client(struct sc_exchange *ex)
 
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
+    ex->px->writing++;
+    evhttp_request_set_on_complete_cb(ex->creq, reply_written, ex->px);
 }
 
 /* Answers the client with an OpenAI-shaped JSON error and finishes the
@@ -309,6 +326,9 @@ ex_emit_record(struct sc_exchange *ex)
             cm_log_err("sidecar", "record_not_queued record=%s rc=%s", ex->id_str,
                        cm_status_name(rc));
     }
+    sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
+                        sc_metric_decision(rec.decision), ex->outcome, ex->status,
+                        ex->governance_us, ex->upstream_us, rec.latency_total_us);
     cm_log_info("sidecar",
                 "exchange record=%s route=%s status=%d outcome=%s decision=%s findings=%zu "
                 "total_us=%lld upstream_us=%lld governance_us=%lld",
@@ -325,6 +345,7 @@ ex_finish(struct sc_exchange *ex)
         return;
     ex_emit_record(ex);
     ex->px->inflight--;
+    atomic_fetch_sub_explicit(&ex->px->metrics->inflight, 1, memory_order_relaxed);
     pol_set_unref(ex->ps);
     cm_arena_free(ex->arena);
     cm_arena_free(ex->scratch);
@@ -835,6 +856,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->prompt_tokens = ex->completion_tokens = -1;
     cm_buf_init(&ex->resp);
     px->inflight++;
+    atomic_fetch_add_explicit(&px->metrics->inflight, 1, memory_order_relaxed);
     q = strchr(uri, '?');
     plen = q ? (size_t)(q - uri) : strlen(uri);
     ex->path = cm_arena_strndup(ex->arena, uri, plen > 256 ? 256 : plen);
@@ -970,7 +992,8 @@ split_allowlist(struct sc_proxy *px, const char *list)
 
 int
 sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_set *ps,
-             struct aud_emitter *em, struct sc_proxy **out, struct cm_err *err)
+             struct aud_emitter *em, struct sc_metrics *metrics, struct sc_proxy **out,
+             struct cm_err *err)
 {
     struct sc_proxy *px = cm_calloc(1, sizeof(*px));
     struct timeval tv;
@@ -979,6 +1002,7 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     px->base = base;
     px->opts = opts;
     px->em = em;
+    px->metrics = metrics;
     px->lim.max_depth = (size_t)opts->max_json_depth;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
                          opts->upstream_timeout_us, &px->up, err);
@@ -1004,49 +1028,12 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
 }
 
 int
-sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err *err)
+sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err)
 {
-    const char *listen = px->opts->listen;
-    const char *colon = strrchr(listen, ':');
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char host[256];
-    evutil_socket_t fd;
-    long port;
-    char *end;
-    int one = 1;
-
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-        return cm_err_set(err, CM_EINPUT, "listen '%s': expected HOST:PORT", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535)
-        return cm_err_set(err, CM_EINPUT, "listen '%s': bad port", listen);
-    px->listener = evhttp_bind_socket_with_handle(px->http, host, (unsigned short)port);
-    if (px->listener == NULL)
-        return cm_err_set(err, CM_EIO, "listen '%s': cannot bind", listen);
-    fd = evhttp_bound_socket_get_fd(px->listener);
-    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux;
-     * evhttp never sets it and streamed answers would stall 40 ms. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        char name[128] = "?";
-        int p = 0;
-
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-            evutil_inet_ntop(AF_INET, &sin->sin_addr, name, sizeof(name));
-            p = ntohs(sin->sin_port);
-            snprintf(bound, boundlen, "%s:%d", name, p);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-            evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, name, sizeof(name));
-            p = ntohs(sin6->sin6_port);
-            snprintf(bound, boundlen, "[%s]:%d", name, p);
-        }
+    px->listener = evhttp_accept_socket_with_handle(px->http, fd);
+    if (px->listener == NULL) {
+        close(fd);
+        return cm_err_set(err, CM_EIO, "cannot serve the data listener");
     }
     return CM_OK;
 }
@@ -1072,7 +1059,7 @@ sc_proxy_stop_accepting(struct sc_proxy *px)
 size_t
 sc_proxy_inflight(const struct sc_proxy *px)
 {
-    return px->inflight;
+    return px->inflight + px->writing;
 }
 
 void

@@ -139,6 +139,13 @@ sc_upstream_send(struct sc_upstream *up, struct evhttp_request *req, enum evhttp
         /* One retry covers a keep-alive connection the server closed while
          * idle; the body sent again is the same inspected body. */
         evhttp_connection_set_retries(c->evcon, 1);
+        {
+            /* evhttp waits 2 s before that retry by default: a refused
+             * connection would take 2 s to become a 502. */
+            struct timeval retry = {0, 50000};
+
+            evhttp_connection_set_initial_retry_tv(c->evcon, &retry);
+        }
     }
     if (evhttp_make_request(c->evcon, req, cmd, uri) != 0)
         return CM_EIO; /* evhttp freed req */
