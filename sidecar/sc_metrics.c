@@ -72,6 +72,28 @@ sc_metrics_finding(struct sc_metrics *m, int response, enum pol_pii_label label,
     atomic_fetch_add_explicit(&m->findings[response ? 1 : 0][label], count, RELAXED);
 }
 
+/* A label value in exposition text: backslash, double quote and newline
+ * escaped (the policy id comes from a file). */
+static const char *
+label_escape(const char *v, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    for (; v != NULL && *v && o + 3 < outlen; v++) {
+        if (*v == '\\' || *v == '"') {
+            out[o++] = '\\';
+            out[o++] = *v;
+        } else if (*v == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *v;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static uint64_t
 ld(const _Atomic uint64_t *v)
 {
@@ -109,6 +131,7 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                   struct cm_buf *out)
 {
     uint64_t inflight = 0;
+    char idq[512];
 
     cm_buf_puts(out, "# HELP steward_exchanges_total Exchanges finished, by route, decision "
                      "and outcome.\n# TYPE steward_exchanges_total counter\n");
@@ -184,6 +207,7 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                   "# HELP steward_start_time_seconds Start time of the process since the epoch.\n"
                   "# TYPE steward_start_time_seconds gauge\nsteward_start_time_seconds %.3f\n",
                   (unsigned long long)g->policy_reloads_ok,
-                  (unsigned long long)g->policy_reloads_failed, g->policy_id, g->policy_hash,
+                  (unsigned long long)g->policy_reloads_failed,
+                  label_escape(g->policy_id, idq, sizeof(idq)), g->policy_hash,
                   g->workers, (double)g->start_time_us / 1e6);
 }
