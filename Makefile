@@ -13,7 +13,7 @@ BUILD   := build/$(FLAVOUR)
 BIN     := $(BUILD)/bin
 Q       := $(if $(V),,@)
 
-PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads inih yaml-0.1 zlib
+PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads libevent_openssl inih yaml-0.1 zlib
 TEST_PKGS := check
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 
@@ -39,6 +39,7 @@ LDLIBS_JANSSON := $(shell pkg-config --libs jansson)
 LDLIBS_KAFKA   := $(shell pkg-config --libs rdkafka)
 LDLIBS_PQ      := $(shell pkg-config --libs libpq)
 LDLIBS_EVENT   := $(shell pkg-config --libs libevent libevent_pthreads)
+LDLIBS_EVENT_SSL := $(shell pkg-config --libs libevent_openssl)
 LDLIBS_INIH    := $(shell pkg-config --libs inih)
 LDLIBS_YAML    := $(shell pkg-config --libs yaml-0.1)
 LDLIBS_Z       := $(shell pkg-config --libs zlib)

@@ -44,6 +44,7 @@
 #include "sidecar/sc_metrics.h"
 #include "sidecar/sc_options.h"
 #include "sidecar/sc_proxy.h"
+#include "sidecar/sc_tls.h"
 
 #define DRAIN_TIMEOUT_US (10 * 1000000LL)
 
@@ -66,6 +67,7 @@ struct sc_main {
     struct sc_options opts;
     struct aud_emitter *em;
     struct sc_admin *admin;
+    struct sc_tls *tls, *upstream_tls;
     struct sc_worker *w;
     unsigned nw;
     struct pol_set *ps; /* main thread's reference to the set in force */
@@ -164,6 +166,7 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
     m->w = cm_calloc(m->nw, sizeof(*m->w));
     for (unsigned i = 0; i < m->nw; i++) {
         struct sc_worker *w = &m->w[i];
+        struct sc_proxy_env env;
         int fd, rc;
 
         w->id = i;
@@ -177,7 +180,12 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
             return rc;
         if (i == 0)
             snprintf(first, sizeof(first), "%s", bound);
-        rc = sc_proxy_new(w->base, &m->opts, m->ps, m->em, &w->metrics, &w->px, err);
+        env.opts = &m->opts;
+        env.em = m->em;
+        env.metrics = &w->metrics;
+        env.tls = m->tls;
+        env.upstream_tls = m->upstream_tls;
+        rc = sc_proxy_new(w->base, &env, m->ps, &w->px, err);
         if (rc != CM_OK) {
             close(fd);
             return rc;
@@ -356,6 +364,23 @@ main(int argc, char **argv)
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
+    if (m.opts.tls_cert != NULL || m.opts.tls_key != NULL) {
+        if (sc_tls_server_new(m.opts.tls_cert, m.opts.tls_key, m.opts.tls_client_ca,
+                              (enum sc_tls_client_auth)m.opts.tls_client_auth, &m.tls,
+                              &err) != CM_OK) {
+            fprintf(stderr, "steward: %s\n", err.msg);
+            goto out;
+        }
+    } else if (m.opts.tls_client_auth != SC_TLS_CLIENT_NONE) {
+        fprintf(stderr, "steward: tls_client_auth needs tls_cert and tls_key\n");
+        goto out;
+    }
+    if (strncmp(m.opts.upstream, "https://", 8) == 0 &&
+        sc_tls_client_new(m.opts.upstream_ca, m.opts.upstream_tls_verify, &m.upstream_tls,
+                          &err) != CM_OK) {
+        fprintf(stderr, "steward: %s\n", err.msg);
+        goto out;
+    }
     if (check_only) {
         printf("steward: configuration ok (policy %s, hash %s)\n", pol_set_id(m.ps),
                pol_set_hash(m.ps));
@@ -403,9 +428,9 @@ main(int argc, char **argv)
     event_add(m.ev_int, NULL);
     event_add(m.ev_hup, NULL);
     cm_log_info("sidecar",
-                "listening addr=%s admin=%s workers=%u upstream=%s policy=%s hash=%.16s "
+                "listening addr=%s tls=%s admin=%s workers=%u upstream=%s policy=%s hash=%.16s "
                 "instance=%s",
-                bound, admin_bound, m.nw, m.opts.upstream, pol_set_id(m.ps), pol_set_hash(m.ps),
+                bound, m.tls ? "on" : "off", admin_bound, m.nw, m.opts.upstream, pol_set_id(m.ps), pol_set_hash(m.ps),
                 m.opts.instance);
     event_base_dispatch(m.base);
     for (unsigned i = 0; i < m.nw; i++)
@@ -423,6 +448,8 @@ out:
         event_free(m.ev_hup);
     sc_admin_free(m.admin);
     workers_free(&m);
+    sc_tls_free(m.tls);
+    sc_tls_free(m.upstream_tls);
     if (m.base)
         event_base_free(m.base);
     aud_emitter_free(m.em);

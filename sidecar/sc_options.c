@@ -13,6 +13,7 @@
 #define OFF(f) offsetof(struct sc_options, f)
 
 static const char *const unknown_path_choices[] = {"deny", "pass", NULL};
+static const char *const client_auth_choices[] = {"none", "optional", "required", NULL};
 static const char *const log_level_choices[] = {"err", "warn", "info", "debug", NULL};
 
 static const struct cm_opt sc_opts[] = {
@@ -59,6 +60,20 @@ static const struct cm_opt sc_opts[] = {
      unknown_path_choices},
     {"log_level", CM_OPT_ENUM, "info", CM_OPT_RESTART, OFF(log_level), "err, warn, info or debug.",
      log_level_choices},
+    {"tls_cert", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_cert),
+     "PEM certificate chain of the data listener; set with tls_key to serve HTTPS (TLS 1.2+)."},
+    {"tls_key", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_key),
+     "PEM private key of the data listener; refused when readable by group or others."},
+    {"tls_client_ca", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_client_ca),
+     "PEM CA bundle that client certificates must chain to (mTLS)."},
+    {"tls_client_auth", CM_OPT_ENUM, "none", CM_OPT_RESTART, OFF(tls_client_auth),
+     "Client certificates: none, optional (verified when sent) or required; the verified "
+     "certificate's SAN (URI, DNS, e-mail) or CN becomes the caller.",
+     client_auth_choices},
+    {"upstream_ca", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(upstream_ca),
+     "PEM CA bundle for an https:// upstream (default: the system store)."},
+    {"upstream_tls_verify", CM_OPT_BOOL, "true", CM_OPT_RESTART, OFF(upstream_tls_verify),
+     "Verify an https:// upstream's certificate and host name."},
     {"lineage_topic", CM_OPT_STRING, "steward.lineage", CM_OPT_RESTART, OFF(lineage_topic),
      "Kafka topic of lineage records."},
     {"bootstrap_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(bootstrap_file),

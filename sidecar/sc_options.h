@@ -45,6 +45,13 @@ struct sc_options {
     int unknown_path; /* enum sc_unknown_path */
     int log_level;    /* enum cm_log_level */
 
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
+    int tls_client_auth; /* enum sc_tls_client_auth */
+    char *upstream_ca;
+    bool upstream_tls_verify;
+
     char *lineage_topic;
     char *bootstrap_file;
     struct cm_kv_list kafka;

@@ -47,6 +47,7 @@
 #include "common/cm_uuid.h"
 #include "policy/pol_body.h"
 #include "sidecar/sc_outcome.h"
+#include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
 
 #define EX_MAX_FINDINGS 64
@@ -58,6 +59,7 @@ struct sc_proxy {
     struct pol_set *ps;
     struct aud_emitter *em;
     struct sc_metrics *metrics;
+    struct sc_tls *tls;
     struct sc_upstream *up;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
@@ -98,6 +100,7 @@ struct sc_exchange {
     const char *path;
     const char *model;
     const char *model_served;
+    const char *principal; /* verified client certificate identity, or NULL */
 
     bool mode_known; /* streaming or buffering decided */
     bool streaming;
@@ -293,6 +296,7 @@ ex_emit_record(struct sc_exchange *ex)
     rec.ts_start_us = ex->ts_start_us;
     rec.ts_end_us = cm_now_us();
     rec.instance = px->opts->instance;
+    rec.caller_principal = ex->principal;
     rec.method = ex->method;
     rec.path = ex->path;
     rec.route = ex->route_name;
@@ -861,6 +865,12 @@ proxy_handle(struct evhttp_request *req, void *arg)
     plen = q ? (size_t)(q - uri) : strlen(uri);
     ex->path = cm_arena_strndup(ex->arena, uri, plen > 256 ? 256 : plen);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), client_closed, ex);
+    if (px->tls != NULL) {
+        char id[256];
+
+        if (*sc_tls_peer_identity(req, id, sizeof(id)) != '\0')
+            ex->principal = cm_arena_strndup(ex->arena, id, strlen(id));
+    }
 
     bad = framing_error(req);
     if (bad != NULL) {
@@ -944,6 +954,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
         pol_body_counts(b, counts);
         in.model = ex->model;
         in.route = ex->route_name;
+        in.principal = ex->principal;
         in.counts = counts;
         pol_set_eval(ex->ps, POL_DIR_REQUEST, &in, &d);
         ex_add_matched(ex, &d);
@@ -991,21 +1002,22 @@ split_allowlist(struct sc_proxy *px, const char *list)
 }
 
 int
-sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_set *ps,
-             struct aud_emitter *em, struct sc_metrics *metrics, struct sc_proxy **out,
-             struct cm_err *err)
+sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
+             struct sc_proxy **out, struct cm_err *err)
 {
+    const struct sc_options *opts = env->opts;
     struct sc_proxy *px = cm_calloc(1, sizeof(*px));
     struct timeval tv;
     int rc;
 
     px->base = base;
     px->opts = opts;
-    px->em = em;
-    px->metrics = metrics;
+    px->em = env->em;
+    px->metrics = env->metrics;
+    px->tls = env->tls;
     px->lim.max_depth = (size_t)opts->max_json_depth;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
-                         opts->upstream_timeout_us, &px->up, err);
+                         opts->upstream_timeout_us, env->upstream_tls, &px->up, err);
     if (rc != CM_OK) {
         free(px);
         return rc;
@@ -1021,6 +1033,8 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     evhttp_set_allowed_methods(px->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    if (px->tls != NULL)
+        evhttp_set_bevcb(px->http, sc_tls_server_bev, px->tls);
     evhttp_set_gencb(px->http, proxy_handle, px);
     px->ps = pol_set_ref(ps);
     *out = px;

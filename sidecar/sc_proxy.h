@@ -28,13 +28,22 @@
 #include "sidecar/sc_options.h"
 
 struct sc_proxy;
+struct sc_tls;
 
-/* Borrows base, opts, em and metrics (they outlive the proxy; metrics is
- * written by this proxy's loop thread only); takes a reference on ps.
- * Returns CM_OK or CM_EINPUT (bad upstream URL). */
-int sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_set *ps,
-                 struct aud_emitter *em, struct sc_metrics *metrics, struct sc_proxy **out,
-                 struct cm_err *err) CM_MUSTCHECK;
+/* What a proxy borrows from the process; all of it outlives the proxy.
+ * metrics is written by this proxy's loop thread only. */
+struct sc_proxy_env {
+    const struct sc_options *opts;
+    struct aud_emitter *em;
+    struct sc_metrics *metrics;
+    struct sc_tls *tls;          /* HTTPS on the data port, or NULL */
+    struct sc_tls *upstream_tls; /* for an https:// upstream, or NULL */
+};
+
+/* Borrows env's members; takes a reference on ps.  Returns CM_OK or
+ * CM_EINPUT (bad upstream URL). */
+int sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
+                 struct sc_proxy **out, struct cm_err *err) CM_MUSTCHECK;
 /* Serves the listening socket fd (from sc_listen_open; the proxy owns it
  * from now on, on success and on failure). */
 int sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err) CM_MUSTCHECK;
