@@ -35,6 +35,9 @@ struct sc_options {
 
     size_t max_body;
     size_t max_header;
+    size_t max_uri;
+    size_t max_header_line;
+    long long max_headers;
     size_t max_response_body;
     long long max_json_depth;
     long long upstream_pool;

@@ -46,6 +46,7 @@
 #include "common/cm_time.h"
 #include "common/cm_uuid.h"
 #include "policy/pol_body.h"
+#include "sidecar/sc_guard.h"
 #include "sidecar/sc_outcome.h"
 #include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
@@ -68,7 +69,25 @@ struct sc_proxy {
     size_t inflight;
     size_t writing; /* replies handed to evhttp and not yet written */
     struct pol_body_limits lim;
+    struct sc_guard_limits glim;
+    struct guard_slot *slots; /* strict-framing state per connection, by fd */
+    size_t nslots;
 };
+
+/* The framing guard of one client connection.  Indexed by fd; `bev` tells a
+ * new connection on a reused fd from the old one, so nothing needs freeing
+ * when evhttp frees a connection.  A new bufferevent may reuse the address
+ * of a dead one: client_bev() clears any slot that still names it. */
+struct guard_slot {
+    struct bufferevent *bev;
+    struct sc_guard g;
+    unsigned dispatched; /* requests of this connection seen by proxy_handle */
+};
+
+/* The proxy of the worker thread running the current callback: evbuffer
+ * callbacks carry one pointer (the bufferevent), and each worker thread
+ * serves exactly one proxy. */
+static __thread struct sc_proxy *guard_px;
 
 enum ex_kind {
     EX_INSPECT, /* an API route whose JSON is inspected */
@@ -804,32 +823,110 @@ static const struct {
     {"/v1/embeddings", POL_ROUTE_EMBEDDING},
 };
 
-/* Framing checks evhttp does not make (DESIGN.md section 3).  Returns NULL
- * or the complaint. */
-static const char *
-framing_error(struct evhttp_request *req)
+static struct guard_slot *
+guard_slot_for(struct sc_proxy *px, struct bufferevent *bev)
 {
-    struct evkeyval *kv;
-    int ncl = 0, nte = 0, nhost = 0;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
 
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-    {
-        if (strcasecmp(kv->key, "Content-Length") == 0)
-            ncl++;
-        else if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
-            nte++;
-        else if (strcasecmp(kv->key, "Host") == 0)
-            nhost++;
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= px->nslots) {
+        size_t n = px->nslots ? px->nslots : 256;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        px->slots = cm_realloc(px->slots, n * sizeof(*px->slots));
+        memset(px->slots + px->nslots, 0, (n - px->nslots) * sizeof(*px->slots));
+        px->nslots = n;
     }
-    if (ncl > 1)
-        return "more than one Content-Length header";
-    if (ncl > 0 && nte > 0)
-        return "Content-Length together with Transfer-Encoding";
-    if (nhost > 1)
-        return "more than one Host header";
-    if (evhttp_request_get_uri(req)[0] != '/')
-        return "the request target must be a path (origin-form)";
-    return NULL;
+    return &px->slots[fd];
+}
+
+/* Runs on every read into a client connection's input buffer, before evhttp
+ * parses the bytes: feeds the newly added bytes to the connection's guard. */
+static void
+guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct bufferevent *bev = arg;
+    struct guard_slot *slot;
+    struct evbuffer_iovec vec[8];
+    struct evbuffer_ptr pos;
+    size_t len = evbuffer_get_length(buf);
+    int n;
+
+    if (info->n_added == 0 || guard_px == NULL || info->n_added > len)
+        return;
+    slot = guard_slot_for(guard_px, bev);
+    if (slot == NULL)
+        return;
+    if (slot->bev != bev) {
+        slot->bev = bev;
+        slot->dispatched = 0;
+        sc_guard_init(&slot->g, &guard_px->glim);
+    }
+    if (slot->g.status != 0)
+        return;
+    if (evbuffer_ptr_set(buf, &pos, len - info->n_added, EVBUFFER_PTR_SET) != 0)
+        return;
+    for (size_t left = info->n_added; left > 0 && slot->g.status == 0;) {
+        n = evbuffer_peek(buf, (ev_ssize_t)left, &pos, vec, 8);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n && i < 8 && left > 0; i++) {
+            size_t take = vec[i].iov_len < left ? vec[i].iov_len : left;
+
+            sc_guard_feed(&slot->g, vec[i].iov_base, take);
+            left -= take;
+            if (evbuffer_ptr_set(buf, &pos, take, EVBUFFER_PTR_ADD) != 0)
+                left = 0;
+        }
+    }
+}
+
+/* evhttp_set_bevcb: the connection's bufferevent (TLS or plain) with the
+ * framing guard watching its input. */
+static struct bufferevent *
+client_bev(struct event_base *base, void *arg)
+{
+    struct sc_proxy *px = arg;
+    struct bufferevent *bev = px->tls != NULL ? sc_tls_server_bev(base, px->tls)
+                                              : bufferevent_socket_new(base, -1,
+                                                                       BEV_OPT_CLOSE_ON_FREE);
+
+    guard_px = px;
+    if (bev == NULL)
+        return NULL;
+    /* A slot naming this address belongs to a connection that is gone. */
+    for (size_t i = 0; i < px->nslots; i++)
+        if (px->slots[i].bev == bev)
+            px->slots[i].bev = NULL;
+    evbuffer_add_cb(bufferevent_get_input(bev), guard_input, bev);
+    return bev;
+}
+
+/* The guard's verdict on the request being dispatched: NULL when its bytes
+ * were well-formed, else the complaint, with *outcome set. */
+static const char *
+guard_verdict(struct sc_proxy *px, struct evhttp_request *req, enum sc_outcome *outcome)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct guard_slot *slot = guard_slot_for(px, bev);
+    unsigned index;
+
+    if (slot == NULL || slot->bev != bev)
+        return NULL;
+    index = slot->dispatched++;
+    if (slot->g.status == 0 || index < slot->g.bad_request)
+        return NULL;
+    switch (slot->g.status) {
+    case 414: *outcome = SC_OUT_URI_TOO_LONG; break;
+    case 431: *outcome = SC_OUT_HEADERS_TOO_LARGE; break;
+    case 501: *outcome = SC_OUT_NOT_IMPLEMENTED; break;
+    case 505: *outcome = SC_OUT_BAD_VERSION; break;
+    default: *outcome = SC_OUT_BAD_REQUEST; break;
+    }
+    return slot->g.why;
 }
 
 static void
@@ -840,6 +937,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
     const char *uri = evhttp_request_get_uri(req), *q, *ct, *ce, *bad;
+    enum sc_outcome bad_outcome = SC_OUT_BAD_REQUEST;
     struct evbuffer *inbuf;
     size_t plen, blen;
 
@@ -872,9 +970,11 @@ proxy_handle(struct evhttp_request *req, void *arg)
             ex->principal = cm_arena_strndup(ex->arena, id, strlen(id));
     }
 
-    bad = framing_error(req);
+    bad = guard_verdict(px, req, &bad_outcome);
+    if (bad == NULL && uri[0] != '/')
+        bad = "the request target must be a path (origin-form)"; /* belt and braces */
     if (bad != NULL) {
-        ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_framing", bad, true);
+        ex_fail(ex, bad_outcome, 0, "bad_framing", bad, true);
         return;
     }
     for (size_t i = 0; i < CM_ARRAY_LEN(api_routes); i++) {
@@ -1025,7 +1125,9 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     split_allowlist(px, opts->forward_headers);
     px->http = evhttp_new(base);
     evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
-    evhttp_set_max_headers_size(px->http, (ev_ssize_t)opts->max_header);
+    /* evhttp's own header limit sits above the guard's, so that the guard
+     * answers (431/414, with a lineage record) before evhttp would. */
+    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
     tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
     tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
     evhttp_set_timeout_tv(px->http, &tv);
@@ -1033,8 +1135,11 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     evhttp_set_allowed_methods(px->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    if (px->tls != NULL)
-        evhttp_set_bevcb(px->http, sc_tls_server_bev, px->tls);
+    px->glim.max_target = opts->max_uri;
+    px->glim.max_header_line = opts->max_header_line;
+    px->glim.max_header_bytes = opts->max_header;
+    px->glim.max_headers = (size_t)opts->max_headers;
+    evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
     px->ps = pol_set_ref(ps);
     *out = px;
@@ -1086,6 +1191,7 @@ sc_proxy_free(struct sc_proxy *px)
     for (size_t i = 0; i < px->nfwd; i++)
         free(px->fwd[i]);
     free(px->fwd);
+    free(px->slots);
     pol_set_unref(px->ps);
     free(px);
 }

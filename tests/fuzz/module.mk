@@ -7,3 +7,5 @@ FUZZ_POLICY_SRCS := $(POLICY_SRCS) $(COMMON_SRCS)
 $(eval $(call fuzzer,fuzz_conf,$(FUZZ_COMMON_SRCS),$(LDLIBS_COMMON)))
 # request/response body inspection and byte-exact rewriting
 $(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+# the strict HTTP/1.1 framing guard in front of evhttp
+$(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c,))
