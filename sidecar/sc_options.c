@@ -13,11 +13,19 @@
 #define OFF(f) offsetof(struct sc_options, f)
 
 static const char *const unknown_path_choices[] = {"deny", "pass", NULL};
+static const char *const client_auth_choices[] = {"none", "optional", "required", NULL};
 static const char *const log_level_choices[] = {"err", "warn", "info", "debug", NULL};
 
 static const struct cm_opt sc_opts[] = {
     {"listen", CM_OPT_STRING, "127.0.0.1:8080", CM_OPT_RESTART, OFF(listen),
      "Address of the data listener, HOST:PORT (port 0 picks a free port)."},
+    {"admin_listen", CM_OPT_STRING, "127.0.0.1:9180", CM_OPT_RESTART, OFF(admin_listen),
+     "Address of the admin listener (/healthz, /readyz, /metrics, POST /reload): HOST:PORT or "
+     "unix:/path; empty disables it. Keep it off the data network."},
+    {"workers", CM_OPT_INT, "0", CM_OPT_RESTART, OFF(workers),
+     "Worker threads, each with its own event loop and SO_REUSEPORT listener; 0 = one per "
+     "core.",
+     NULL, 0, 256},
     {"upstream", CM_OPT_STRING, "http://127.0.0.1:8000", CM_OPT_RESTART, OFF(upstream),
      "Base URL of the model server (http://HOST:PORT)."},
     {"policy", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(policy),
@@ -39,7 +47,13 @@ static const struct cm_opt sc_opts[] = {
     {"max_body", CM_OPT_SIZE, "1M", CM_OPT_RESTART, OFF(max_body),
      "Largest request body accepted; larger bodies get 413.", NULL, 1, 1LL << 30},
     {"max_header", CM_OPT_SIZE, "16K", CM_OPT_RESTART, OFF(max_header),
-     "Largest request header block accepted.", NULL, 1024, 1 << 20},
+     "Largest request header block accepted; larger gets 431.", NULL, 1024, 1 << 20},
+    {"max_uri", CM_OPT_SIZE, "8K", CM_OPT_RESTART, OFF(max_uri),
+     "Longest request target accepted; longer gets 414.", NULL, 16, 1 << 20},
+    {"max_header_line", CM_OPT_SIZE, "8K", CM_OPT_RESTART, OFF(max_header_line),
+     "Longest single header line accepted; longer gets 431.", NULL, 64, 1 << 20},
+    {"max_headers", CM_OPT_INT, "100", CM_OPT_RESTART, OFF(max_headers),
+     "Most header fields accepted in a request; more gets 431.", NULL, 1, 10000},
     {"max_response_body", CM_OPT_SIZE, "8M", CM_OPT_RESTART, OFF(max_response_body),
      "Largest non-streamed model response inspected; larger answers fail with 502.", NULL, 1024,
      1LL << 30},
@@ -58,6 +72,20 @@ static const struct cm_opt sc_opts[] = {
      unknown_path_choices},
     {"log_level", CM_OPT_ENUM, "info", CM_OPT_RESTART, OFF(log_level), "err, warn, info or debug.",
      log_level_choices},
+    {"tls_cert", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_cert),
+     "PEM certificate chain of the data listener; set with tls_key to serve HTTPS (TLS 1.2+)."},
+    {"tls_key", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_key),
+     "PEM private key of the data listener; refused when readable by group or others."},
+    {"tls_client_ca", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_client_ca),
+     "PEM CA bundle that client certificates must chain to (mTLS)."},
+    {"tls_client_auth", CM_OPT_ENUM, "none", CM_OPT_RESTART, OFF(tls_client_auth),
+     "Client certificates: none, optional (verified when sent) or required; the verified "
+     "certificate's SAN (URI, DNS, e-mail) or CN becomes the caller.",
+     client_auth_choices},
+    {"upstream_ca", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(upstream_ca),
+     "PEM CA bundle for an https:// upstream (default: the system store)."},
+    {"upstream_tls_verify", CM_OPT_BOOL, "true", CM_OPT_RESTART, OFF(upstream_tls_verify),
+     "Verify an https:// upstream's certificate and host name."},
     {"lineage_topic", CM_OPT_STRING, "steward.lineage", CM_OPT_RESTART, OFF(lineage_topic),
      "Kafka topic of lineage records."},
     {"bootstrap_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(bootstrap_file),

@@ -17,7 +17,7 @@
  * libevent facts this file relies on (DESIGN.md section 3): evhttp lets two
  * Content-Length headers through and accepts absolute-form targets, so both
  * are checked here and answered with 400 and a closed connection; it does not
- * set TCP_NODELAY (set on the listener, inherited, and in sc_upstream); a
+ * set TCP_NODELAY (sc_listen sets it on the listener, and sc_upstream); a
  * 413 only reaches the client with EVHTTP_SERVER_LINGERING_CLOSE.
  *
  * Caller identity (ex_identify): with api_keys set, the key from
@@ -38,14 +38,13 @@
  */
 #include "sidecar/sc_proxy.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -61,7 +60,9 @@
 #include "common/cm_uuid.h"
 #include "policy/pol_body.h"
 #include "policy/pol_keys.h"
+#include "sidecar/sc_guard.h"
 #include "sidecar/sc_outcome.h"
+#include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
 
 #define EX_MAX_FINDINGS 64
@@ -75,14 +76,35 @@ struct sc_proxy {
     struct pol_slot policy;
     struct pol_keys *keys; /* NULL: no API keys, callers are anonymous */
     struct aud_emitter *em;
+    struct sc_metrics *metrics;
+    struct sc_tls *tls;
     struct sc_upstream *up;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     char **fwd; /* lower-case header allowlist */
     size_t nfwd;
     size_t inflight;
+    size_t writing; /* replies handed to evhttp and not yet written */
     struct pol_body_limits lim;
+    struct sc_guard_limits glim;
+    struct guard_slot *slots; /* strict-framing state per connection, by fd */
+    size_t nslots;
 };
+
+/* The framing guard of one client connection.  Indexed by fd; `bev` tells a
+ * new connection on a reused fd from the old one, so nothing needs freeing
+ * when evhttp frees a connection.  A new bufferevent may reuse the address
+ * of a dead one: client_bev() clears any slot that still names it. */
+struct guard_slot {
+    struct bufferevent *bev;
+    struct sc_guard g;
+    unsigned dispatched; /* requests of this connection seen by proxy_handle */
+};
+
+/* The proxy of the worker thread running the current callback: evbuffer
+ * callbacks carry one pointer (the bufferevent), and each worker thread
+ * serves exactly one proxy. */
+static __thread struct sc_proxy *guard_px;
 
 enum ex_kind {
     EX_INSPECT, /* an API route whose JSON is inspected */
@@ -226,6 +248,8 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
             }
         }
         af->count += f[i].count;
+        sc_metrics_finding(ex->px->metrics, strcmp(direction, "response") == 0, f[i].label,
+                           f[i].count);
     }
 }
 
@@ -254,7 +278,19 @@ ex_common_headers(struct sc_exchange *ex, struct evkeyvalq *h)
     evhttp_add_header(h, "X-Steward-Decision", ex_decision(ex));
 }
 
-/* Stops watching the client connection: call before every reply. */
+static void
+reply_written(struct evhttp_request *req, void *arg)
+{
+    struct sc_proxy *px = arg;
+
+    (void)req;
+    px->writing--;
+}
+
+/* Stops watching the client connection and counts the reply as being
+ * written until evhttp says it left: call before the last send of every
+ * reply (a drain waits for both counters to reach zero, or the bytes of the
+ * last answers would die with the process). */
 static void
 ex_unwatch_client(struct sc_exchange *ex)
 {
@@ -262,6 +298,8 @@ ex_unwatch_client(struct sc_exchange *ex)
 
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
+    ex->px->writing++;
+    evhttp_request_set_on_complete_cb(ex->creq, reply_written, ex->px);
 }
 
 /* Answers the client with an OpenAI-shaped JSON error and finishes the
@@ -367,6 +405,9 @@ ex_emit_record(struct sc_exchange *ex)
             cm_log_err("sidecar", "record_not_queued record=%s rc=%s", ex->id_str,
                        cm_status_name(rc));
     }
+    sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
+                        sc_metric_decision(rec.decision), ex->outcome, ex->status,
+                        ex->governance_us, ex->upstream_us, rec.latency_total_us);
     cm_log_info("sidecar",
                 "exchange record=%s route=%s status=%d outcome=%s decision=%s findings=%zu "
                 "total_us=%lld upstream_us=%lld governance_us=%lld",
@@ -383,6 +424,7 @@ ex_finish(struct sc_exchange *ex)
         return;
     ex_emit_record(ex);
     ex->px->inflight--;
+    atomic_fetch_sub_explicit(&ex->px->metrics->inflight, 1, memory_order_relaxed);
     pol_set_unref(ex->ps);
     cm_arena_free(ex->arena);
     cm_arena_free(ex->scratch);
@@ -851,32 +893,110 @@ static const struct {
     {"/v1/messages", POL_ROUTE_MESSAGES},
 };
 
-/* Framing checks evhttp does not make (DESIGN.md section 3).  Returns NULL
- * or the complaint. */
-static const char *
-framing_error(struct evhttp_request *req)
+static struct guard_slot *
+guard_slot_for(struct sc_proxy *px, struct bufferevent *bev)
 {
-    struct evkeyval *kv;
-    int ncl = 0, nte = 0, nhost = 0;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
 
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-    {
-        if (strcasecmp(kv->key, "Content-Length") == 0)
-            ncl++;
-        else if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
-            nte++;
-        else if (strcasecmp(kv->key, "Host") == 0)
-            nhost++;
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= px->nslots) {
+        size_t n = px->nslots ? px->nslots : 256;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        px->slots = cm_realloc(px->slots, n * sizeof(*px->slots));
+        memset(px->slots + px->nslots, 0, (n - px->nslots) * sizeof(*px->slots));
+        px->nslots = n;
     }
-    if (ncl > 1)
-        return "more than one Content-Length header";
-    if (ncl > 0 && nte > 0)
-        return "Content-Length together with Transfer-Encoding";
-    if (nhost > 1)
-        return "more than one Host header";
-    if (evhttp_request_get_uri(req)[0] != '/')
-        return "the request target must be a path (origin-form)";
-    return NULL;
+    return &px->slots[fd];
+}
+
+/* Runs on every read into a client connection's input buffer, before evhttp
+ * parses the bytes: feeds the newly added bytes to the connection's guard. */
+static void
+guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct bufferevent *bev = arg;
+    struct guard_slot *slot;
+    struct evbuffer_iovec vec[8];
+    struct evbuffer_ptr pos;
+    size_t len = evbuffer_get_length(buf);
+    int n;
+
+    if (info->n_added == 0 || guard_px == NULL || info->n_added > len)
+        return;
+    slot = guard_slot_for(guard_px, bev);
+    if (slot == NULL)
+        return;
+    if (slot->bev != bev) {
+        slot->bev = bev;
+        slot->dispatched = 0;
+        sc_guard_init(&slot->g, &guard_px->glim);
+    }
+    if (slot->g.status != 0)
+        return;
+    if (evbuffer_ptr_set(buf, &pos, len - info->n_added, EVBUFFER_PTR_SET) != 0)
+        return;
+    for (size_t left = info->n_added; left > 0 && slot->g.status == 0;) {
+        n = evbuffer_peek(buf, (ev_ssize_t)left, &pos, vec, 8);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n && i < 8 && left > 0; i++) {
+            size_t take = vec[i].iov_len < left ? vec[i].iov_len : left;
+
+            sc_guard_feed(&slot->g, vec[i].iov_base, take);
+            left -= take;
+            if (evbuffer_ptr_set(buf, &pos, take, EVBUFFER_PTR_ADD) != 0)
+                left = 0;
+        }
+    }
+}
+
+/* evhttp_set_bevcb: the connection's bufferevent (TLS or plain) with the
+ * framing guard watching its input. */
+static struct bufferevent *
+client_bev(struct event_base *base, void *arg)
+{
+    struct sc_proxy *px = arg;
+    struct bufferevent *bev = px->tls != NULL ? sc_tls_server_bev(base, px->tls)
+                                              : bufferevent_socket_new(base, -1,
+                                                                       BEV_OPT_CLOSE_ON_FREE);
+
+    guard_px = px;
+    if (bev == NULL)
+        return NULL;
+    /* A slot naming this address belongs to a connection that is gone. */
+    for (size_t i = 0; i < px->nslots; i++)
+        if (px->slots[i].bev == bev)
+            px->slots[i].bev = NULL;
+    evbuffer_add_cb(bufferevent_get_input(bev), guard_input, bev);
+    return bev;
+}
+
+/* The guard's verdict on the request being dispatched: NULL when its bytes
+ * were well-formed, else the complaint, with *outcome set. */
+static const char *
+guard_verdict(struct sc_proxy *px, struct evhttp_request *req, enum sc_outcome *outcome)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct guard_slot *slot = guard_slot_for(px, bev);
+    unsigned index;
+
+    if (slot == NULL || slot->bev != bev)
+        return NULL;
+    index = slot->dispatched++;
+    if (slot->g.status == 0 || index < slot->g.bad_request)
+        return NULL;
+    switch (slot->g.status) {
+    case 414: *outcome = SC_OUT_URI_TOO_LONG; break;
+    case 431: *outcome = SC_OUT_HEADERS_TOO_LARGE; break;
+    case 501: *outcome = SC_OUT_NOT_IMPLEMENTED; break;
+    case 505: *outcome = SC_OUT_BAD_VERSION; break;
+    default: *outcome = SC_OUT_BAD_REQUEST; break;
+    }
+    return slot->g.why;
 }
 
 static const char *const *
@@ -980,6 +1100,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
     const char *uri = evhttp_request_get_uri(req), *q, *ct, *ce, *bad;
+    enum sc_outcome bad_outcome = SC_OUT_BAD_REQUEST;
     struct evbuffer *inbuf;
     size_t plen, blen;
 
@@ -1001,14 +1122,25 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->prompt_tokens = ex->completion_tokens = -1;
     cm_buf_init(&ex->resp);
     px->inflight++;
+    atomic_fetch_add_explicit(&px->metrics->inflight, 1, memory_order_relaxed);
     q = strchr(uri, '?');
     plen = q ? (size_t)(q - uri) : strlen(uri);
     ex->path = cm_arena_strndup(ex->arena, uri, plen > 256 ? 256 : plen);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), client_closed, ex);
+    if (px->tls != NULL) {
+        char id[256];
 
-    bad = framing_error(req);
+        /* The verified certificate names the caller, unless an API key
+         * (ex_identify) says more. */
+        if (*sc_tls_peer_identity(req, id, sizeof(id)) != '\0')
+            ex->caller.principal = cm_arena_strndup(ex->arena, id, strlen(id));
+    }
+
+    bad = guard_verdict(px, req, &bad_outcome);
+    if (bad == NULL && uri[0] != '/')
+        bad = "the request target must be a path (origin-form)"; /* belt and braces */
     if (bad != NULL) {
-        ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_framing", bad, true);
+        ex_fail(ex, bad_outcome, 0, "bad_framing", bad, true);
         return;
     }
     if (!ex_identify(ex, ih))
@@ -1182,19 +1314,22 @@ split_allowlist(struct sc_proxy *px, const char *list)
 }
 
 int
-sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_set *ps,
-             struct aud_emitter *em, struct sc_proxy **out, struct cm_err *err)
+sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
+             struct sc_proxy **out, struct cm_err *err)
 {
+    const struct sc_options *opts = env->opts;
     struct sc_proxy *px = cm_calloc(1, sizeof(*px));
     struct timeval tv;
     int rc;
 
     px->base = base;
     px->opts = opts;
-    px->em = em;
+    px->em = env->em;
+    px->metrics = env->metrics;
+    px->tls = env->tls;
     px->lim.max_depth = (size_t)opts->max_json_depth;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
-                         opts->upstream_timeout_us, &px->up, err);
+                         opts->upstream_timeout_us, env->upstream_tls, &px->up, err);
     if (rc != CM_OK) {
         free(px);
         return rc;
@@ -1202,7 +1337,9 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     split_allowlist(px, opts->forward_headers);
     px->http = evhttp_new(base);
     evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
-    evhttp_set_max_headers_size(px->http, (ev_ssize_t)opts->max_header);
+    /* evhttp's own header limit sits above the guard's, so that the guard
+     * answers (431/414, with a lineage record) before evhttp would. */
+    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
     tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
     tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
     evhttp_set_timeout_tv(px->http, &tv);
@@ -1210,6 +1347,11 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     evhttp_set_allowed_methods(px->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    px->glim.max_target = opts->max_uri;
+    px->glim.max_header_line = opts->max_header_line;
+    px->glim.max_header_bytes = opts->max_header;
+    px->glim.max_headers = (size_t)opts->max_headers;
+    evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
     pol_slot_init(&px->policy, ps);
     *out = px;
@@ -1217,49 +1359,12 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
 }
 
 int
-sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err *err)
+sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err)
 {
-    const char *listen = px->opts->listen;
-    const char *colon = strrchr(listen, ':');
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char host[256];
-    evutil_socket_t fd;
-    long port;
-    char *end;
-    int one = 1;
-
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-        return cm_err_set(err, CM_EINPUT, "listen '%s': expected HOST:PORT", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535)
-        return cm_err_set(err, CM_EINPUT, "listen '%s': bad port", listen);
-    px->listener = evhttp_bind_socket_with_handle(px->http, host, (unsigned short)port);
-    if (px->listener == NULL)
-        return cm_err_set(err, CM_EIO, "listen '%s': cannot bind", listen);
-    fd = evhttp_bound_socket_get_fd(px->listener);
-    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux;
-     * evhttp never sets it and streamed answers would stall 40 ms. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        char name[128] = "?";
-        int p = 0;
-
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-            evutil_inet_ntop(AF_INET, &sin->sin_addr, name, sizeof(name));
-            p = ntohs(sin->sin_port);
-            snprintf(bound, boundlen, "%s:%d", name, p);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-            evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, name, sizeof(name));
-            p = ntohs(sin6->sin6_port);
-            snprintf(bound, boundlen, "[%s]:%d", name, p);
-        }
+    px->listener = evhttp_accept_socket_with_handle(px->http, fd);
+    if (px->listener == NULL) {
+        close(fd);
+        return cm_err_set(err, CM_EIO, "cannot serve the data listener");
     }
     return CM_OK;
 }
@@ -1293,7 +1398,7 @@ sc_proxy_stop_accepting(struct sc_proxy *px)
 size_t
 sc_proxy_inflight(const struct sc_proxy *px)
 {
-    return px->inflight;
+    return px->inflight + px->writing;
 }
 
 void
@@ -1308,5 +1413,6 @@ sc_proxy_free(struct sc_proxy *px)
     free(px->fwd);
     pol_slot_fini(&px->policy);
     pol_keys_unref(px->keys);
+    free(px->slots);
     free(px);
 }

@@ -1,5 +1,5 @@
-# tests/bench: benchmarks (`make bench` runs them all; each area adds its own
-# target to BENCHES).  They measure; they never pass or fail on a number.
+# tests/bench: benchmark fragments (the root Makefile runs BENCHES under
+# `make bench`).  They measure; they never pass or fail on a number.
 
 # ---- bench-policy: ns per pol_set_eval on a realistic policy, the
 # policy's scanning cost, load time (tests/bench/bench_policy.c).
@@ -10,5 +10,4 @@ bench-policy: $(BENCH_POLICY)
 	$(Q)$(BENCH_POLICY) deploy/policies/acme-full.yaml
 
 BENCHES += bench-policy
-bench: $(BENCHES)
-.PHONY: bench bench-policy
+.PHONY: bench-policy

@@ -9,8 +9,10 @@
  * a short text, so the compiled form is exercised, not only built.  Any
  * crash, leak, out-of-bounds access or undefined behaviour is a bug.
  *
- *   make fuzz-policy                 build build/fuzz/fuzz_policy_load
- *   build/fuzz/fuzz_policy_load tests/fuzz/corpus/policy
+ *   make fuzz                        builds build/fuzz/fuzz_policy_load (and the others)
+ *   make fuzz-run FUZZ_SECONDS=600   runs each over its seed corpus
+ * Seeds: tests/fuzz/corpus/fuzz_policy_load (the shipped example policies,
+ * a format byte in front).
  */
 #include <stddef.h>
 #include <stdint.h>
