@@ -368,6 +368,8 @@ admin_metrics(void *arg, struct cm_buf *out)
     g.lineage_in_flight = st.in_flight;
     g.policy_reloads_ok = atomic_load(&m->reloads_ok);
     g.policy_reloads_failed = atomic_load(&m->reloads_failed);
+    g.keys_reloads_ok = atomic_load(&m->keys_reloads_ok);
+    g.keys_reloads_failed = atomic_load(&m->keys_reloads_failed);
     g.policy_id = pol_set_id(m->ps);
     g.policy_hash = pol_set_hash(m->ps);
     g.workers = m->nw;

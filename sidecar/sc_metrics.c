@@ -15,8 +15,8 @@ static const double bucket_le[SC_HIST_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.00
                                                   0.0025,  0.005,  0.01,    0.025,  0.1,
                                                   0.5,     2.5,    10,      30};
 
-static const char *const route_names[SC_MR__COUNT] = {"chat", "completion", "embedding", "models",
-                                                      "other"};
+static const char *const route_names[SC_MR__COUNT] = {
+    "chat", "completion", "embedding", "responses", "messages", "models", "other"};
 static const char *const decision_names[SC_MD__COUNT] = {"allow", "redact", "deny", "none"};
 
 enum sc_metric_route
@@ -199,6 +199,10 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                   "# TYPE steward_policy_reloads_total counter\n"
                   "steward_policy_reloads_total{result=\"ok\"} %llu\n"
                   "steward_policy_reloads_total{result=\"failed\"} %llu\n"
+                  "# HELP steward_api_keys_reloads_total API-key file reloads, by result.\n"
+                  "# TYPE steward_api_keys_reloads_total counter\n"
+                  "steward_api_keys_reloads_total{result=\"ok\"} %llu\n"
+                  "steward_api_keys_reloads_total{result=\"failed\"} %llu\n"
                   "# HELP steward_policy_info The policy in force (value 1).\n"
                   "# TYPE steward_policy_info gauge\n"
                   "steward_policy_info{id=\"%s\",hash=\"%s\"} 1\n"
@@ -208,6 +212,7 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                   "# TYPE steward_start_time_seconds gauge\nsteward_start_time_seconds %.3f\n",
                   (unsigned long long)g->policy_reloads_ok,
                   (unsigned long long)g->policy_reloads_failed,
+                  (unsigned long long)g->keys_reloads_ok, (unsigned long long)g->keys_reloads_failed,
                   label_escape(g->policy_id, idq, sizeof(idq)), g->policy_hash,
                   g->workers, (double)g->start_time_us / 1e6);
 }

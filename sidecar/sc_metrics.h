@@ -22,7 +22,16 @@
 #include "policy/pii/pii_scan.h"
 #include "sidecar/sc_outcome.h"
 
-enum sc_metric_route { SC_MR_CHAT, SC_MR_COMPLETION, SC_MR_EMBEDDING, SC_MR_MODELS, SC_MR_OTHER, SC_MR__COUNT };
+enum sc_metric_route {
+    SC_MR_CHAT,
+    SC_MR_COMPLETION,
+    SC_MR_EMBEDDING,
+    SC_MR_RESPONSES,
+    SC_MR_MESSAGES,
+    SC_MR_MODELS,
+    SC_MR_OTHER,
+    SC_MR__COUNT
+};
 enum sc_metric_decision { SC_MD_ALLOW, SC_MD_REDACT, SC_MD_DENY, SC_MD_NONE, SC_MD__COUNT };
 
 #define SC_HIST_BUCKETS 14 /* upper bounds in sc_metrics.c, plus +Inf */
@@ -47,6 +56,7 @@ struct sc_metrics {
 struct sc_metrics_global {
     uint64_t lineage_queued, lineage_delivered, lineage_failed, lineage_in_flight;
     uint64_t policy_reloads_ok, policy_reloads_failed;
+    uint64_t keys_reloads_ok, keys_reloads_failed; /* the api_keys file */
     const char *policy_id;
     const char *policy_hash;
     unsigned workers;

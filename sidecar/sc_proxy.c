@@ -1143,8 +1143,6 @@ proxy_handle(struct evhttp_request *req, void *arg)
         ex_fail(ex, bad_outcome, 0, "bad_framing", bad, true);
         return;
     }
-    if (!ex_identify(ex, ih))
-        return;
     for (size_t i = 0; i < CM_ARRAY_LEN(api_routes); i++) {
         if (strlen(api_routes[i].path) == plen && memcmp(uri, api_routes[i].path, plen) == 0) {
             ex->route = api_routes[i].route;
@@ -1152,10 +1150,18 @@ proxy_handle(struct evhttp_request *req, void *arg)
             break;
         }
     }
+    if (ex->route == POL_ROUTE_OTHER && plen >= 10 && memcmp(uri, "/v1/models", 10) == 0 &&
+        (plen == 10 || uri[10] == '/')) {
+        ex->kind = EX_MODELS;
+        ex->route_name = ROUTE_MODELS_NAME;
+    }
+    /* Who calls is settled before anything else is said about the request
+     * (a 401 reveals nothing about paths or bodies), once the route is known
+     * so that the record names it. */
+    if (!ex_identify(ex, ih))
+        return;
     if (ex->route == POL_ROUTE_OTHER) {
-        if (plen >= 10 && memcmp(uri, "/v1/models", 10) == 0 && (plen == 10 || uri[10] == '/')) {
-            ex->kind = EX_MODELS;
-            ex->route_name = ROUTE_MODELS_NAME;
+        if (ex->kind == EX_MODELS) {
             if (cmd != EVHTTP_REQ_GET) {
                 ex_fail(ex, SC_OUT_BAD_METHOD, 0, "method_not_allowed",
                         "only GET is allowed on /v1/models", false);

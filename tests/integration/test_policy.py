@@ -269,6 +269,25 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(stat.S_IMODE(os.stat(self.keys).st_mode), 0o600)
 
+    def test_keys_reload(self):
+        key = self.add_key("nina", "acme", ["eng"], [])
+        r = self.call(chat("hello"), key=key)
+        self.assertEqual(r.status, 401)  # not loaded yet
+        self.sc.signal(signal.SIGHUP)
+        wait_until(lambda: self.call(chat("hello"), key=key).status == 200, 10,
+                   "the new key to be loaded")
+        # a key file others may read is refused on reload; the old table stays
+        os.chmod(self.keys, 0o640)
+        try:
+            self.sc.signal(signal.SIGHUP)
+            wait_until(lambda: "api_keys_reload_failed" in open(self.sc.log).read(), 10,
+                       "the refused key file in the log")
+            metrics = request(self.sc.admin_url, "GET", "/metrics").body.decode()
+            self.assertIn('steward_api_keys_reloads_total{result="failed"} 1', metrics)
+            self.assertEqual(self.call(chat("hello"), key=key).status, 200)
+        finally:
+            os.chmod(self.keys, 0o600)
+
     # ---- monitor mode
 
     def test_monitor_mode_forwards_the_original_and_records_the_decision(self):
@@ -318,6 +337,8 @@ class PolicyTest(unittest.TestCase):
         log = open(sc.log).read()
         self.assertIn(path + ":4:10: /request/PHONE: unknown action", log)
         self.assertIn("failures=1", log)
+        metrics = request(sc.admin_url, "GET", "/metrics").body.decode()
+        self.assertIn('steward_policy_reloads_total{result="failed"} 1', metrics)
         r = request(sc.url, "POST", "/v1/chat/completions", chat("mail ann@example.com"))
         self.assertEqual(r.status, 200)
         self.assertIn("<EMAIL>", self.st.model_received(r.record)[0]["body"])
