@@ -419,6 +419,12 @@ step(struct sc_guard *g, unsigned char c)
     return g->status;
 }
 
+bool
+sc_guard_idle(const struct sc_guard *g)
+{
+    return g->state == S_START && g->line == 0 && !g->cr;
+}
+
 int
 sc_guard_feed(struct sc_guard *g, const char *p, size_t n)
 {

@@ -9,3 +9,5 @@ $(eval $(call fuzzer,fuzz_conf,$(FUZZ_COMMON_SRCS),$(LDLIBS_COMMON)))
 $(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
 # the strict HTTP/1.1 framing guard in front of evhttp
 $(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c,))
+# bounded inflation of gzip/deflate request bodies
+$(eval $(call fuzzer,fuzz_inflate,sidecar/sc_inflate.c common/cm_buf.c common/cm_mem.c common/cm_status.c,$(LDLIBS_Z)))
