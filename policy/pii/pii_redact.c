@@ -480,6 +480,8 @@ pol_pii_redact_v(const char *text, size_t len, const struct pol_pii_span *spans,
 {
     size_t pos = 0, nrep = 0;
 
+    if (len == 0)
+        return 0;
     for (size_t k = 0; k < nspans; k++) {
         const struct pol_pii_span *sp = &spans[k];
         const char *v = text + sp->start;
@@ -550,6 +552,8 @@ pol_pii_restore(const struct pol_pii_vault *vault, const char *text, size_t len,
 {
     size_t pos = 0, nrest = 0, k = 0;
 
+    if (len == 0)
+        return 0;
     while (k < len) {
         const char *lt = memchr(text + k, '<', len - k);
         const struct vault_entry *e;

@@ -392,8 +392,10 @@ pol_pii_restorer_feed(struct pol_pii_restorer *rs, const char *chunk, size_t n, 
     const char *lt;
 
     cm_buf_append(&rs->buf, chunk, n);
+    if (rs->buf.len == 0)
+        return 0;
     keep = rs->buf.len;
-    lt = rs->buf.len > 0 ? memrchr(rs->buf.p, '<', rs->buf.len) : NULL;
+    lt = memrchr(rs->buf.p, '<', rs->buf.len);
     if (lt != NULL && placeholder_prefix(lt, (size_t)(rs->buf.p + rs->buf.len - lt)))
         keep = (size_t)(lt - rs->buf.p);
     nrest = pol_pii_restore(rs->vault, rs->buf.p, keep, out);
