@@ -237,9 +237,17 @@ phone_shape(const struct scan *sc, bool plus, const struct pgroup *g, size_t k, 
     if (k >= 4 && g[0].nd == 1 && sc->t[g[0].start] == '1' && !g[0].paren)
         j = 1;
     if (k - j == 3 && g[j].nd == 3 && g[j + 1].nd == 3 && g[j + 2].nd == 4 && !g[j + 1].paren &&
-        !g[j + 2].paren && sc->t[g[j].start] >= '2' && sc->t[g[j + 1].start] >= '2' &&
-        (g[j + 1].sep != 'p' || g[j].paren) && g[j + 2].sep != 'p')
-        return !(spaces_only && !paren) ? 0.75f : glued ? 0 : 0.60f;
+        !g[j + 2].paren && (g[j + 1].sep != 'p' || g[j].paren) && g[j + 2].sep != 'p') {
+        if (sc->t[g[j].start] >= '2' && sc->t[g[j + 1].start] >= '2')
+            return !(spaces_only && !paren) ? 0.75f : glued ? 0 : 0.60f;
+        /* area or exchange starting with 0 or 1 is not a valid NANP
+         * number, but made-up and sample numbers ("(555) 123-4567") have
+         * that shape: with separators and a phone context word only */
+        if (!spaces_only && !glued) {
+            *need_ctx = true;
+            return 0.50f;
+        }
+    }
     if (k == 1 && !paren && (nd == 10 || (nd == 11 && sc->t[g[0].start] == '1'))) {
         size_t a = g[0].start + (nd == 11);
 

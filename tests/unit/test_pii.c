@@ -160,6 +160,8 @@ static const struct pos_case positives[] = {
      "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC", POL_PII_SECRET},
     /* context words */
     {"call me at 415 555 0132", "415 555 0132", POL_PII_PHONE},
+    {"phone: (555) 123-4567", "(555) 123-4567", POL_PII_PHONE},
+    {"call 015-155-0132", "015-155-0132", POL_PII_PHONE},
 };
 
 static const struct neg_case negatives[] = {
@@ -193,6 +195,7 @@ static const struct neg_case negatives[] = {
     {"1234567", POL_PII_PHONE},
     {"555-0132", POL_PII_PHONE},
     {"115-555-0132", POL_PII_PHONE},
+    {"(555) 123-4567", POL_PII_PHONE}, /* invalid exchange, no context word */
     {"415-155-0132", POL_PII_PHONE},
     {"415-555-01322", POL_PII_PHONE},
     {"a415-555-0132", POL_PII_PHONE},
