@@ -206,12 +206,19 @@ ctx_words(enum pol_pii_label label)
 bool
 words_in(const struct scan *sc, size_t from, size_t to, const char *const *words)
 {
+    uint32_t first = 0;
+
+    /* the first letters of the words: most word starts fail this test */
+    for (size_t w = 0; words[w] != NULL; w++)
+        first |= 1u << ((unsigned)(words[w][0] - 'a') & 31);
     for (size_t p = from; p < to; p++) {
         int c0;
 
         if (!is_alpha(sc->t[p]) || (p > 0 && is_alpha(sc->t[p - 1])))
             continue;
         c0 = lower(sc->t[p]);
+        if (!(first & (1u << ((unsigned)(c0 - 'a') & 31))))
+            continue;
         for (size_t w = 0; words[w] != NULL; w++) {
             size_t k = 1;
 
@@ -721,6 +728,25 @@ secret_first(int c, int c2)
     }
 }
 
+/* A lower-case word start worth a look: "aws", "eyJ", "gh", "gi(thub_pat_)",
+ * "gl(pat-)", "rk_", "sk", "sec(ret)", "www", "xo(x)". */
+static bool
+lower_start(const struct scan *sc, size_t i)
+{
+    int c2 = at(sc, i + 1);
+
+    switch (sc->t[i]) {
+    case 'a': return c2 == 'w';
+    case 'e': return c2 == 'y';
+    case 'g': return c2 == 'h' || c2 == 'i' || c2 == 'l';
+    case 'r': return c2 == 'k';
+    case 's': return c2 == 'k' || (c2 == 'e' && at(sc, i + 2) == 'c');
+    case 'w': return c2 == 'w';
+    case 'x': return c2 == 'o';
+    default: return false;
+    }
+}
+
 /* A word start i (a start byte after a byte that is not a letter or
  * digit); returns the end of its run of letters and digits. */
 static size_t
@@ -820,6 +846,12 @@ pol_pii_scan(const char *text, size_t len, unsigned labels, struct pol_pii_spans
             if (x & ST_ANCHOR) {
                 anchor(&sc, i);
                 i++;
+            } else if (t[i] >= 'a' && !lower_start(&sc, i)) {
+                /* a common word ("read", "small", "every"): its bytes go by
+                 * one at a time, each behind a letter */
+                prev = x;
+                i++;
+                continue;
             } else {
                 i = word(&sc, i);
             }
