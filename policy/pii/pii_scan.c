@@ -689,23 +689,30 @@ v6_at_colon(struct scan *sc, size_t i)
         scan_ipv6(sc, s);
 }
 
-/* A run of letters and digits [i, j) that starts with a digit. */
+/* A run of letters and digits [i, j) that starts with a digit.  Each
+ * recognizer is tried only where its shape can start: most numbers in
+ * prompts ("42", "2023", "v1.2") fail these byte tests. */
 static void
 digit_run(struct scan *sc, size_t i, size_t j)
 {
-    int next = at(sc, j);
+    size_t n = j - i;
+    int next = at(sc, j), next2 = at(sc, j + 1);
+    /* a digit group continues after one separator */
+    bool grp = (next == ' ' || next == '-' || next == '.' || next == '/') && is_digit(next2);
 
     if (!num_left_ok(sc, i))
         return;
-    if (want(sc, POL_PII_IP_ADDRESS) && next == '.')
+    if (next == '.' && want(sc, POL_PII_IP_ADDRESS))
         scan_ipv4(sc, i);
-    if (want(sc, POL_PII_US_SSN) && (j - i == 3 || j - i == 9))
+    if ((n == 9 || (n == 3 && grp)) && want(sc, POL_PII_US_SSN))
         scan_ssn(sc, i);
-    if (want(sc, POL_PII_CREDIT_CARD) && j - i >= 3 && j - i <= 19)
+    if (n >= 3 && n <= 19 && (n >= 13 || grp) && want(sc, POL_PII_CREDIT_CARD))
         scan_card(sc, i);
-    if (want(sc, POL_PII_PHONE) && j - i <= 15)
+    if (n <= 15 && (n >= 7 || grp || (next == ' ' && next2 == '(') || next == ')') &&
+        want(sc, POL_PII_PHONE))
         scan_phone(sc, i);
-    if (want(sc, POL_PII_DATE) && j - i <= 4)
+    if (n <= 4 && (grp || (next == ' ' && (is_upper(next2) || next2 == 'o')) || n > 2) &&
+        want(sc, POL_PII_DATE))
         scan_date_num(sc, i);
 }
 

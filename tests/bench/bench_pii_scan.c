@@ -9,8 +9,10 @@
  *
  * The corpora are generated from fixed seeds (synthetic values only: test
  * card numbers, documentation IP ranges, example.com addresses) and scanned
- * as texts of about 2 KB each, the size of a typical prompt.  Each figure is
- * the best of several passes, so a noisy shared machine disturbs it less.
+ * as texts of about 2 KB each, the size of a typical prompt.  Time is the
+ * thread's CPU time (so MB/s is per core even when the machine is shared
+ * and the thread waits for a CPU), and each figure is the best of five
+ * passes.
  * Prints one line per corpus; `make bench-pii-scan` builds and runs it.
  * Arguments: the corpus size in MB (default 8), then optionally one corpus
  * name (prompt, dense, prose).
@@ -129,7 +131,7 @@ now(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
