@@ -9,7 +9,7 @@
  * word), area not 000, 666 or 900-999, group not 00, serial not 0000.
  * CREDIT_CARD: 13-19 digits in groups of 3-7 separated by one kind of
  * separator, issuer prefix and length (Visa, Mastercard incl. 2221-2720,
- * Amex, Discover, JCB, Diners, UnionPay) and Luhn.
+ * Amex, Discover, JCB, Diners, UnionPay, Maestro) and Luhn.
  * PHONE: E.164 ('+' and 8-15 digits), 00-prefixed international, NANP
  * (optional 1, area and exchange not starting with 0 or 1), national
  * numbers with a trunk 0, optional extension (x, ext., #).
@@ -56,6 +56,11 @@ card_issuer_ok(const char *d, size_t n)
         return n >= 14;
     if (p2 == 62) /* UnionPay */
         return n >= 16;
+    if (p2 == 50 || (p2 >= 56 && p2 <= 58) || p4 == 6304 || p4 == 6759 ||
+        (p4 >= 6761 && p4 <= 6763)) /* Maestro */
+        return n >= 13;
+    if (p4 == 2131 || p4 == 1800) /* JCB, 15 digits */
+        return n == 15;
     return false;
 }
 
@@ -232,6 +237,10 @@ phone_shape(const struct scan *sc, bool plus, const struct pgroup *g, size_t k, 
         sc->t[g[0].start] == '0' && sc->t[g[0].start + 1] == '0' && sc->t[g[0].start + 2] != '0' &&
         nd >= 10 && !dots)
         return 0.75f;
+    /* "001-415-555-0132": 00 and a country code of one digit as a group */
+    if (k >= 3 && !cut && !glued && !g[0].paren && g[0].nd == 3 && sc->t[g[0].start] == '0' &&
+        sc->t[g[0].start + 1] == '0' && sc->t[g[0].start + 2] != '0' && nd >= 11 && !dots)
+        return 0.70f;
 
     /* North American numbering plan */
     if (k >= 4 && g[0].nd == 1 && sc->t[g[0].start] == '1' && !g[0].paren)

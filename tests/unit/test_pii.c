@@ -162,6 +162,10 @@ static const struct pos_case positives[] = {
     {"call me at 415 555 0132", "415 555 0132", POL_PII_PHONE},
     {"phone: (555) 123-4567", "(555) 123-4567", POL_PII_PHONE},
     {"call 015-155-0132", "015-155-0132", POL_PII_PHONE},
+    {"001-415-555-0132x123", "001-415-555-0132x123", POL_PII_PHONE},
+    {"maestro 6759 6498 2643 8453", "6759 6498 2643 8453", POL_PII_CREDIT_CARD},
+    {"5018 0000 0000 0009", "5018 0000 0000 0009", POL_PII_CREDIT_CARD},
+    {"jcb 213100000000001", "213100000000001", POL_PII_CREDIT_CARD},
 };
 
 static const struct neg_case negatives[] = {
