@@ -97,6 +97,7 @@ include sidecar/module.mk
 include tests/tools/module.mk
 include tests/unit/module.mk
 include tests/fuzz/module.mk
+include tests/bench/module.mk
 
 programs: $(PROGRAMS) $(TOOLS)
 

@@ -3,10 +3,12 @@
 # evaluation, JSON body inspection and rewriting; tool steward-policy.
 POLICY_SRCS := policy/pii/pii_scan.c policy/pii/pii_redact.c policy/pii/pii_detect.c policy/pol_policy.c \
                policy/pol_body.c
+# the recognizers, redaction operators and streaming redactor (issue 3)
+POLICY_SRCS += policy/pii/pii_rec_num.c policy/pii/pii_rec_text.c policy/pii/pii_stream.c
 LIBPOLICY := $(BUILD)/lib/libpolicy.a
 $(LIBPOLICY): $(call objs,$(POLICY_SRCS))
 LIBS_ALL += $(LIBPOLICY)
-LDLIBS_POLICY := $(LDLIBS_JANSSON)
+LDLIBS_POLICY := $(LDLIBS_JANSSON) -lm
 
 PROGRAMS += $(BIN)/steward-policy
 $(eval $(call program,$(BIN)/steward-policy,$(call objs,policy/steward_policy.c) $(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))

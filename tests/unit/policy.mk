@@ -3,3 +3,5 @@
 $(eval $(call unit_test,test_pii,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
 $(eval $(call unit_test,test_policy,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
 $(eval $(call unit_test,test_body,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+$(eval $(call unit_test,test_pii_redact,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+$(eval $(call unit_test,test_pii_stream,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
