@@ -14,6 +14,6 @@ $(eval $(call fuzzer,fuzz_pii_scan,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 $(eval $(call fuzzer,fuzz_pii_redact,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 $(eval $(call fuzzer,fuzz_pii_stream,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 # the strict HTTP/1.1 framing guard in front of evhttp
-$(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c,))
+$(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c common/cm_hash.c common/cm_status.c common/cm_mem.c,$(LDLIBS_SSL)))
 # bounded inflation of gzip/deflate request bodies
 $(eval $(call fuzzer,fuzz_inflate,sidecar/sc_inflate.c common/cm_buf.c common/cm_mem.c common/cm_status.c,$(LDLIBS_Z)))
