@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "common/cm_hash.h"
+
 enum {
     S_START, /* before a request line (a few empty lines are allowed) */
     S_METHOD,
@@ -205,6 +207,20 @@ line_byte(struct sc_guard *g, unsigned char c, bool *eol)
     return 0;
 }
 
+/* The end of a chunk-size line: the data follows, or the trailers after the
+ * last (zero) chunk. */
+static void
+chunk_line_done(struct sc_guard *g)
+{
+    g->line = 0;
+    if (g->left == 0) {
+        g->block = 0;
+        g->state = S_TRAILER_START;
+    } else {
+        g->state = S_CHUNK_DATA;
+    }
+}
+
 static int
 step(struct sc_guard *g, unsigned char c)
 {
@@ -358,13 +374,7 @@ step(struct sc_guard *g, unsigned char c)
         if (eol) {
             if (g->line == 0)
                 return fail(g, 400, "empty chunk size");
-            g->line = 0;
-            if (g->left == 0) {
-                g->block = 0;
-                g->state = S_TRAILER_START;
-            } else {
-                g->state = S_CHUNK_DATA;
-            }
+            chunk_line_done(g);
             return 0;
         }
         if (c == ';' && g->line > 0) {
@@ -372,10 +382,7 @@ step(struct sc_guard *g, unsigned char c)
             return 0;
         }
         {
-            int v = (c >= '0' && c <= '9')   ? c - '0'
-                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                             : -1;
+            int v = cm_hexval(c);
 
             if (v < 0)
                 return fail(g, 400, "bad chunk size");
@@ -389,13 +396,7 @@ step(struct sc_guard *g, unsigned char c)
         if (rc != 0)
             return rc > 0 ? 0 : rc;
         if (eol) {
-            g->line = 0;
-            if (g->left == 0) {
-                g->block = 0;
-                g->state = S_TRAILER_START;
-            } else {
-                g->state = S_CHUNK_DATA;
-            }
+            chunk_line_done(g);
             return 0;
         }
         if ((c < 0x20 && c != '\t') || c == 0x7f)
@@ -417,6 +418,12 @@ step(struct sc_guard *g, unsigned char c)
         return 0;
     }
     return g->status;
+}
+
+bool
+sc_guard_idle(const struct sc_guard *g)
+{
+    return g->state == S_START && g->line == 0 && !g->cr;
 }
 
 int

@@ -62,6 +62,8 @@ struct sc_guard {
 };
 
 void sc_guard_init(struct sc_guard *g, const struct sc_guard_limits *lim);
+/* True between requests (nothing of the next request read yet). */
+bool sc_guard_idle(const struct sc_guard *g);
 /* Feeds the next n bytes of the connection.  Returns g->status (0 while the
  * stream is well-formed); after a violation further bytes are ignored. */
 int sc_guard_feed(struct sc_guard *g, const char *p, size_t n);

@@ -64,6 +64,10 @@ static const struct cm_opt sc_opts[] = {
      "Keep-alive connections to the model server.", NULL, 1, 4096},
     {"client_timeout", CM_OPT_DURATION, "30s", CM_OPT_RESTART, OFF(client_timeout_us),
      "Idle time allowed while reading a request from a client.", NULL, 1, 3600000},
+    {"request_timeout", CM_OPT_DURATION, "60s", CM_OPT_RESTART, OFF(request_timeout_us),
+     "Deadline for receiving a whole request (headers and body) once it started; a client "
+     "that trickles bytes to stay under client_timeout is cut off here (408).",
+     NULL, 1, 3600000},
     {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RESTART, OFF(upstream_timeout_us),
      "Idle time allowed while waiting for the model server (504 beyond).", NULL, 1, 3600000},
     {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RESTART, OFF(unknown_path),

@@ -22,6 +22,7 @@ static const struct sc_outcome_info outcomes[SC_OUT__COUNT] = {
     [SC_OUT_HEADERS_TOO_LARGE] = {431, "headers_too_large", "invalid_request_error"},
     [SC_OUT_NOT_IMPLEMENTED] = {501, "not_implemented", "invalid_request_error"},
     [SC_OUT_BAD_VERSION] = {505, "bad_http_version", "invalid_request_error"},
+    [SC_OUT_REQUEST_TIMEOUT] = {408, "request_timeout", "invalid_request_error"},
     [SC_OUT_UNAUTHORIZED] = {401, "unauthorized", "authentication_error"},
 };
 

@@ -61,6 +61,7 @@
 #include "policy/pol_body.h"
 #include "policy/pol_keys.h"
 #include "sidecar/sc_guard.h"
+#include "sidecar/sc_inflate.h"
 #include "sidecar/sc_outcome.h"
 #include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
@@ -89,6 +90,7 @@ struct sc_proxy {
     struct sc_guard_limits glim;
     struct guard_slot *slots; /* strict-framing state per connection, by fd */
     size_t nslots;
+    struct event *sweep; /* closes connections past request_timeout */
 };
 
 /* The framing guard of one client connection.  Indexed by fd; `bev` tells a
@@ -99,6 +101,9 @@ struct guard_slot {
     struct bufferevent *bev;
     struct sc_guard g;
     unsigned dispatched; /* requests of this connection seen by proxy_handle */
+    int64_t started_us;  /* monotonic start of the request being received, or 0 */
+    struct sockaddr_storage peer; /* to tell this connection from a later one */
+    socklen_t peerlen;
 };
 
 /* The proxy of the worker thread running the current callback: evbuffer
@@ -922,6 +927,7 @@ guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
     struct evbuffer_iovec vec[8];
     struct evbuffer_ptr pos;
     size_t len = evbuffer_get_length(buf);
+    unsigned before;
     int n;
 
     if (info->n_added == 0 || guard_px == NULL || info->n_added > len)
@@ -932,10 +938,15 @@ guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
     if (slot->bev != bev) {
         slot->bev = bev;
         slot->dispatched = 0;
+        slot->started_us = 0;
+        slot->peerlen = sizeof(slot->peer);
+        if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&slot->peer, &slot->peerlen) != 0)
+            slot->peerlen = 0;
         sc_guard_init(&slot->g, &guard_px->glim);
     }
     if (slot->g.status != 0)
         return;
+    before = slot->g.request;
     if (evbuffer_ptr_set(buf, &pos, len - info->n_added, EVBUFFER_PTR_SET) != 0)
         return;
     for (size_t left = info->n_added; left > 0 && slot->g.status == 0;) {
@@ -950,6 +961,84 @@ guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
             if (evbuffer_ptr_set(buf, &pos, take, EVBUFFER_PTR_ADD) != 0)
                 left = 0;
         }
+    }
+    if (slot->g.request != before)
+        slot->started_us = 0;
+    if (slot->started_us == 0 && !sc_guard_idle(&slot->g))
+        slot->started_us = cm_mono_us();
+}
+
+/* A record for a connection cut off before evhttp made a request of it. */
+static void
+emit_bare_record(struct sc_proxy *px, enum sc_outcome o)
+{
+    struct aud_record rec;
+    struct cm_buf json;
+    struct cm_err err;
+    char id[CM_UUID_STR_LEN];
+    struct pol_set *ps = pol_slot_get(&px->policy);
+
+    aud_record_init(&rec);
+    cm_uuid7(rec.id);
+    cm_uuid_fmt(rec.id, id);
+    rec.ts_start_us = rec.ts_end_us = cm_now_us();
+    rec.instance = px->opts->instance;
+    rec.method = "-";
+    rec.path = "-";
+    rec.route = "other";
+    rec.upstream = sc_upstream_url(px->up);
+    rec.policy_id = pol_set_id(ps);
+    rec.policy_hash = pol_set_hash(ps);
+    rec.policy_mode = pol_mode_name(pol_set_mode(ps));
+    rec.decision = "none";
+    rec.http_status = sc_outcome_info(o)->status;
+    rec.outcome = sc_outcome_info(o)->name;
+    cm_buf_init(&json);
+    if (aud_record_json(&rec, &json, &err) == CM_OK &&
+        aud_emitter_send(px->em, id, strlen(id), json.p, json.len) != CM_OK)
+        cm_log_err("sidecar", "record_not_queued record=%s", id);
+    cm_buf_fini(&json);
+    pol_set_unref(ps);
+    sc_metrics_exchange(px->metrics, SC_MR_OTHER, SC_MD_NONE, o, rec.http_status, 0, 0, 0);
+    cm_log_info("sidecar", "exchange record=%s route=other status=%d outcome=%s decision=none",
+                id, rec.http_status, rec.outcome);
+}
+
+/* Once a second: a connection whose current request started receiving more
+ * than request_timeout ago is answered 408 (plain HTTP) and shut down, so
+ * evhttp sees the end of the stream and frees it.  evhttp's own timeout only
+ * limits idle gaps, which a client trickling one byte at a time never opens. */
+static void
+guard_sweep(evutil_socket_t unused, short what, void *arg)
+{
+    static const char resp408[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                                  "Content-Length: 0\r\n\r\n";
+    struct sc_proxy *px = arg;
+    int64_t now = cm_mono_us();
+
+    (void)unused;
+    (void)what;
+    for (size_t fd = 0; fd < px->nslots; fd++) {
+        struct guard_slot *slot = &px->slots[fd];
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+
+        if (slot->bev == NULL || slot->started_us == 0 ||
+            now - slot->started_us < px->opts->request_timeout_us)
+            continue;
+        /* The fd may belong to a newer connection by now: check the peer. */
+        if (slot->peerlen == 0 || getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
+            plen != slot->peerlen || memcmp(&peer, &slot->peer, plen) != 0) {
+            slot->bev = NULL;
+            continue;
+        }
+        cm_log_info("sidecar", "request_timeout fd=%zu after_ms=%lld", fd,
+                    (long long)((now - slot->started_us) / 1000));
+        if (px->tls == NULL)
+            (void)!write((int)fd, resp408, sizeof(resp408) - 1);
+        shutdown((int)fd, SHUT_RDWR);
+        slot->bev = NULL;
+        emit_bare_record(px, SC_OUT_REQUEST_TIMEOUT);
     }
 }
 
@@ -1218,10 +1307,11 @@ proxy_handle(struct evhttp_request *req, void *arg)
         return;
     }
     ce = evhttp_find_header(ih, "Content-Encoding");
-    if (ce != NULL && strcasecmp(ce, "identity") != 0) {
+    if (ce != NULL && strcasecmp(ce, "identity") != 0 && strcasecmp(ce, "gzip") != 0 &&
+        strcasecmp(ce, "deflate") != 0) {
         /* Compressed bytes never pass uninspected. */
         ex_fail(ex, SC_OUT_UNSUPPORTED, 0, "unsupported_content_encoding",
-                "compressed request bodies are not accepted", false);
+                "request bodies may be identity, gzip or deflate encoded", false);
         return;
     }
 
@@ -1233,7 +1323,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
         unsigned counts[POL_LABEL_MAX] = {0};
         enum pol_pii_op ops[POL_LABEL_MAX];
         struct pol_pii_redact_opts ropts = {0};
-        struct cm_buf rewritten;
+        struct cm_buf rewritten, inflated;
         struct cm_err err;
         const char *body;
         size_t nrep = 0;
@@ -1243,10 +1333,28 @@ proxy_handle(struct evhttp_request *req, void *arg)
         inbuf = evhttp_request_get_input_buffer(req);
         blen = evbuffer_get_length(inbuf);
         body = blen ? (const char *)evbuffer_pullup(inbuf, -1) : "";
+        cm_buf_init(&inflated);
+        if (ce != NULL && strcasecmp(ce, "identity") != 0) {
+            rc = sc_inflate(body, blen, strcasecmp(ce, "gzip") == 0, px->opts->max_body, &inflated);
+            if (rc != CM_OK) {
+                cm_buf_fini(&inflated);
+                ex->governance_us += mono_since(t);
+                if (rc == CM_ELIMIT)
+                    ex_fail(ex, SC_OUT_TOO_LARGE, 0, "body_too_large",
+                            "the inflated body exceeds max_body", false);
+                else
+                    ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_encoding",
+                            "the compressed body is corrupt or truncated", false);
+                return;
+            }
+            body = inflated.p;
+            blen = inflated.len;
+        }
         rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, ex->ps, &b,
                             &err);
         if (rc == CM_EINTERNAL) {
             ex->governance_us += mono_since(t);
+            cm_buf_fini(&inflated);
             cm_log_err("sidecar", "policy_scan_failed record=%s", ex->id_str);
             ex_fail(ex, SC_OUT_INTERNAL, 0, "policy_failed",
                     "steward could not apply the policy; nothing was sent", false);
@@ -1254,6 +1362,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
         }
         if (rc != CM_OK) {
             ex->governance_us += mono_since(t);
+            cm_buf_fini(&inflated);
             ex_fail(ex, SC_OUT_BAD_REQUEST, 0, rc == CM_ELIMIT ? "too_deep" : "invalid_json",
                     err.msg, false);
             return;
@@ -1276,6 +1385,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
                 snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
                          d.rule_id ? d.rule_id : "", d.reason ? ": " : "",
                          d.reason ? d.reason : "");
+                cm_buf_fini(&inflated);
                 ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
                 return;
             }
@@ -1286,12 +1396,14 @@ proxy_handle(struct evhttp_request *req, void *arg)
                 ex->redacted = true;
             ex->governance_us += mono_since(t);
             ex_forward(ex, cmd, body, blen, NULL);
+            cm_buf_fini(&inflated);
             return;
         }
         pol_decision_ops(&d, ex->ps, ops, &ropts);
         cm_buf_init(&rewritten);
         rc = pol_body_rewrite(b, ops, &ropts, &rewritten, &nrep);
         ex->governance_us += mono_since(t);
+        cm_buf_fini(&inflated);
         if (rc != CM_OK) {
             cm_buf_fini(&rewritten);
             ex_fail(ex, SC_OUT_INTERNAL, 0, "redaction_failed",
@@ -1359,6 +1471,12 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     px->glim.max_headers = (size_t)opts->max_headers;
     evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
+    {
+        struct timeval second = {1, 0};
+
+        px->sweep = event_new(base, -1, EV_PERSIST, guard_sweep, px);
+        event_add(px->sweep, &second);
+    }
     pol_slot_init(&px->policy, ps);
     *out = px;
     return CM_OK;
@@ -1395,6 +1513,11 @@ sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys)
 void
 sc_proxy_stop_accepting(struct sc_proxy *px)
 {
+    if (px->sweep != NULL) {
+        /* The periodic sweep would keep a draining loop alive. */
+        event_free(px->sweep);
+        px->sweep = NULL;
+    }
     if (px->listener != NULL) {
         evhttp_del_accept_socket(px->http, px->listener);
         px->listener = NULL;
@@ -1420,5 +1543,7 @@ sc_proxy_free(struct sc_proxy *px)
     pol_slot_fini(&px->policy);
     pol_keys_unref(px->keys);
     free(px->slots);
+    if (px->sweep != NULL)
+        event_free(px->sweep);
     free(px);
 }

@@ -85,3 +85,36 @@ class StrictHttpTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SlowClientTest(unittest.TestCase):
+    def test_trickling_client_is_cut_off_and_recorded(self):
+        import socket
+        import time
+        st = harness.STACK
+        sc = st.sidecar(options={"request_timeout": "2s", "client_timeout": "10s"}).start()
+        s = socket.create_connection(("127.0.0.1", sc.port), timeout=5)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        closed, data = False, b""
+        deadline = time.monotonic() + 30 * harness.SCALE
+        while time.monotonic() < deadline and not closed:
+            try:
+                s.sendall(b" ")  # one byte at a time, never idle long enough
+                s.settimeout(0.2)
+                chunk = s.recv(4096)
+                if not chunk:
+                    closed = True
+                data += chunk
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+        s.close()
+        self.assertTrue(closed, "a trickling client was never cut off")
+        self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 408"), data[:100])
+        m = harness.wait_until(lambda: re.search(
+            r"exchange record=(\S+) route=other status=408 outcome=request_timeout",
+            open(sc.log).read()), 10, "the 408 record in the log")
+        self.assertEqual(st.record_row(m.group(1))[2:4], ["request_timeout", "408"])
+        self.assertEqual(sc.stop(), 0)

@@ -5,3 +5,5 @@ $(eval $(call unit_test,test_pii,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LD
 # malloc, calloc and realloc of this binary (its __wrap_* count and call on).
 $(eval $(call unit_test,test_policy,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON) -Wl$(comma)--wrap=malloc$(comma)--wrap=calloc$(comma)--wrap=realloc))
 $(eval $(call unit_test,test_body,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+$(eval $(call unit_test,test_pii_redact,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+$(eval $(call unit_test,test_pii_stream,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
