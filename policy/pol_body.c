@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -723,6 +724,14 @@ int
 pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX],
                  const struct pol_pii_redact_opts *opts, struct cm_buf *out, size_t *nreplaced)
 {
+    return pol_body_rewrite_v(b, ops, opts, NULL, out, nreplaced);
+}
+
+int
+pol_body_rewrite_v(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX],
+                   const struct pol_pii_redact_opts *opts, struct pol_pii_vault *vault,
+                   struct cm_buf *out, size_t *nreplaced)
+{
     struct cm_buf tmp;
     size_t pos = 0;
 
@@ -737,7 +746,7 @@ pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_M
         if (!change)
             continue;
         cm_buf_reset(&tmp);
-        pol_pii_redact(s->text, s->len, s->spans, s->nspans, ops, opts, &tmp);
+        pol_pii_redact_v(s->text, s->len, s->spans, s->nspans, ops, opts, vault, &tmp);
         cm_buf_append(out, b->buf + pos, s->start - pos);
         cm_buf_append_json_str(out, tmp.p, tmp.len);
         pos = s->end;
@@ -746,4 +755,54 @@ pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_M
     cm_buf_append(out, b->buf + pos, b->len - pos);
     cm_buf_fini(&tmp);
     return CM_OK;
+}
+
+size_t
+pol_body_restore(const struct pol_pii_vault *vault, const char *json, size_t len,
+                 struct cm_buf *out)
+{
+    struct cm_buf orig, esc;
+    size_t pos = 0, k = 0, nrest = 0;
+
+    if (vault == NULL || pol_pii_vault_count(vault) == 0) {
+        cm_buf_append(out, json, len);
+        return 0;
+    }
+    cm_buf_init(&orig);
+    cm_buf_init(&esc);
+    while (k < len) {
+        const char *lt = memchr(json + k, '<', len - k), *gt;
+        size_t at, n;
+
+        if (lt == NULL)
+            break;
+        at = (size_t)(lt - json);
+        n = len - at < POL_PII_PLACEHOLDER_MAX ? len - at : POL_PII_PLACEHOLDER_MAX;
+        gt = memchr(lt, '>', n);
+        if (gt == NULL) {
+            k = at + 1;
+            continue;
+        }
+        n = (size_t)(gt - lt) + 1;
+        cm_buf_reset(&orig);
+        if (pol_pii_restore(vault, lt, n, &orig) != 1) {
+            k = at + 1;
+            continue;
+        }
+        /* The original goes back inside a JSON string: escaped, unquoted. */
+        cm_buf_reset(&esc);
+        cm_buf_append_json_str(&esc, orig.p, orig.len);
+        cm_buf_append(out, json + pos, at - pos);
+        cm_buf_append(out, esc.p + 1, esc.len - 2);
+        pos = k = at + n;
+        nrest++;
+    }
+    cm_buf_append(out, json + pos, len - pos);
+    if (orig.p != NULL)
+        OPENSSL_cleanse(orig.p, orig.cap);
+    if (esc.p != NULL)
+        OPENSSL_cleanse(esc.p, esc.cap);
+    cm_buf_fini(&orig);
+    cm_buf_fini(&esc);
+    return nrest;
 }

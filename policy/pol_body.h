@@ -53,8 +53,8 @@
 #include "policy/pol_policy.h"
 
 struct pol_body_limits {
-    size_t max_depth;                   /* nesting of arrays/objects, e.g. 64 */
-    const struct pol_pii_model *model;  /* learned model, or NULL (recognizers only) */
+    size_t max_depth;                  /* nesting of arrays/objects, e.g. 64 */
+    const struct pol_pii_model *model; /* learned model, or NULL (recognizers only) */
 };
 
 /* Findings aggregated per (label, field): pointer is an RFC 6901 JSON
@@ -73,10 +73,9 @@ struct pol_body;
  * CM_OK, CM_EINPUT (not JSON, not an object, invalid UTF-8, a field of the
  * wrong type; err says where), CM_ELIMIT (deeper than lim->max_depth) or
  * CM_EINTERNAL (a policy pattern failed to run: fail closed). */
-int pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir,
-                   const char *buf, size_t len, const struct pol_body_limits *lim,
-                   const struct pol_set *ps, struct pol_body **out,
-                   struct cm_err *err) CM_MUSTCHECK;
+int pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, const char *buf,
+                   size_t len, const struct pol_body_limits *lim, const struct pol_set *ps,
+                   struct pol_body **out, struct cm_err *err) CM_MUSTCHECK;
 
 /* The top-level "model" string, or NULL. */
 const char *pol_body_model(const struct pol_body *b);
@@ -97,5 +96,21 @@ size_t pol_body_findings(const struct pol_body *b, const struct pol_body_finding
 int pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX],
                      const struct pol_pii_redact_opts *opts, struct cm_buf *out,
                      size_t *nreplaced) CM_MUSTCHECK;
+
+/* As pol_body_rewrite(), and records every pseudonymised value in vault
+ * (borrowed; NULL: not recorded) so that the answer can be restored. */
+int pol_body_rewrite_v(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX],
+                       const struct pol_pii_redact_opts *opts, struct pol_pii_vault *vault,
+                       struct cm_buf *out, size_t *nreplaced) CM_MUSTCHECK;
+
+/* Appends json[0..len) (an answer, or one SSE event's data) to out with
+ * every pseudonym placeholder of vault ("<PERSON_3f9a1c2b>") replaced by the
+ * original value it stands for, JSON-escaped (the placeholder stood inside a
+ * JSON string).  Placeholders not in the vault stay.  A placeholder split
+ * across two SSE events is not seen here (the streaming restorer,
+ * pii_stream.h, handles deltas).  Returns the number restored.  vault may
+ * be NULL (nothing restored). */
+size_t pol_body_restore(const struct pol_pii_vault *vault, const char *json, size_t len,
+                        struct cm_buf *out);
 
 #endif /* POL_BODY_H */

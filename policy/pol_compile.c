@@ -458,15 +458,18 @@ parse_dir_actions(struct vctx *v, json_t *j, int d)
 
 /* ------------------------------------------------------------ recognizers */
 
+/* Custom label names appear in placeholders ("<EMPLOYEE_ID_3f9a1c2b>")
+ * that the restorer must recognise in answers: upper-case letters and '_'
+ * only, at most as long as the longest built-in name (ORGANIZATION). */
 static bool
 label_name_ok(const char *s)
 {
     size_t n = strlen(s);
 
-    if (n < 2 || n > 40 || !(s[0] >= 'A' && s[0] <= 'Z'))
+    if (n < 2 || n > 12 || !(s[0] >= 'A' && s[0] <= 'Z') || s[n - 1] == '_')
         return false;
     for (size_t k = 0; k < n; k++)
-        if (!((s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '_'))
+        if (!((s[k] >= 'A' && s[k] <= 'Z') || s[k] == '_'))
             return false;
     return true;
 }
@@ -553,8 +556,8 @@ parse_recognizer(struct vctx *v, json_t *r, size_t idx)
     push_key(v, "name");
     if (!label_name_ok(name))
         rc = verr(v, false,
-                  "an entity type name is 2-40 upper-case letters, digits or '_', starting "
-                  "with a letter (got \"%s\")",
+                  "an entity type name is 2-12 upper-case letters or '_', starting with a "
+                  "letter and ending with one (got \"%s\"): it appears in placeholders",
                   name);
     else if (label_of(v, name) >= 0)
         rc = verr(v, false, "entity type \"%s\" is %s", name,

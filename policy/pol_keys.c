@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "common/cm_hash.h"
 #include "common/cm_mem.h"
@@ -326,15 +327,14 @@ pol_keys_parse(const char *name, const char *text, size_t len, struct pol_keys *
 }
 
 int
-pol_keys_load(const char *path, struct pol_keys **out, struct cm_err *err)
+pol_secret_read(const char *path, const char *what, size_t max, struct cm_buf *out,
+                struct cm_err *err)
 {
-    struct cm_buf b;
     struct stat st;
     char chunk[8192];
     ssize_t n;
-    int fd, rc;
+    int fd, rc = CM_OK;
 
-    *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
@@ -343,32 +343,113 @@ pol_keys_load(const char *path, struct pol_keys **out, struct cm_err *err)
         close(fd);
         return rc;
     }
+    /* Checked on the open descriptor: what is read is what was checked. */
     if ((st.st_mode & 077) != 0 || (st.st_uid != geteuid() && st.st_uid != 0)) {
         close(fd);
         return cm_err_set(err, CM_EINPUT,
-                          "%s:1:1: refused: the API-key file must belong to this user or root "
-                          "and not be readable or writable by group or others (chmod 600)",
-                          path);
+                          "%s:1:1: refused: %s must belong to this user or root and not be "
+                          "readable or writable by group or others (chmod 600)",
+                          path, what);
     }
-    cm_buf_init(&b);
     while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             rc = cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
-            close(fd);
-            cm_buf_fini(&b);
-            return rc;
+            break;
         }
-        if (b.len + (size_t)n > KEYS_FILE_MAX) {
-            close(fd);
-            cm_buf_fini(&b);
-            return cm_err_set(err, CM_EINPUT, "%s: larger than %u bytes", path, KEYS_FILE_MAX);
+        if (out->len + (size_t)n > max) {
+            rc = cm_err_set(err, CM_EINPUT, "%s: larger than %zu bytes", path, max);
+            break;
         }
-        cm_buf_append(&b, chunk, (size_t)n);
+        cm_buf_append(out, chunk, (size_t)n);
     }
+    OPENSSL_cleanse(chunk, sizeof(chunk));
     close(fd);
-    rc = pol_keys_parse(path, b.p ? b.p : "", b.len, out, err);
+    return rc;
+}
+
+int
+pol_keys_load(const char *path, struct pol_keys **out, struct cm_err *err)
+{
+    struct cm_buf b;
+    int rc;
+
+    *out = NULL;
+    cm_buf_init(&b);
+    rc = pol_secret_read(path, "the API-key file", KEYS_FILE_MAX, &b, err);
+    if (rc == CM_OK)
+        rc = pol_keys_parse(path, b.p ? b.p : "", b.len, out, err);
     cm_buf_fini(&b);
     return rc;
+}
+
+/* ------------------------------------------------------------ operator keys */
+
+int
+pol_pii_keys_load(const char *path, struct pol_pii_keys *out, struct cm_err *err)
+{
+    struct cm_buf b;
+    size_t s = 0, e;
+    long n;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    cm_buf_init(&b);
+    rc = pol_secret_read(path, "the PII key file", 4096, &b, err);
+    if (rc != CM_OK)
+        goto out;
+    e = b.len;
+    while (s < e && strchr(" \t\r\n", b.p[s]) != NULL)
+        s++;
+    while (e > s && strchr(" \t\r\n", b.p[e - 1]) != NULL)
+        e--;
+    n = cm_unhex(b.p + s, e - s, out->master, sizeof(out->master));
+    if (n < 32) {
+        rc = cm_err_set(err, CM_EINPUT,
+                        "%s:1:1: expected 64 to 128 hex digits (32-64 random bytes), e.g. the "
+                        "output of `openssl rand -hex 32`",
+                        path);
+        memset(out, 0, sizeof(*out));
+        goto out;
+    }
+    out->len = (size_t)n;
+out:
+    if (b.p != NULL)
+        OPENSSL_cleanse(b.p, b.len);
+    cm_buf_fini(&b);
+    return rc;
+}
+
+static void
+derive(const struct pol_pii_keys *k, const char *purpose, const char *tenant,
+       uint8_t out[CM_SHA256_LEN])
+{
+    struct cm_buf b;
+
+    cm_buf_init(&b);
+    cm_buf_puts(&b, purpose);
+    cm_buf_putc(&b, '\0');
+    cm_buf_puts(&b, tenant != NULL ? tenant : "");
+    cm_hmac_sha256(k->master, k->len, b.p, b.len, out);
+    cm_buf_fini(&b);
+}
+
+void
+pol_pii_keys_derive(const struct pol_pii_keys *k, const char *tenant, struct pol_tenant_keys *out)
+{
+    derive(k, "steward-hash-1", tenant, out->hash);
+    derive(k, "steward-pseudonym-1", tenant, out->pseudonym);
+    derive(k, "steward-encrypt-1", tenant, out->enc);
+}
+
+void
+pol_tenant_keys_apply(const struct pol_tenant_keys *tk, struct pol_pii_redact_opts *opts)
+{
+    opts->hash_key = tk->hash;
+    opts->hash_key_len = sizeof(tk->hash);
+    opts->pseudonym_key = tk->pseudonym;
+    opts->pseudonym_key_len = sizeof(tk->pseudonym);
+    opts->enc_key = tk->enc;
+    opts->enc_key_len = sizeof(tk->enc);
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * pol_keys: the API-key table that maps a caller's key to its identity
- * (principal, tenant, groups) and the purposes it may declare.  The sidecar
- * looks the key of every request up here (option api_keys); the tool
- * `steward-policy keys` writes the file.
+ * pol_keys: the key material of the policy layer.  Mostly the API-key table
+ * that maps a caller's key to its identity (principal, tenant, groups) and
+ * the purposes it may declare: the sidecar looks the key of every request
+ * up here (option api_keys); the tool `steward-policy keys` writes the file.
+ * Also the master secret of the keyed operators and its per-tenant keys
+ * (option pii_key_file, at the end of this header), and the secret-file
+ * reader both use.
  *
  * The file holds one JSON object per line ('#' comments and blank lines
  * allowed):
@@ -29,7 +32,9 @@
 #include <stddef.h>
 
 #include "common/cm_buf.h"
+#include "common/cm_hash.h"
 #include "common/cm_status.h"
+#include "policy/pii/pii_redact.h"
 #include "policy/pol_policy.h"
 
 struct pol_keys;
@@ -62,5 +67,42 @@ int pol_keys_generate(char out[POL_KEY_LEN]) CM_MUSTCHECK;
  * comment may be NULL. */
 void pol_keys_line(const char *hash, const struct pol_caller *caller, const char *comment,
                    struct cm_buf *out);
+
+/* Reads a secret file (at most max bytes) into out, refusing one that is
+ * not owned by this user or root or that group or others may read or write
+ * (checked on the open descriptor).  what names it in the message ("the
+ * API-key file").  Returns CM_OK, CM_EIO or CM_EINPUT. */
+int pol_secret_read(const char *path, const char *what, size_t max, struct cm_buf *out,
+                    struct cm_err *err) CM_MUSTCHECK;
+
+/* ---- the keys of the keyed operators (hash, pseudonymise, encrypt)
+ *
+ * One master secret (option pii_key_file: 64-128 hex digits, e.g.
+ * `openssl rand -hex 32`, mode 0600) from which each tenant gets its own
+ * keys: HMAC-SHA256(master, "steward-hash-1" 0x00 tenant) for hash, "...
+ * pseudonym-1" for pseudonyms, "...encrypt-1" for encryption.  Tenants
+ * therefore never share a pseudonym or a hash of the same value, and one
+ * secret is all an operator keeps safe.  Embedded by value; read-only after
+ * load; any thread. */
+struct pol_pii_keys {
+    uint8_t master[64];
+    size_t len; /* 0: no key configured */
+};
+
+struct pol_tenant_keys {
+    uint8_t hash[CM_SHA256_LEN];
+    uint8_t pseudonym[CM_SHA256_LEN];
+    uint8_t enc[CM_SHA256_LEN];
+};
+
+/* Loads the master secret.  Returns CM_OK, CM_EIO or CM_EINPUT ("path:1:1:
+ * ..."; also for a file others may read). */
+int pol_pii_keys_load(const char *path, struct pol_pii_keys *out, struct cm_err *err) CM_MUSTCHECK;
+/* The keys of one tenant (NULL or "": the keys of callers without one). */
+void pol_pii_keys_derive(const struct pol_pii_keys *k, const char *tenant,
+                         struct pol_tenant_keys *out);
+/* Points the operator options at tk's keys (borrowed: tk must outlive the
+ * calls that use opts). */
+void pol_tenant_keys_apply(const struct pol_tenant_keys *tk, struct pol_pii_redact_opts *opts);
 
 #endif /* POL_KEYS_H */

@@ -205,11 +205,9 @@ void pol_set_eval(const struct pol_set *ps, enum pol_dir dir, const struct pol_i
 
 /* The redaction operator for each label under decision d, and the options
  * that go with them (per-label mask length, label names of the set; the
- * hash key is left to the caller).  ops has room for POL_LABEL_MAX; opts
- * borrows from d and ps.
- * TODO(policy-lang, #3): pseudonymise and encrypt map onto
- * POL_PII_OP_PSEUDONYMISE/ENCRYPT; until pii_redact implements them it
- * writes the redaction placeholder for both (fail safe). */
+ * keys of hash, pseudonymise and encrypt are left to the caller:
+ * pol_tenant_keys_apply in pol_keys.h).  ops has room for POL_LABEL_MAX;
+ * opts borrows from d and ps. */
 void pol_decision_ops(const struct pol_decision *d, const struct pol_set *ps,
                       enum pol_pii_op ops[POL_LABEL_MAX], struct pol_pii_redact_opts *opts);
 /* True when some label with counts[l] > 0 gets an action other than allow. */

@@ -35,6 +35,7 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 
 #include "audit/aud_emitter.h"
 #include "common/cm_log.h"
@@ -77,6 +78,7 @@ struct sc_main {
     unsigned nw;
     struct pol_set *ps; /* main thread's reference to the set in force */
     struct pol_keys *keys; /* ...and to the API-key table, or NULL */
+    struct pol_pii_keys pii_keys; /* the keyed operators' secret (len 0: none) */
     _Atomic uint64_t reloads_ok, reloads_failed;
     _Atomic uint64_t keys_reloads_ok, keys_reloads_failed;
     int64_t start_us;
@@ -206,6 +208,7 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
         env.metrics = &w->metrics;
         env.tls = m->tls;
         env.upstream_tls = m->upstream_tls;
+        env.pii_keys = m->pii_keys.len > 0 ? &m->pii_keys : NULL;
         rc = sc_proxy_new(w->base, &env, m->ps, &w->px, err);
         if (rc != CM_OK) {
             close(fd);
@@ -446,6 +449,11 @@ main(int argc, char **argv)
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
+    if (m.opts.pii_key_file != NULL &&
+        pol_pii_keys_load(m.opts.pii_key_file, &m.pii_keys, &err) != CM_OK) {
+        fprintf(stderr, "steward: %s\n", err.msg);
+        goto out;
+    }
     if (check_only) {
         printf("steward: configuration ok (policy %s, hash %s, mode %s, %zu API keys)\n",
                pol_set_id(m.ps), pol_set_hash(m.ps), pol_mode_name(pol_set_mode(m.ps)),
@@ -495,10 +503,11 @@ main(int argc, char **argv)
     event_add(m.ev_hup, NULL);
     cm_log_info("sidecar",
                 "listening addr=%s tls=%s admin=%s workers=%u upstream=%s policy=%s hash=%.16s "
-                "mode=%s api_keys=%zu instance=%s",
+                "mode=%s api_keys=%zu pii_key=%s instance=%s",
                 bound, m.tls ? "on" : "off", admin_bound, m.nw, m.opts.upstream, pol_set_id(m.ps),
                 pol_set_hash(m.ps), pol_mode_name(pol_set_mode(m.ps)),
-                m.keys ? pol_keys_count(m.keys) : (size_t)0, m.opts.instance);
+                m.keys ? pol_keys_count(m.keys) : (size_t)0, m.pii_keys.len ? "on" : "off",
+                m.opts.instance);
     event_base_dispatch(m.base);
     for (unsigned i = 0; i < m.nw; i++)
         pthread_join(m.w[i].thread, NULL);
@@ -522,6 +531,7 @@ out:
     aud_emitter_free(m.em);
     pol_set_unref(m.ps);
     pol_keys_unref(m.keys);
+    OPENSSL_cleanse(&m.pii_keys, sizeof(m.pii_keys));
     sc_options_fini(&m.opts);
     free(overrides);
     return rc;

@@ -36,6 +36,11 @@ static const struct cm_opt sc_opts[] = {
      "written by `steward-policy keys add`). When set, every request needs a known key "
      "(Authorization: Bearer or x-api-key; 401 otherwise) and the key is not forwarded. The "
      "file must not be readable by group or others. SIGHUP re-reads it."},
+    {"pii_key_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(pii_key_file),
+     "Secret of the keyed operators (hash, pseudonymise, encrypt): 64-128 hex digits, e.g. "
+     "`openssl rand -hex 32`; each tenant gets keys derived from it. Refused when readable by "
+     "group or others. Without it hash and pseudonymise run keyless (guessable) and encrypt "
+     "writes the redaction placeholder."},
     {"instance", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(instance),
      "Name of this sidecar instance in lineage records (default: the host name)."},
     {"forward_headers", CM_OPT_STRING,

@@ -31,6 +31,7 @@ struct sc_options {
     char *upstream;
     char *policy;
     char *api_keys;
+    char *pii_key_file;
     char *instance;
     char *forward_headers;
 

@@ -33,8 +33,11 @@
  *
  * Not here yet (issue 5): TLS, workers, strict parsing of every framing
  * error, cross-event SSE hold-back.  Not here yet (issue 6): spool.
- * TODO(policy-lang, #3): pseudonym restore in answers, once pii_redact has
- * the per-request vault (pseudonymise writes a redaction placeholder now).
+ * Keyed operators: hash, pseudonymise and encrypt use the caller's tenant
+ * keys (derived from pii_key_file, pol_keys.h); pseudonymised values are kept
+ * in a per-exchange vault and put back into the answer (whole answers and
+ * each SSE event; a placeholder split across two events stays as it is
+ * until the streaming restorer is wired into the SSE relay, issue 5).
  */
 #include "sidecar/sc_proxy.h"
 
@@ -50,6 +53,7 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
 
 #include "audit/aud_record.h"
 #include "common/cm_arena.h"
@@ -78,6 +82,7 @@ struct sc_proxy {
     struct pol_keys *keys; /* NULL: no API keys, callers are anonymous */
     struct aud_emitter *em;
     struct sc_metrics *metrics;
+    const struct pol_pii_keys *pii_keys; /* NULL: keyed operators run keyless */
     struct sc_tls *tls;
     struct sc_upstream *up;
     struct evhttp *http;
@@ -149,6 +154,14 @@ struct sc_exchange {
     struct pol_caller caller;
     const char *purpose;
 
+    /* The keyed operators: this tenant's keys (derived once, when an
+     * operator needs them) and the pseudonyms of this request, restored in
+     * the answer. */
+    struct pol_tenant_keys tkeys;
+    bool tkeys_ready;
+    struct pol_pii_vault *vault;
+    size_t restored;
+
     bool mode_known; /* streaming or buffering decided */
     bool streaming;
     bool resp_too_large;
@@ -198,6 +211,31 @@ ex_add_matched(struct sc_exchange *ex, const struct pol_decision *d)
             ex->match_reasons[ex->nmatched++] = d->matched[i].reason;
         }
     }
+}
+
+/* The operators and their options under decision d: per-label masks,
+ * custom label names, this tenant's keys when an operator needs one. */
+static void
+ex_ops(struct sc_exchange *ex, const struct pol_decision *d, enum pol_pii_op ops[POL_LABEL_MAX],
+       struct pol_pii_redact_opts *ropts)
+{
+    bool keyed = false, pseudo = false;
+
+    pol_decision_ops(d, ex->ps, ops, ropts);
+    for (size_t l = 0; l < d->nlabels; l++) {
+        keyed = keyed || ops[l] == POL_PII_OP_HASH || ops[l] == POL_PII_OP_PSEUDONYMISE ||
+                ops[l] == POL_PII_OP_ENCRYPT;
+        pseudo = pseudo || ops[l] == POL_PII_OP_PSEUDONYMISE;
+    }
+    if (keyed && ex->px->pii_keys != NULL) {
+        if (!ex->tkeys_ready) {
+            pol_pii_keys_derive(ex->px->pii_keys, ex->caller.tenant, &ex->tkeys);
+            ex->tkeys_ready = true;
+        }
+        pol_tenant_keys_apply(&ex->tkeys, ropts);
+    }
+    if (pseudo && ex->vault == NULL)
+        ex->vault = pol_pii_vault_new();
 }
 
 /* The policy input of this exchange for one direction. */
@@ -431,6 +469,8 @@ ex_finish(struct sc_exchange *ex)
     ex->px->inflight--;
     atomic_fetch_sub_explicit(&ex->px->metrics->inflight, 1, memory_order_relaxed);
     pol_set_unref(ex->ps);
+    pol_pii_vault_free(ex->vault); /* wipes the originals */
+    OPENSSL_cleanse(&ex->tkeys, sizeof(ex->tkeys));
     cm_arena_free(ex->arena);
     cm_arena_free(ex->scratch);
     cm_buf_fini(&ex->resp);
@@ -548,8 +588,20 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
         cm_buf_append(out, p, n);
         return true;
     }
-    pol_decision_ops(&d, ex->ps, ops, &ropts);
-    rc = pol_body_rewrite(b, ops, &ropts, out, &nrep);
+    ex_ops(ex, &d, ops, &ropts);
+    if (ex->vault == NULL || pol_pii_vault_count(ex->vault) == 0) {
+        rc = pol_body_rewrite(b, ops, &ropts, out, &nrep);
+    } else {
+        /* The request was pseudonymised: the model's answer gets the
+         * originals back, after the answer's own policy has run. */
+        struct cm_buf tmp;
+
+        cm_buf_init(&tmp);
+        rc = pol_body_rewrite(b, ops, &ropts, &tmp, &nrep);
+        if (rc == CM_OK)
+            ex->restored += pol_body_restore(ex->vault, tmp.p ? tmp.p : "", tmp.len, out);
+        cm_buf_fini(&tmp);
+    }
     *rc_out = rc;
     if (nrep > 0)
         ex->redacted = true;
@@ -1399,9 +1451,9 @@ proxy_handle(struct evhttp_request *req, void *arg)
             cm_buf_fini(&inflated);
             return;
         }
-        pol_decision_ops(&d, ex->ps, ops, &ropts);
+        ex_ops(ex, &d, ops, &ropts);
         cm_buf_init(&rewritten);
-        rc = pol_body_rewrite(b, ops, &ropts, &rewritten, &nrep);
+        rc = pol_body_rewrite_v(b, ops, &ropts, ex->vault, &rewritten, &nrep);
         ex->governance_us += mono_since(t);
         cm_buf_fini(&inflated);
         if (rc != CM_OK) {
@@ -1445,6 +1497,7 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     px->em = env->em;
     px->metrics = env->metrics;
     px->tls = env->tls;
+    px->pii_keys = env->pii_keys;
     px->lim.max_depth = (size_t)opts->max_json_depth;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
                          opts->upstream_timeout_us, env->upstream_tls, &px->up, err);

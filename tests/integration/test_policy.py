@@ -288,6 +288,42 @@ class PolicyTest(unittest.TestCase):
         finally:
             os.chmod(self.keys, 0o600)
 
+    # ---- keyed operators and restore
+
+    def test_pseudonyms_are_restored_in_the_answer(self):
+        path = os.path.join(self.dir, "pseudo.yaml")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("id: it-pseudo\nrequest: {EMAIL: pseudonymise, CREDIT_CARD: encrypt}\n")
+        keyfile = os.path.join(self.dir, "pii.key")
+        with open(keyfile, "w", encoding="utf-8") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(keyfile, 0o600)
+        sc = self.st.sidecar(policy=path, options={"api_keys": self.keys,
+                                                   "pii_key_file": keyfile}).start()
+        text = "mail jo@example.com about card 4111 1111 1111 1111"
+        seen = {}
+        for name, key in (("eng", self.key_eng), ("any", self.key_any)):
+            r = request(sc.url, "POST", "/v1/chat/completions", chat(text),
+                        headers={"Authorization": "Bearer " + key, "X-Stub-Echo": "1"})
+            self.assertEqual(r.status, 200, r.body)
+            body = self.st.model_received(r.record)[0]["body"]
+            self.assertNotIn("jo@example.com", body)
+            self.assertNotIn("4111 1111 1111 1111", body)
+            self.assertRegex(body, r"<EMAIL_[0-9a-f]{8}>")
+            self.assertRegex(body, r"<ENC:[A-Za-z0-9_-]+>")
+            seen[name] = body
+            # the model echoed the placeholder; the client reads the address
+            answer = r.json()["choices"][0]["message"]["content"]
+            self.assertIn("jo@example.com", answer)
+            self.assertNotIn("<EMAIL_", answer)
+            self.assertEqual(self.record(r.record)["decision"], "redact")
+        # two tenants, two keys: the same address, two pseudonyms
+        self.assertNotEqual(seen["eng"], seen["any"])
+        # the same tenant twice: the same pseudonym (linkable across turns)
+        r = request(sc.url, "POST", "/v1/chat/completions", chat(text),
+                    headers={"Authorization": "Bearer " + self.key_eng})
+        self.assertEqual(self.st.model_received(r.record)[0]["body"], seen["eng"])
+
     # ---- monitor mode
 
     def test_monitor_mode_forwards_the_original_and_records_the_decision(self):

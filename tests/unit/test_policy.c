@@ -228,7 +228,11 @@ static const struct err_case err_cases[] = {
     {"t.yaml", "id: x\nrecognizers:\n  - name: EMAIL\n    pattern: x+\n",
      "t.yaml:3:11: ", "/recognizers/0/name: entity type \"EMAIL\" is built in"},
     {"t.yaml", "id: x\nrecognizers:\n  - name: emp_id\n    pattern: x+\n",
-     "t.yaml:3:11: ", "an entity type name is 2-40 upper-case"},
+     "t.yaml:3:11: ", "an entity type name is 2-12 upper-case"},
+    {"t.yaml", "id: x\nrecognizers:\n  - name: EMPLOYEE_NUMBER\n    pattern: x+\n",
+     "t.yaml:3:11: ", "an entity type name is 2-12 upper-case"},
+    {"t.yaml", "id: x\nrecognizers:\n  - name: EMP2\n    pattern: x+\n",
+     "t.yaml:3:11: ", "it appears in placeholders"},
     {"t.yaml", "id: x\nrecognizers:\n  - {name: EMP, pattern: x+}\n  - {name: EMP, pattern: y+}\n",
      "t.yaml:4:12: ", "/recognizers/1/name: entity type \"EMP\" is defined twice"},
     {"t.yaml", "id: x\nrecognizers:\n  - name: EMP\n    pattern: 'EMP-(\\d+'\n", "t.yaml:4:14: ",
@@ -1091,6 +1095,121 @@ START_TEST(test_custom_label_in_body)
 }
 END_TEST
 
+/* Pseudonymise in the request, restore in the answer: built-in and
+ * custom labels, originals JSON-escaped where they go back in. */
+START_TEST(test_pseudonym_restore)
+{
+    struct pol_set *ps = parse_ok("id: restore\n"
+                                  "request: {EMAIL: pseudonymise, TICKET: pseudonymise}\n"
+                                  "recognizers:\n"
+                                  "  - {name: TICKET, pattern: 'T\"\\d{4}'}\n");
+    const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":"
+                       "\"ticket T\\\"1234 from bo@example.com\"}]}";
+    struct cm_arena *arena = cm_arena_new(4096);
+    struct pol_body_limits lim = {.max_depth = 64};
+    struct pol_body *b;
+    struct cm_err err = {{0}};
+    unsigned c[POL_LABEL_MAX] = {0};
+    enum pol_pii_op ops[POL_LABEL_MAX];
+    struct pol_pii_redact_opts ro = {0};
+    struct pol_pii_vault *vault = pol_pii_vault_new();
+    struct pol_input in;
+    struct pol_decision d;
+    struct cm_buf out, answer, restored;
+    const char *ph_email, *ph_ticket, *end;
+    size_t nrep;
+
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, body, strlen(body),
+                                    &lim, ps, &b, &err),
+                     CM_OK);
+    pol_body_counts(b, c);
+    ck_assert_uint_eq(c[POL_PII_EMAIL], 1);
+    ck_assert_uint_eq(c[POL_PII__COUNT], 1);
+    input(&in);
+    in.counts = c;
+    pol_set_eval(ps, POL_DIR_REQUEST, &in, &d);
+    pol_decision_ops(&d, ps, ops, &ro);
+    cm_buf_init(&out);
+    ck_assert_int_eq(pol_body_rewrite_v(b, ops, &ro, vault, &out, &nrep), CM_OK);
+    cm_buf_putc(&out, '\0');
+    ck_assert_uint_eq(pol_pii_vault_count(vault), 2);
+    ck_assert_msg(strstr(out.p, "bo@example.com") == NULL && strstr(out.p, "1234") == NULL, "%s",
+                  out.p);
+    ph_email = strstr(out.p, "<EMAIL_");
+    ph_ticket = strstr(out.p, "<TICKET_");
+    ck_assert_ptr_nonnull(ph_email);
+    ck_assert_ptr_nonnull(ph_ticket);
+
+    /* The model answers with both placeholders; the client gets the originals. */
+    cm_buf_init(&answer);
+    cm_buf_puts(&answer, "{\"choices\":[{\"message\":{\"content\":\"Re ");
+    end = strchr(ph_ticket, '>');
+    cm_buf_append(&answer, ph_ticket, (size_t)(end - ph_ticket) + 1);
+    cm_buf_puts(&answer, " for ");
+    end = strchr(ph_email, '>');
+    cm_buf_append(&answer, ph_email, (size_t)(end - ph_email) + 1);
+    cm_buf_puts(&answer, ", not <EMAIL_00000000> <\"}}]}");
+    cm_buf_init(&restored);
+    ck_assert_uint_eq(pol_body_restore(vault, answer.p, answer.len, &restored), 2);
+    cm_buf_putc(&restored, '\0');
+    ck_assert_str_eq(restored.p, "{\"choices\":[{\"message\":{\"content\":\"Re T\\\"1234 for "
+                                 "bo@example.com, not <EMAIL_00000000> <\"}}]}");
+    /* no vault, nothing restored, bytes unchanged */
+    cm_buf_reset(&restored);
+    ck_assert_uint_eq(pol_body_restore(NULL, answer.p, answer.len, &restored), 0);
+    ck_assert_uint_eq(restored.len, answer.len);
+    cm_buf_fini(&restored);
+    cm_buf_fini(&answer);
+    cm_buf_fini(&out);
+    pol_pii_vault_free(vault);
+    cm_arena_free(arena);
+    pol_set_unref(ps);
+}
+END_TEST
+
+START_TEST(test_pii_keys)
+{
+    char path[] = "/tmp/test_piikey_XXXXXX";
+    const char *hex = "  00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+    struct pol_pii_keys k;
+    struct pol_tenant_keys a, b, a2;
+    struct pol_pii_redact_opts ro = {0};
+    struct cm_err err = {{0}};
+    int fd = mkstemp(path);
+    FILE *f;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, hex, strlen(hex)), (ssize_t)strlen(hex));
+    close(fd);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    ck_assert_msg(pol_pii_keys_load(path, &k, &err) == CM_OK, "%s", err.msg);
+    ck_assert_uint_eq(k.len, 32);
+    pol_pii_keys_derive(&k, "acme", &a);
+    pol_pii_keys_derive(&k, "acme", &a2);
+    pol_pii_keys_derive(&k, "globex", &b);
+    ck_assert(memcmp(&a, &a2, sizeof(a)) == 0);
+    ck_assert(memcmp(a.pseudonym, b.pseudonym, sizeof(a.pseudonym)) != 0);
+    ck_assert(memcmp(a.hash, a.pseudonym, sizeof(a.hash)) != 0);
+    pol_tenant_keys_apply(&a, &ro);
+    ck_assert_ptr_eq(ro.enc_key, a.enc);
+    ck_assert_uint_eq(ro.enc_key_len, 32);
+    /* too short, not hex, readable by others */
+    f = fopen(path, "w");
+    fputs("abcd\n", f);
+    fclose(f);
+    ck_assert_int_eq(pol_pii_keys_load(path, &k, &err), CM_EINPUT);
+    ck_assert_msg(strstr(err.msg, "openssl rand -hex 32") != NULL, "%s", err.msg);
+    ck_assert_uint_eq(k.len, 0);
+    f = fopen(path, "w");
+    fputs(hex, f);
+    fclose(f);
+    ck_assert_int_eq(chmod(path, 0604), 0);
+    ck_assert_int_eq(pol_pii_keys_load(path, &k, &err), CM_EINPUT);
+    ck_assert_msg(strstr(err.msg, "chmod 600") != NULL, "%s", err.msg);
+    unlink(path);
+}
+END_TEST
+
 /* A pattern that backtracks without end fails closed (CM_EINTERNAL). */
 START_TEST(test_scan_match_limit)
 {
@@ -1132,8 +1251,8 @@ START_TEST(test_explain_rule)
     cm_buf_init(&b);
     pol_set_explain_rule(ps, 0, POL_DIR_REQUEST, &in, &b);
     ck_assert_msg(strstr(b.p, "yes groups: the caller is in \"hr\"") != NULL, "%s", b.p);
-    ck_assert_msg(strstr(b.p, "no  model \"ext-gpt\" matches none of [\"internal-*\"]") != NULL, "%s",
-                  b.p);
+    ck_assert_msg(strstr(b.p, "no  model \"ext-gpt\" matches none of [\"internal-*\"]") != NULL,
+                  "%s", b.p);
     ck_assert_msg(strstr(b.p, "=> matches: HR may only use the internal model") != NULL, "%s", b.p);
     cm_buf_reset(&b);
     counts[POL_PII_EMAIL] = 1;
@@ -1384,6 +1503,7 @@ policy_suite(void)
     tcase_add_test(tc, test_scan_lists_and_recognizers);
     tcase_add_test(tc, test_scan_overlaps);
     tcase_add_test(tc, test_custom_label_in_body);
+    tcase_add_test(tc, test_pseudonym_restore);
     tcase_add_test(tc, test_scan_match_limit);
     suite_add_tcase(s, tc);
 
@@ -1391,6 +1511,7 @@ policy_suite(void)
     tcase_add_test(tc, test_keys);
     tcase_add_loop_test(tc, test_keys_errors, 0, (int)CM_ARRAY_LEN(keys_err_cases));
     tcase_add_test(tc, test_keys_file_mode);
+    tcase_add_test(tc, test_pii_keys);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cases");
