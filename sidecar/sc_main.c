@@ -491,16 +491,19 @@ main(int argc, char **argv)
             goto out;
         }
     }
-    if (workers_start(&m, bound, sizeof(bound), &err) != CM_OK) {
-        cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
-        goto out;
-    }
+    /* Signals are caught before the data port opens: a SIGHUP sent as soon
+     * as the port answers must reload, not kill (its default action).  The
+     * callbacks run from the dispatch below, when the workers exist. */
     m.ev_term = evsignal_new(m.base, SIGTERM, on_stop, &m);
     m.ev_int = evsignal_new(m.base, SIGINT, on_stop, &m);
     m.ev_hup = evsignal_new(m.base, SIGHUP, on_reload, &m);
     event_add(m.ev_term, NULL);
     event_add(m.ev_int, NULL);
     event_add(m.ev_hup, NULL);
+    if (workers_start(&m, bound, sizeof(bound), &err) != CM_OK) {
+        cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
+        goto out;
+    }
     cm_log_info("sidecar",
                 "listening addr=%s tls=%s admin=%s workers=%u upstream=%s policy=%s hash=%.16s "
                 "mode=%s api_keys=%zu pii_key=%s instance=%s",

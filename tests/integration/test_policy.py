@@ -364,6 +364,7 @@ class PolicyTest(unittest.TestCase):
             f.write(good)
         v1 = policy_hash(path)
         sc = self.st.sidecar(policy=path).start()
+        wait_until(lambda: "msg=listening" in open(sc.log).read(), 10, "the sidecar to start")
 
         with open(path, "w", encoding="utf-8") as f:
             f.write("id: reload-v2\nrequest:\n  EMAIL: redact\n  PHONE: zap\n")
