@@ -42,6 +42,7 @@
 #include "common/cm_mem.h"
 #include "common/cm_time.h"
 #include "policy/pol_keys.h"
+#include "policy/pii/pii_model.h"
 #include "policy/pol_policy.h"
 #include "sidecar/sc_admin.h"
 #include "sidecar/sc_listen.h"
@@ -79,6 +80,7 @@ struct sc_main {
     struct pol_set *ps; /* main thread's reference to the set in force */
     struct pol_keys *keys; /* ...and to the API-key table, or NULL */
     struct pol_pii_keys pii_keys; /* the keyed operators' secret (len 0: none) */
+    struct pol_pii_model *model;  /* the classifier's learned model, or NULL */
     _Atomic uint64_t reloads_ok, reloads_failed;
     _Atomic uint64_t keys_reloads_ok, keys_reloads_failed;
     int64_t start_us;
@@ -209,6 +211,7 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
         env.tls = m->tls;
         env.upstream_tls = m->upstream_tls;
         env.pii_keys = m->pii_keys.len > 0 ? &m->pii_keys : NULL;
+        env.model = m->model;
         rc = sc_proxy_new(w->base, &env, m->ps, &w->px, err);
         if (rc != CM_OK) {
             close(fd);
@@ -454,10 +457,22 @@ main(int argc, char **argv)
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
+    if (strcmp(m.opts.pii_model, "none") != 0) {
+        char buf[4096];
+        const char *path = strcmp(m.opts.pii_model, "auto") == 0
+                               ? pol_pii_model_default_path(buf, sizeof(buf))
+                               : m.opts.pii_model;
+
+        if (pol_pii_model_load(path, &m.model, &err) != CM_OK) {
+            fprintf(stderr, "steward: pii_model: %s\n", err.msg);
+            goto out;
+        }
+    }
     if (check_only) {
-        printf("steward: configuration ok (policy %s, hash %s, mode %s, %zu API keys)\n",
+        printf("steward: configuration ok (policy %s, hash %s, mode %s, %zu API keys, model %s)\n",
                pol_set_id(m.ps), pol_set_hash(m.ps), pol_mode_name(pol_set_mode(m.ps)),
-               m.keys ? pol_keys_count(m.keys) : (size_t)0);
+               m.keys ? pol_keys_count(m.keys) : (size_t)0,
+               m.model ? pol_pii_model_id(m.model) : "none");
         rc = 0;
         goto out;
     }
@@ -506,11 +521,11 @@ main(int argc, char **argv)
     }
     cm_log_info("sidecar",
                 "listening addr=%s tls=%s admin=%s workers=%u upstream=%s policy=%s hash=%.16s "
-                "mode=%s api_keys=%zu pii_key=%s instance=%s",
+                "mode=%s api_keys=%zu pii_key=%s model=%s instance=%s",
                 bound, m.tls ? "on" : "off", admin_bound, m.nw, m.opts.upstream, pol_set_id(m.ps),
                 pol_set_hash(m.ps), pol_mode_name(pol_set_mode(m.ps)),
                 m.keys ? pol_keys_count(m.keys) : (size_t)0, m.pii_keys.len ? "on" : "off",
-                m.opts.instance);
+                m.model ? pol_pii_model_id(m.model) : "none", m.opts.instance);
     event_base_dispatch(m.base);
     for (unsigned i = 0; i < m.nw; i++)
         pthread_join(m.w[i].thread, NULL);
@@ -535,6 +550,7 @@ out:
     pol_set_unref(m.ps);
     pol_keys_unref(m.keys);
     OPENSSL_cleanse(&m.pii_keys, sizeof(m.pii_keys));
+    pol_pii_model_free(m.model);
     sc_options_fini(&m.opts);
     free(overrides);
     return rc;

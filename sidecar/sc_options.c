@@ -36,6 +36,10 @@ static const struct cm_opt sc_opts[] = {
      "written by `steward-policy keys add`). When set, every request needs a known key "
      "(Authorization: Bearer or x-api-key; 401 otherwise) and the key is not forwarded. The "
      "file must not be readable by group or others. SIGHUP re-reads it."},
+    {"pii_model", CM_OPT_STRING, "auto", CM_OPT_RESTART, OFF(pii_model),
+     "The classifier's learned model for PERSON, LOCATION and ORGANIZATION: a model file, "
+     "auto ($STEWARD_PII_MODEL, the source tree's, or /usr/share/steward/steward-pii.model) "
+     "or none (recognizers only)."},
     {"pii_key_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(pii_key_file),
      "Secret of the keyed operators (hash, pseudonymise, encrypt): 64-128 hex digits, e.g. "
      "`openssl rand -hex 32`; each tenant gets keys derived from it. Refused when readable by "

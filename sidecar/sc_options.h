@@ -32,6 +32,7 @@ struct sc_options {
     char *policy;
     char *api_keys;
     char *pii_key_file;
+    char *pii_model;
     char *instance;
     char *forward_headers;
 

@@ -1499,6 +1499,7 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     px->tls = env->tls;
     px->pii_keys = env->pii_keys;
     px->lim.max_depth = (size_t)opts->max_json_depth;
+    px->lim.model = env->model;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
                          opts->upstream_timeout_us, env->upstream_tls, &px->up, err);
     if (rc != CM_OK) {

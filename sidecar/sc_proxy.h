@@ -40,6 +40,7 @@ struct sc_proxy_env {
     struct sc_tls *tls;          /* HTTPS on the data port, or NULL */
     struct sc_tls *upstream_tls; /* for an https:// upstream, or NULL */
     const struct pol_pii_keys *pii_keys; /* keys of hash/pseudonymise/encrypt, or NULL */
+    const struct pol_pii_model *model;   /* the learned classifier model, or NULL */
 };
 
 /* Borrows env's members; takes a reference on ps.  Returns CM_OK or

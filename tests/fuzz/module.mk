@@ -19,3 +19,5 @@ $(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c common/cm_hash.c common/
 $(eval $(call fuzzer,fuzz_inflate,sidecar/sc_inflate.c common/cm_buf.c common/cm_mem.c common/cm_status.c,$(LDLIBS_Z)))
 # the policy loader (JSON and YAML), its compiled form, and the API-key file
 $(eval $(call fuzzer,fuzz_policy_load,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# loading a learned-model file from arbitrary bytes, and inference with it
+$(eval $(call fuzzer,fuzz_pii_model,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))

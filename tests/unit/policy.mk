@@ -7,3 +7,4 @@ $(eval $(call unit_test,test_policy,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $
 $(eval $(call unit_test,test_body,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
 $(eval $(call unit_test,test_pii_redact,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
 $(eval $(call unit_test,test_pii_stream,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+$(eval $(call unit_test,test_pii_model,$(LIBPOLICY) $(LIBCOMMON),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
