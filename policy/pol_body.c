@@ -43,6 +43,7 @@
 struct body_str {
     size_t start; /* the string token, quotes included: [start, end) */
     size_t end;
+    const char *pointer; /* JSON pointer, in the arena (texts_only) */
     const char *text; /* decoded, in the arena */
     size_t len;
     const struct pol_pii_span *spans;
@@ -98,6 +99,7 @@ struct walk {
     struct cm_buf ptr; /* JSON pointer of the current value */
     struct pol_pii_spans spans;
     const struct pol_pii_model *model;
+    bool texts_only;
     const struct pol_set *ps;
     struct cm_err *err;
 };
@@ -354,6 +356,17 @@ inspect(struct walk *w, int i)
     text[n] = '\0';
     if (n > 0)
         b->modalities |= POL_MOD_TEXT;
+    if (w->texts_only) {
+        b->strs = arena_grow(w->arena, b->strs, b->nstrs, &b->capstrs, sizeof(*b->strs));
+        s = &b->strs[b->nstrs++];
+        memset(s, 0, sizeof(*s));
+        s->start = (size_t)t->start - 1;
+        s->end = (size_t)t->end + 1;
+        s->text = text;
+        s->len = n;
+        s->pointer = cm_arena_strndup(w->arena, w->ptr.len ? w->ptr.p : "", w->ptr.len);
+        return CM_OK;
+    }
     pol_pii_spans_reset(&w->spans);
     if (pol_pii_detect(w->model, text, n, POL_PII_ALL, &w->spans) != CM_OK)
         return CM_OK;
@@ -669,6 +682,7 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
     w.ntok = ntok;
     w.b = b;
     w.model = lim->model;
+    w.texts_only = lim->texts_only;
     w.ps = ps;
     cm_buf_init(&w.ptr);
     pol_pii_spans_init(&w.spans);
@@ -805,4 +819,37 @@ pol_body_restore(const struct pol_pii_vault *vault, const char *json, size_t len
     cm_buf_fini(&orig);
     cm_buf_fini(&esc);
     return nrest;
+}
+
+size_t
+pol_body_ntexts(const struct pol_body *b)
+{
+    return b->nstrs;
+}
+
+const char *
+pol_body_text(const struct pol_body *b, size_t i, size_t *len, const char **pointer)
+{
+    *len = b->strs[i].len;
+    if (pointer != NULL)
+        *pointer = b->strs[i].pointer ? b->strs[i].pointer : "";
+    return b->strs[i].text;
+}
+
+int
+pol_body_splice(const struct pol_body *b, const struct cm_str *texts, struct cm_buf *out)
+{
+    size_t pos = 0;
+
+    for (size_t k = 0; k < b->nstrs; k++) {
+        const struct body_str *s = &b->strs[k];
+
+        if (texts[k].p == NULL)
+            continue;
+        cm_buf_append(out, b->buf + pos, s->start - pos);
+        cm_buf_append_json_str(out, texts[k].p, texts[k].n);
+        pos = s->end;
+    }
+    cm_buf_append(out, b->buf + pos, b->len - pos);
+    return CM_OK;
 }

@@ -55,6 +55,8 @@
 struct pol_body_limits {
     size_t max_depth;                  /* nesting of arrays/objects, e.g. 64 */
     const struct pol_pii_model *model; /* learned model, or NULL (recognizers only) */
+    bool texts_only; /* locate every text field, detect nothing (the streaming
+                        redactor detects across events): see pol_body_text() */
 };
 
 /* Findings aggregated per (label, field): pointer is an RFC 6901 JSON
@@ -90,6 +92,16 @@ void pol_body_counts(const struct pol_body *b, unsigned counts[POL_LABEL_MAX]);
 unsigned pol_body_modalities(const struct pol_body *b);
 /* Returns the findings (borrowed, valid with the arena) and their number. */
 size_t pol_body_findings(const struct pol_body *b, const struct pol_body_finding **out);
+
+/* With texts_only: the number of text fields, and field i's decoded text
+ * (borrowed, in the arena) with its JSON pointer. */
+size_t pol_body_ntexts(const struct pol_body *b);
+const char *pol_body_text(const struct pol_body *b, size_t i, size_t *len, const char **pointer);
+/* With texts_only: appends the body to out with text field i replaced by
+ * texts[i] (re-encoded as a JSON string) where texts[i].p is not NULL; every
+ * other byte is copied.  Returns CM_OK. */
+int pol_body_splice(const struct pol_body *b, const struct cm_str *texts, struct cm_buf *out)
+    CM_MUSTCHECK;
 
 /* Appends the rewritten body to out.  *nreplaced gets the number of values
  * replaced (0 means out holds the original bytes).  Returns CM_OK. */

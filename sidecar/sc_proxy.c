@@ -31,13 +31,16 @@
  * applied: the original bytes go both ways (X-Steward-Monitor tells the
  * caller what enforce would have done).
  *
- * Not here yet (issue 5): TLS, workers, strict parsing of every framing
- * error, cross-event SSE hold-back.  Not here yet (issue 6): spool.
+ * Streamed answers: every text field of every SSE event goes through that
+ * field's streaming redactor (pii_stream: bounded hold-back of
+ * POL_PII_STREAM_REACH bytes, so a value split across events is caught) and
+ * pseudonym restorer; the event is re-sent with the released text spliced
+ * in; what is still held at [DONE] or the end goes out in a copy of the
+ * field's last event.  The answer's actions are decided once, at its start.
+ *
  * Keyed operators: hash, pseudonymise and encrypt use the caller's tenant
  * keys (derived from pii_key_file, pol_keys.h); pseudonymised values are kept
- * in a per-exchange vault and put back into the answer (whole answers and
- * each SSE event; a placeholder split across two events stays as it is
- * until the streaming restorer is wired into the SSE relay, issue 5).
+ * in a per-exchange vault and put back into the answer.
  */
 #include "sidecar/sc_proxy.h"
 
@@ -64,6 +67,7 @@
 #include "common/cm_uuid.h"
 #include "policy/pol_body.h"
 #include "policy/pol_keys.h"
+#include "policy/pii/pii_stream.h"
 #include "sidecar/sc_guard.h"
 #include "sidecar/sc_inflate.h"
 #include "sidecar/sc_outcome.h"
@@ -120,6 +124,18 @@ enum ex_kind {
     EX_INSPECT, /* an API route whose JSON is inspected */
     EX_MODELS,  /* GET /v1/models: passed through */
     EX_OTHER,   /* unknown path with unknown_path = pass */
+};
+
+/* One streamed text field (a JSON pointer such as /choices/0/delta/content)
+ * of an SSE answer: its streaming redactor, its pseudonym restorer, and the
+ * last event that carried it, re-used to send what the redactor still holds
+ * when the stream ends. */
+#define EX_MAX_STREAMS 8
+struct ex_stream {
+    char *key;
+    struct pol_pii_stream *st;
+    struct pol_pii_restorer *rs;
+    struct cm_buf last;
 };
 
 struct sc_exchange {
@@ -186,9 +202,20 @@ struct sc_exchange {
     struct aud_finding findings[EX_MAX_FINDINGS];
     size_t nfindings;
     struct cm_buf resp;
+
+    /* streamed answers (see sse_json) */
+    struct ex_stream streams[EX_MAX_STREAMS];
+    size_t nstreams;
+    bool sdec_ready;
+    bool streams_flushed;
+    bool streams_recorded;
+    struct pol_decision sdec;
+    enum pol_pii_op sops[POL_LABEL_MAX];
+    struct pol_pii_redact_opts sropts;
 };
 
 static void ex_finish(struct sc_exchange *ex);
+static void ex_streams_record(struct sc_exchange *ex);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -465,9 +492,16 @@ ex_finish(struct sc_exchange *ex)
 {
     if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling)
         return;
+    ex_streams_record(ex);
     ex_emit_record(ex);
     ex->px->inflight--;
     atomic_fetch_sub_explicit(&ex->px->metrics->inflight, 1, memory_order_relaxed);
+    for (size_t i = 0; i < ex->nstreams; i++) {
+        pol_pii_stream_free(ex->streams[i].st);
+        pol_pii_restorer_free(ex->streams[i].rs);
+        cm_buf_fini(&ex->streams[i].last);
+        free(ex->streams[i].key);
+    }
     pol_set_unref(ex->ps);
     pol_pii_vault_free(ex->vault); /* wipes the originals */
     OPENSSL_cleanse(&ex->tkeys, sizeof(ex->tkeys));
@@ -608,6 +642,231 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
     return true;
 }
 
+/* The findings of every streamed field into the record (once). */
+static void
+ex_streams_record(struct sc_exchange *ex)
+{
+    if (ex->streams_recorded)
+        return;
+    ex->streams_recorded = true;
+    for (size_t i = 0; i < ex->nstreams; i++) {
+        size_t counts[POL_PII__COUNT];
+
+        pol_pii_stream_counts(ex->streams[i].st, counts);
+        for (int l = 0; l < POL_PII__COUNT; l++) {
+            struct aud_finding *af;
+
+            if (counts[l] == 0)
+                continue;
+            if (ex->sops[l] != POL_PII_KEEP && !ex->monitor)
+                ex->redacted = true;
+            if (ex->nfindings == EX_MAX_FINDINGS)
+                break;
+            af = &ex->findings[ex->nfindings++];
+            af->direction = "response";
+            af->type = pol_pii_label_name((enum pol_pii_label)l);
+            af->pointer = cm_arena_strndup(ex->arena, ex->streams[i].key,
+                                           strlen(ex->streams[i].key));
+            af->count = (unsigned)counts[l];
+            af->action = pol_action_name(ex->sdec.actions[l]);
+            sc_metrics_finding(ex->px->metrics, 1, (enum pol_pii_label)l, (unsigned)counts[l]);
+        }
+    }
+}
+
+static struct ex_stream *
+ex_stream_for(struct sc_exchange *ex, const char *key)
+{
+    struct ex_stream *s;
+
+    for (size_t i = 0; i < ex->nstreams; i++)
+        if (strcmp(ex->streams[i].key, key) == 0)
+            return &ex->streams[i];
+    if (ex->nstreams == EX_MAX_STREAMS)
+        return NULL;
+    s = &ex->streams[ex->nstreams];
+    s->st = pol_pii_stream_new(ex->px->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
+    if (s->st == NULL)
+        return NULL;
+    s->key = cm_strdup(key);
+    if (ex->vault != NULL && pol_pii_vault_count(ex->vault) > 0)
+        s->rs = pol_pii_restorer_new(ex->vault);
+    cm_buf_init(&s->last);
+    ex->nstreams++;
+    return s;
+}
+
+/* A label found in the stream whose action is deny: the answer stops. */
+static bool
+ex_stream_denied(struct sc_exchange *ex, const struct ex_stream *s)
+{
+    size_t counts[POL_PII__COUNT];
+
+    pol_pii_stream_counts(s->st, counts);
+    for (int l = 0; l < POL_PII__COUNT; l++)
+        if (counts[l] > 0 && ex->sdec.actions[l] == POL_ACT_DENY)
+            return true;
+    return false;
+}
+
+/* Passes redacted stream text through the pseudonym restorer (if any). */
+static void
+ex_stream_restore(struct sc_exchange *ex, struct ex_stream *s, const char *p, size_t n, bool fin,
+                  struct cm_buf *out)
+{
+    if (s->rs == NULL) {
+        cm_buf_append(out, p, n);
+        return;
+    }
+    ex->restored += pol_pii_restorer_feed(s->rs, p, n, out);
+    if (fin)
+        ex->restored += pol_pii_restorer_finish(s->rs, out);
+}
+
+/* One SSE event's JSON data: every text field goes through its field's
+ * streaming redactor (bounded hold-back: a value split across events is
+ * still caught) and restorer; the event is re-sent with the released text
+ * spliced in, every other byte as it came.  Returns false when the policy
+ * denies the answer; *rc_out gets CM_EINPUT for an event that is not JSON
+ * of the expected shape. */
+static bool
+sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, int *rc_out)
+{
+    struct pol_body_limits lim = ex->px->lim;
+    struct pol_body *b;
+    struct cm_err err;
+    struct cm_str *texts;
+    size_t nt;
+    int rc;
+
+    if (!ex->sdec_ready) {
+        /* The answer's actions are decided once, before any of it is seen:
+         * rules on the caller, model, route and purpose apply; rules on
+         * the answer's findings cannot (deny actions still stop it). */
+        struct pol_input in;
+        unsigned none[POL_LABEL_MAX] = {0};
+
+        ex_input(ex, none, 0, &in);
+        pol_set_eval(ex->ps, POL_DIR_RESPONSE, &in, &ex->sdec);
+        ex_add_matched(ex, &ex->sdec);
+        ex_ops(ex, &ex->sdec, ex->sops, &ex->sropts);
+        ex->sdec_ready = true;
+        if (ex->sdec.verdict == POL_VERDICT_DENY && !ex->monitor) {
+            ex->denied = true;
+            if (ex->rule_id == NULL)
+                ex->rule_id = ex->sdec.rule_id;
+            return false;
+        }
+    }
+    lim.texts_only = true;
+    rc = pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, p, n, &lim, NULL, &b, &err);
+    *rc_out = rc;
+    if (rc != CM_OK)
+        return true;
+    {
+        long long pt, ct;
+
+        pol_body_usage(b, &pt, &ct);
+        if (pt >= 0)
+            ex->prompt_tokens = pt;
+        if (ct >= 0)
+            ex->completion_tokens = ct;
+    }
+    if (ex->model_served == NULL && pol_body_model(b) != NULL)
+        ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
+                                            strlen(pol_body_model(b)));
+    nt = pol_body_ntexts(b);
+    texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
+    for (size_t i = 0; i < nt; i++) {
+        const char *ptr, *t = pol_body_text(b, i, &(size_t){0}, &ptr);
+        size_t tl;
+        struct ex_stream *s;
+        struct cm_buf rel, fin;
+
+        (void)pol_body_text(b, i, &tl, NULL);
+        s = ex_stream_for(ex, ptr);
+        if (s == NULL) {
+            *rc_out = CM_ELIMIT; /* too many streamed fields: fail closed */
+            return true;
+        }
+        cm_buf_init(&rel);
+        cm_buf_init(&fin);
+        if (pol_pii_stream_feed(s->st, t, tl, &rel) != CM_OK) {
+            cm_buf_fini(&rel);
+            *rc_out = CM_EINTERNAL;
+            return true;
+        }
+        if (ex_stream_denied(ex, s) && !ex->monitor) {
+            cm_buf_fini(&rel);
+            ex->denied = true;
+            if (ex->rule_id == NULL)
+                ex->rule_id = "response.entities";
+            return false;
+        }
+        ex_stream_restore(ex, s, rel.p ? rel.p : "", rel.len, false, &fin);
+        texts[i].p = cm_arena_strndup(ex->scratch, fin.p ? fin.p : "", fin.len);
+        texts[i].n = fin.len;
+        cm_buf_fini(&rel);
+        cm_buf_fini(&fin);
+        cm_buf_reset(&s->last);
+        cm_buf_append(&s->last, p, n);
+    }
+    if (ex->monitor)
+        cm_buf_append(out, p, n); /* decide and record, change nothing */
+    else if (pol_body_splice(b, texts, out) != CM_OK)
+        *rc_out = CM_EINTERNAL;
+    return true;
+}
+
+/* The end of the stream: what each field's redactor still holds is sent in
+ * a copy of that field's last event, before [DONE] or the end. */
+static void
+sse_flush(struct sc_exchange *ex, struct cm_buf *out)
+{
+    if (ex->streams_flushed)
+        return;
+    ex->streams_flushed = true;
+    for (size_t i = 0; i < ex->nstreams; i++) {
+        struct ex_stream *s = &ex->streams[i];
+        struct pol_body_limits lim = ex->px->lim;
+        struct cm_buf rem, fin;
+        struct pol_body *b;
+        struct cm_err err;
+
+        cm_buf_init(&rem);
+        cm_buf_init(&fin);
+        if (pol_pii_stream_finish(s->st, &rem) != CM_OK) {
+            ex->upstream_failed = true;
+            cm_buf_fini(&rem);
+            continue;
+        }
+        ex_stream_restore(ex, s, rem.p ? rem.p : "", rem.len, true, &fin);
+        lim.texts_only = true;
+        cm_arena_reset(ex->scratch);
+        if (fin.len > 0 && !ex->monitor && s->last.len > 0 &&
+            pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, s->last.p, s->last.len, &lim,
+                           NULL, &b, &err) == CM_OK) {
+            size_t nt = pol_body_ntexts(b);
+            struct cm_str *texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
+
+            for (size_t k = 0; k < nt; k++) {
+                const char *ptr;
+                size_t tl;
+
+                (void)pol_body_text(b, k, &tl, &ptr);
+                texts[k] = strcmp(ptr, s->key) == 0 ? (struct cm_str){fin.p, fin.len}
+                                                   : (struct cm_str){"", 0};
+            }
+            cm_buf_puts(out, "data: ");
+            if (pol_body_splice(b, texts, out) != CM_OK)
+                ex->upstream_failed = true;
+            cm_buf_puts(out, "\n\n");
+        }
+        cm_buf_fini(&rem);
+        cm_buf_fini(&fin);
+    }
+}
+
 /* Relays the complete SSE events in ex->resp (all of it when final). */
 static void
 sse_relay(struct sc_exchange *ex, bool final)
@@ -650,12 +909,14 @@ sse_relay(struct sc_exchange *ex, bool final)
 
                 while (dl > 0 && line[off + dl - 1] == '\r')
                     dl--;
+                if (dl == 6 && memcmp(line + off, "[DONE]", 6) == 0)
+                    sse_flush(ex, &out);
                 if (dl > 0 && line[off] == '{') {
                     int rc = CM_OK;
 
                     cm_buf_puts(&out, "data: ");
                     cm_arena_reset(ex->scratch);
-                    if (!inspect_answer(ex, ex->scratch, line + off, dl, &out, &rc)) {
+                    if (!sse_json(ex, line + off, dl, &out, &rc)) {
                         ex->resp_denied = true;
                         out.len -= 6;
                         cm_buf_printf(&out,
@@ -824,6 +1085,21 @@ upstream_done(struct evhttp_request *ureq, void *arg)
     }
     if (ex->streaming) {
         sse_relay(ex, true);
+        if (!ex->resp_denied && !ex->streams_flushed) {
+            /* No [DONE] (Anthropic and Responses streams end without one). */
+            struct cm_buf tail;
+
+            cm_buf_init(&tail);
+            sse_flush(ex, &tail);
+            if (tail.len > 0) {
+                struct evbuffer *eb = evbuffer_new();
+
+                evbuffer_add(eb, tail.p, tail.len);
+                evhttp_send_reply_chunk(ex->creq, eb);
+                evbuffer_free(eb);
+            }
+            cm_buf_fini(&tail);
+        }
         if (ureq == NULL || code == 0) {
             /* The model server broke off mid-stream: say so in the stream. */
             static const char trunc[] =

@@ -383,6 +383,43 @@ START_TEST(test_prefixes)
 }
 END_TEST
 
+START_TEST(test_texts_and_splice)
+{
+    static const struct pol_body_limits texts = {.max_depth = 64, .texts_only = true};
+    static const char ev[] = "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                             "\"Hi \\u00e9 jane@example.com\"},\"finish_reason\":null},"
+                             "{\"index\":1,\"delta\":{\"content\":\"\"}}]}";
+    struct pol_body *b = NULL;
+    struct cm_err err;
+    struct cm_str repl[2];
+    struct cm_buf out;
+    const char *t, *ptr;
+    size_t n;
+
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, ev, sizeof(ev) - 1,
+                                    &texts, NULL, &b, &err),
+                     CM_OK);
+    ck_assert_uint_eq(pol_body_ntexts(b), 2);
+    t = pol_body_text(b, 0, &n, &ptr);
+    ck_assert_str_eq(ptr, "/choices/0/delta/content");
+    ck_assert_uint_eq(n, strlen("Hi \xc3\xa9 jane@example.com"));
+    ck_assert_mem_eq(t, "Hi \xc3\xa9 jane@example.com", n);
+    /* texts_only detects nothing */
+    ck_assert_uint_eq(pol_body_findings(b, &(const struct pol_body_finding *){NULL}), 0);
+    (void)pol_body_text(b, 1, &n, &ptr);
+    ck_assert_str_eq(ptr, "/choices/1/delta/content");
+    ck_assert_uint_eq(n, 0);
+    repl[0] = CM_STR("held \"back\"");
+    repl[1] = (struct cm_str){NULL, 0};
+    cm_buf_init(&out);
+    ck_assert_int_eq(pol_body_splice(b, repl, &out), CM_OK);
+    ck_assert_str_eq(out.p, "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                            "\"held \\\"back\\\"\"},\"finish_reason\":null},"
+                            "{\"index\":1,\"delta\":{\"content\":\"\"}}]}");
+    cm_buf_fini(&out);
+}
+END_TEST
+
 START_TEST(test_usage)
 {
     long long pt, ct;
@@ -477,6 +514,7 @@ body_suite(void)
     tcase_add_test(tc, test_prefixes);
     tcase_add_test(tc, test_route_names);
     tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_texts_and_splice);
     suite_add_tcase(s, tc);
     return s;
 }
