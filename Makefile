@@ -13,7 +13,7 @@ BUILD   := build/$(FLAVOUR)
 BIN     := $(BUILD)/bin
 Q       := $(if $(V),,@)
 
-PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads inih yaml-0.1 zlib
+PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads libevent_openssl inih yaml-0.1 zlib libpcre2-8
 TEST_PKGS := check
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 
@@ -39,11 +39,14 @@ LDLIBS_JANSSON := $(shell pkg-config --libs jansson)
 LDLIBS_KAFKA   := $(shell pkg-config --libs rdkafka)
 LDLIBS_PQ      := $(shell pkg-config --libs libpq)
 LDLIBS_EVENT   := $(shell pkg-config --libs libevent libevent_pthreads)
+LDLIBS_EVENT_SSL := $(shell pkg-config --libs libevent_openssl)
 LDLIBS_INIH    := $(shell pkg-config --libs inih)
 LDLIBS_YAML    := $(shell pkg-config --libs yaml-0.1)
+LDLIBS_PCRE2   := $(shell pkg-config --libs libpcre2-8)
 LDLIBS_Z       := $(shell pkg-config --libs zlib)
 LDLIBS_CHECK   := $(shell pkg-config --libs $(TEST_PKGS))
 
+comma := ,
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # $(eval $(call unit_test,NAME,LIBS,LDLIBS)): tests/unit/NAME.c becomes the
@@ -55,6 +58,20 @@ $(BUILD)/tests/$(1): $(BUILD)/obj/tests/unit/$(1).o $(2)
 	@mkdir -p $$(@D)
 	@$$(if $$(Q),echo "  LD      $$@")
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $(3) $$(LDLIBS_CHECK)
+endef
+
+# $(eval $(call fuzzer,NAME,SRCS,LDLIBS)): tests/fuzz/NAME.c and the module
+# sources it exercises, compiled together by clang with libFuzzer, ASan and
+# UBSan into build/fuzz/NAME.  Its seed corpus is tests/fuzz/corpus/NAME/.
+FUZZ_DIR := build/fuzz
+FUZZ_CFLAGS := $(CSTD) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=all -I. $(PKG_CFLAGS) -DSTEWARD_FUZZ
+define fuzzer
+FUZZERS += $(FUZZ_DIR)/$(1)
+$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(2)
+	@mkdir -p $$(@D)
+	@$$(if $$(Q),echo "  FUZZ    $$@")
+	$$(Q)clang $$(FUZZ_CFLAGS) -o $$@ $$^ $(3) -pthread
 endef
 
 # $(eval $(call program,PATH,OBJS_AND_LIBS,LDLIBS)): link one binary.
@@ -71,6 +88,7 @@ PROGRAMS   :=
 TOOLS      :=
 UNIT_TESTS :=
 FUZZERS    :=
+BENCHES    :=
 
 all: programs
 
@@ -110,6 +128,25 @@ test-integration: programs
 
 check-asan:
 	$(Q)$(MAKE) --no-print-directory FLAVOUR=asan test
+
+# libFuzzer harnesses: `make fuzz` builds them; `make fuzz-run` runs each for
+# FUZZ_SECONDS over its committed corpus (CI: a short bounded run; locally:
+# make fuzz-run FUZZ_SECONDS=600).  New inputs go to build/fuzz/corpus-NAME,
+# never into the committed corpus; a crash leaves crash-* and fails the run.
+FUZZ_SECONDS ?= 10
+fuzz: $(FUZZERS)
+
+fuzz-run: $(FUZZERS)
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+# Benchmarks: numbers side by side with a peer in the same run, reported as
+# ratios; never pass/fail.  Each area adds its target to BENCHES.
+BENCH_SECONDS ?= 10
+BENCHES += bench-proxy
+bench: $(BENCHES)
+
+bench-proxy: programs
+	$(Q)tests/bench/bench_proxy.sh $(BENCH_SECONDS)
 
 deps:
 	$(Q)deploy/deps.sh
@@ -156,7 +193,7 @@ clean:
 help:
 	@sed -n '1,12p' Makefile
 
-.PHONY: all programs tests demo check test test-unit test-integration check-asan deps format \
+.PHONY: all programs tests demo check fuzz fuzz-run bench bench-proxy test test-unit test-integration check-asan deps format \
         format-check check-deps docs check-docs clean help
 .DELETE_ON_ERROR:
 

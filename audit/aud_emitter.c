@@ -895,6 +895,7 @@ chains_open(struct aud_emitter *em, struct cm_err *err)
             }
         }
         aud_chain_get(ch->c, &st);
+        cm_log_info("audit", "chain_ready index=%u chain=%s seq=%" PRIu64, i, ch->id, st.seq);
         if (st.created)
             cm_log_info("audit", "chain_created chain=%s index=%u", ch->id, i);
         else if (!st.clean)
@@ -997,9 +998,9 @@ aud_emitter_new(const struct aud_emitter_conf *conf, struct aud_emitter **out, s
     em->thread_started = true;
     cm_log_info("audit",
                 "emitter_started topic=%s durability=%s spool_dir=%s spool_records=%" PRIu64
-                " chain=%s checkpoints=%s",
+                " chains=%u checkpoints=%s",
                 em->topic, conf->durability == AUD_DURABILITY_SYNC ? "sync" : "async",
-                em->spool_dir, (uint64_t)atomic_load(&em->spool_records), em->chains[0].id,
+                em->spool_dir, (uint64_t)atomic_load(&em->spool_records), em->nchains,
                 em->key != NULL ? aud_key_id(em->key) : "unsigned");
     *out = em;
     return CM_OK;

@@ -149,6 +149,19 @@ put_opt_int(struct cm_buf *out, const char *key, int64_t v, bool first)
         cm_buf_printf(out, "%" PRId64, v);
 }
 
+static void
+put_strv(struct cm_buf *out, const char *key, const char *const *v, size_t n)
+{
+    put_key(out, key, false);
+    cm_buf_putc(out, '[');
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        if (i > 0)
+            cm_buf_putc(out, ',');
+        put_str(out, v[i]);
+    }
+    cm_buf_putc(out, ']');
+}
+
 static bool
 id_is_zero(const uint8_t id[16])
 {
@@ -184,9 +197,18 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
                           rec->n_matched_rules);
     if (rec->n_findings > 0 && rec->findings == NULL)
         return cm_err_set(err, CM_EINPUT, "findings: NULL with %zu entries", rec->n_findings);
-    for (size_t i = 0; i < rec->n_matched_rules; i++)
+    for (size_t i = 0; i < rec->n_matched_rules; i++) {
         if (rec->matched_rules[i] == NULL)
             return cm_err_set(err, CM_EINPUT, "policy.matched_rules[%zu]: NULL", i);
+        if (rec->match_reasons != NULL && rec->match_reasons[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "policy.match_reasons[%zu]: NULL", i);
+    }
+    if (rec->n_modalities > 0 && rec->modalities == NULL)
+        return cm_err_set(err, CM_EINPUT, "request.modalities: NULL with %zu entries",
+                          rec->n_modalities);
+    for (size_t i = 0; i < rec->n_modalities; i++)
+        if (rec->modalities[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "request.modalities[%zu]: NULL", i);
     for (size_t i = 0; i < rec->n_findings; i++) {
         const struct aud_finding *f = &rec->findings[i];
 
@@ -224,6 +246,7 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     put_kstr(out, "method", rec->method, true);
     put_kstr(out, "path", rec->path, false);
     put_kstr(out, "route", rec->route, false);
+    put_strv(out, "modalities", rec->modalities, rec->n_modalities);
     cm_buf_putc(out, '}');
 
     put_key(out, "model", false);
@@ -247,7 +270,9 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
             cm_buf_putc(out, ',');
         put_str(out, rec->matched_rules[i]);
     }
-    cm_buf_puts(out, "]}");
+    cm_buf_putc(out, ']');
+    put_strv(out, "match_reasons", rec->match_reasons, rec->n_matched_rules);
+    cm_buf_putc(out, '}');
 
     put_key(out, "findings", false);
     cm_buf_putc(out, '[');

@@ -270,30 +270,58 @@ load_handler(void *user, const char *section, const char *name, const char *valu
     return 1;
 }
 
+static int
+load_result(struct load_ctx *ctx, const char *path, int line, struct cm_err *err)
+{
+    int rc = CM_OK;
+
+    if (line != 0) {
+        if (ctx->failed)
+            rc = cm_err_set(err, CM_EINPUT, "%s:%d: %s", path, line, ctx->err.msg);
+        else if (line < 0)
+            rc = cm_err_set(err, CM_EIO, "%s: cannot read", path);
+        else
+            rc = cm_err_set(err, CM_EINPUT, "%s:%d: syntax error (expected key = value)", path,
+                            line);
+    }
+    for (size_t i = 0; i < ctx->nseen; i++)
+        free(ctx->seen[i]);
+    free(ctx->seen);
+    return rc;
+}
+
 int
 cm_conf_load(const struct cm_opt *tab, size_t n, void *obj, const char *path,
              struct cm_err *err)
 {
     struct load_ctx ctx = {.tab = tab, .n = n, .obj = obj};
     FILE *f;
-    int line, rc = CM_OK;
+    int line;
 
     f = fopen(path, "r");
     if (f == NULL)
         return cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
     line = ini_parse_file(f, load_handler, &ctx);
     fclose(f);
-    if (line != 0) {
-        if (ctx.failed)
-            rc = cm_err_set(err, CM_EINPUT, "%s:%d: %s", path, line, ctx.err.msg);
-        else
-            rc = cm_err_set(err, CM_EINPUT, "%s:%d: syntax error (expected key = value)", path,
-                            line);
-    }
-    for (size_t i = 0; i < ctx.nseen; i++)
-        free(ctx.seen[i]);
-    free(ctx.seen);
-    return rc;
+    return load_result(&ctx, path, line, err);
+}
+
+int
+cm_conf_load_mem(const struct cm_opt *tab, size_t n, void *obj, const char *name,
+                 const char *text, size_t len, struct cm_err *err)
+{
+    struct load_ctx ctx = {.tab = tab, .n = n, .obj = obj};
+    char *copy;
+    int line;
+
+    /* inih reads a NUL-terminated string; a NUL inside the text ends it
+     * early, which the key=value syntax could not express anyway. */
+    if (memchr(text, '\0', len) != NULL)
+        return cm_err_set(err, CM_EINPUT, "%s: NUL byte in configuration", name);
+    copy = cm_strndup(text, len);
+    line = ini_parse_string(copy, load_handler, &ctx);
+    free(copy);
+    return load_result(&ctx, name, line, err);
 }
 
 void

@@ -71,6 +71,10 @@ int cm_conf_defaults(const struct cm_opt *tab, size_t n, void *obj, struct cm_er
  * read the file) or CM_EINPUT ("path:line: ..." in err). */
 int cm_conf_load(const struct cm_opt *tab, size_t n, void *obj, const char *path,
                  struct cm_err *err) CM_MUSTCHECK;
+/* The same from memory: text[0..len) (need not be NUL-terminated); `name`
+ * stands for the file name in error messages. */
+int cm_conf_load_mem(const struct cm_opt *tab, size_t n, void *obj, const char *name,
+                     const char *text, size_t len, struct cm_err *err) CM_MUSTCHECK;
 /* Sets one option from "key=value" text (command-line -o). */
 int cm_conf_set_kv(const struct cm_opt *tab, size_t n, void *obj, const char *kv,
                    struct cm_err *err) CM_MUSTCHECK;

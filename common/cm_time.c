@@ -127,6 +127,8 @@ cm_duration_parse(const char *s, int64_t unit_us, int64_t *us)
     if (end == s || errno != 0 || v < 0)
         return CM_EINPUT;
     if (*end == '\0') {
+        if (unit_us > 0 && v > INT64_MAX / unit_us)
+            return CM_EINPUT;
         *us = v * unit_us;
         return CM_OK;
     }

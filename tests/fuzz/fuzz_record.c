@@ -10,7 +10,7 @@
  * member (the loader stores what verify must read back), a parsed
  * checkpoint is recognised as one, and error messages never quote input.
  *
- *   make fuzz && build/fuzz/fuzz_record -max_total_time=60 tests/fuzz/seeds/record
+ *   make fuzz && build/fuzz/fuzz_record -max_total_time=60 tests/fuzz/corpus/fuzz_record
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  * reported damaged region, frames come in increasing order without
  * overlapping, and each frame's key and value lie inside the input.
  *
- *   make fuzz && build/fuzz/fuzz_spool -max_total_time=60 tests/fuzz/seeds/spool
+ *   make fuzz && build/fuzz/fuzz_spool -max_total_time=60 tests/fuzz/corpus/fuzz_spool
  */
 #include <stdint.h>
 #include <stdlib.h>

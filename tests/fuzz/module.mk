@@ -1,40 +1,28 @@
-# tests/fuzz: libFuzzer harnesses (clang -fsanitize=fuzzer,address,undefined),
-# one self-contained rule each: the harness is linked with the sources it
-# fuzzes, compiled with the fuzzing flags, into build/fuzz/.  Others add their
-# own rules here.
-#   make fuzz                               build every harness
-#   build/fuzz/NAME -max_total_time=60 tests/fuzz/seeds/DIR
-#   make fuzz-lineage FUZZ_SECONDS=30       run the lineage harnesses a while
-FUZZ_DIR   := build/fuzz
-FUZZ_CC    := clang
-FUZZ_FLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-              -I. $(PKG_CFLAGS)
-FUZZ_SECONDS ?= 30
-FUZZ_COMMON := common/cm_status.c common/cm_mem.c common/cm_log.c common/cm_buf.c \
-               common/cm_time.c common/cm_uuid.c common/cm_hash.c
+# tests/fuzz: libFuzzer harnesses, one per parser (see the `fuzzer` macro in
+# the root Makefile).  Each compiles the harness with the sources it needs;
+# `make fuzz` builds them all, `make fuzz-run` runs each for FUZZ_SECONDS.
+FUZZ_COMMON_SRCS := $(COMMON_SRCS)
+FUZZ_POLICY_SRCS := $(POLICY_SRCS) $(COMMON_SRCS)
+FUZZ_POLICY_LIBS := $(LDLIBS_POLICY) $(LDLIBS_COMMON)
 
-# The spool's segment reader (issue 6).
-$(FUZZ_DIR)/fuzz_spool: tests/fuzz/fuzz_spool.c audit/aud_spool.c $(FUZZ_COMMON)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_Z) $(LDLIBS_SSL)
-
-# The record, checkpoint and chain parsers of the loader and verify (issue 6).
-$(FUZZ_DIR)/fuzz_record: tests/fuzz/fuzz_record.c audit/aud_validate.c audit/aud_chain.c \
-                         audit/aud_record.c audit/aud_sign.c $(FUZZ_COMMON)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(LDLIBS_JANSSON) $(LDLIBS_Z) $(LDLIBS_SSL)
-
-FUZZERS += $(FUZZ_DIR)/fuzz_spool $(FUZZ_DIR)/fuzz_record
-
-fuzz: $(FUZZ_DIR)/fuzz_spool $(FUZZ_DIR)/fuzz_record
-
-fuzz-lineage: $(FUZZ_DIR)/fuzz_spool $(FUZZ_DIR)/fuzz_record
-	$(Q)mkdir -p tests/fuzz/corpus-spool tests/fuzz/corpus-record
-	$(Q)$(FUZZ_DIR)/fuzz_spool -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    tests/fuzz/corpus-spool tests/fuzz/seeds/spool
-	$(Q)$(FUZZ_DIR)/fuzz_record -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    tests/fuzz/corpus-record tests/fuzz/seeds/record
-
-.PHONY: fuzz fuzz-lineage
+# the options-table engine over inih (every config file)
+$(eval $(call fuzzer,fuzz_conf,$(FUZZ_COMMON_SRCS),$(LDLIBS_COMMON)))
+# request/response body inspection and byte-exact rewriting
+$(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# the classifier's recognizers, the redaction operators, the streaming redactor
+$(eval $(call fuzzer,fuzz_pii_scan,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+$(eval $(call fuzzer,fuzz_pii_redact,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+$(eval $(call fuzzer,fuzz_pii_stream,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# the strict HTTP/1.1 framing guard in front of evhttp
+$(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c common/cm_hash.c common/cm_status.c common/cm_mem.c,$(LDLIBS_SSL)))
+# bounded inflation of gzip/deflate request bodies
+$(eval $(call fuzzer,fuzz_inflate,sidecar/sc_inflate.c common/cm_buf.c common/cm_mem.c common/cm_status.c,$(LDLIBS_Z)))
+# the policy loader (JSON and YAML), its compiled form, and the API-key file
+$(eval $(call fuzzer,fuzz_policy_load,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# loading a learned-model file from arbitrary bytes, and inference with it
+$(eval $(call fuzzer,fuzz_pii_model,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# the lineage spool's segment reader (what a power cut leaves at start-up)
+$(eval $(call fuzzer,fuzz_spool,audit/aud_spool.c $(FUZZ_COMMON_SRCS),$(LDLIBS_Z) $(LDLIBS_COMMON)))
+# the loader's record validator, the checkpoint parser and verify's chain reader
+$(eval $(call fuzzer,fuzz_record,audit/aud_validate.c audit/aud_chain.c audit/aud_record.c \
+    audit/aud_sign.c $(FUZZ_COMMON_SRCS),$(LDLIBS_JANSSON) $(LDLIBS_Z) $(LDLIBS_COMMON)))

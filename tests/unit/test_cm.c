@@ -121,6 +121,9 @@ START_TEST(time_parse_and_format)
     ck_assert_int_eq(d, 15000);
     ck_assert_int_eq(cm_duration_parse("5 parsecs", 1000, &d), CM_EINPUT);
     ck_assert_int_eq(cm_duration_parse("-1s", 1000, &d), CM_EINPUT);
+    /* found by fuzz_conf: a bare number times its unit overflowed */
+    ck_assert_int_eq(cm_duration_parse("388888888888888888", 1000, &d), CM_EINPUT);
+    ck_assert_int_eq(cm_duration_parse("9999999999999999999", 1000, &d), CM_EINPUT);
 }
 END_TEST
 
@@ -238,6 +241,26 @@ START_TEST(conf_missing_file)
 }
 END_TEST
 
+START_TEST(conf_from_memory)
+{
+    static const char text[] = "n = 5\nname = from memory\nbad key\n";
+    struct topts o = {0};
+    struct cm_err err;
+
+    ck_assert_int_eq(cm_conf_defaults(topts_tab, NT, &o, &err), CM_OK);
+    ck_assert_int_eq(cm_conf_load_mem(topts_tab, NT, &o, "mem", text, 24, &err), CM_OK);
+    ck_assert_int_eq(o.n, 5);
+    ck_assert_str_eq(o.name, "from memory");
+    ck_assert_int_eq(cm_conf_load_mem(topts_tab, NT, &o, "mem", text, sizeof(text) - 1, &err),
+                     CM_EINPUT);
+    ck_assert_str_eq(err.msg, "mem:3: syntax error (expected key = value)");
+    ck_assert_int_eq(cm_conf_load_mem(topts_tab, NT, &o, "mem", "n = 1\0n = 2", 11, &err),
+                     CM_EINPUT);
+    ck_assert_str_eq(err.msg, "mem: NUL byte in configuration");
+    cm_conf_fini(topts_tab, NT, &o);
+}
+END_TEST
+
 START_TEST(conf_doc_lists_every_option)
 {
     char *buf = NULL;
@@ -280,6 +303,7 @@ cm_suite(void)
     tcase_add_test(tc, conf_defaults_and_values);
     tcase_add_loop_test(tc, conf_errors_name_the_line, 0, (int)CM_ARRAY_LEN(conf_errors));
     tcase_add_test(tc, conf_missing_file);
+    tcase_add_test(tc, conf_from_memory);
     tcase_add_test(tc, conf_doc_lists_every_option);
     tcase_add_test(tc, log_quote_escapes);
     suite_add_tcase(s, tc);
