@@ -65,7 +65,9 @@ typedef void aud_emitter_done_fn(void *arg, enum aud_fate fate);
 struct aud_emitter_conf {
     const char *topic;              /* e.g. "steward.lineage" */
     const char *bootstrap_file;     /* may be NULL */
-    const struct cm_kv_list *kafka; /* kafka.* pass-through, prefix removed */
+    const struct cm_kv_list *kafka; /* kafka.* pass-through, prefix removed;
+                                       borrowed for the emitter's life (a
+                                       producer is rebuilt after a fatal error) */
 
     const char *spool_dir;    /* spool segments, chain state, LOCK */
     uint64_t spool_max_bytes; /* disk budget */

@@ -90,6 +90,9 @@ bold "lineage records (steward-audit query --from $started)"
 bold "the deny, in full (steward-audit query --decision deny --format json --limit 1)"
 "$bin/steward-audit" query --db "$STEWARD_DB" --from "$started" --decision deny --limit 1 --format json | python3 -m json.tool
 
+bold "chain integrity (steward-audit verify --pubkey signing.key.pub)"
+"$bin/steward-audit" verify --db "$STEWARD_DB" --pubkey "$STEWARD_PUBKEY" | tail -n 6 || true
+
 bold "where things are"
 echo "lineage database:  psql '$STEWARD_DB' -c 'select * from lineage_records'"
 echo "model saw:         $run/model-received.jsonl"
