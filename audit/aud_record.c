@@ -135,6 +135,18 @@ put_time(struct cm_buf *out, const char *key, int64_t us)
     cm_buf_putc(out, '"');
 }
 
+static void
+put_str_array(struct cm_buf *out, const char *const *v, size_t n)
+{
+    cm_buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            cm_buf_putc(out, ',');
+        put_str(out, v[i]);
+    }
+    cm_buf_putc(out, ']');
+}
+
 /* A negative count means "unknown" and is written as null. */
 static void
 put_opt_int(struct cm_buf *out, const char *key, int64_t v, bool first)
@@ -179,6 +191,11 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
                           rec->n_matched_rules);
     if (rec->n_findings > 0 && rec->findings == NULL)
         return cm_err_set(err, CM_EINPUT, "findings: NULL with %zu entries", rec->n_findings);
+    if (rec->n_inputs > 0 && rec->inputs == NULL)
+        return cm_err_set(err, CM_EINPUT, "inputs: NULL with %zu entries", rec->n_inputs);
+    for (size_t i = 0; i < rec->n_inputs; i++)
+        if (rec->inputs[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "inputs[%zu]: NULL", i);
     for (size_t i = 0; i < rec->n_matched_rules; i++)
         if (rec->matched_rules[i] == NULL)
             return cm_err_set(err, CM_EINPUT, "policy.matched_rules[%zu]: NULL", i);
@@ -190,6 +207,12 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
                               "findings[%zu]: direction, type, pointer and "
                               "action are required",
                               i);
+        if (f->n_fingerprints > 0 && f->fingerprints == NULL)
+            return cm_err_set(err, CM_EINPUT, "findings[%zu].fingerprints: NULL with %zu entries",
+                              i, f->n_fingerprints);
+        for (size_t k = 0; k < f->n_fingerprints; k++)
+            if (f->fingerprints[k] == NULL)
+                return cm_err_set(err, CM_EINPUT, "findings[%zu].fingerprints[%zu]: NULL", i, k);
     }
     return CM_OK;
 }
@@ -236,13 +259,8 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     put_kstr(out, "decision", rec->decision, false);
     put_kstr(out, "rule_id", rec->rule_id, false);
     put_key(out, "matched_rules", false);
-    cm_buf_putc(out, '[');
-    for (size_t i = 0; i < rec->n_matched_rules; i++) {
-        if (i > 0)
-            cm_buf_putc(out, ',');
-        put_str(out, rec->matched_rules[i]);
-    }
-    cm_buf_puts(out, "]}");
+    put_str_array(out, rec->matched_rules, rec->n_matched_rules);
+    cm_buf_putc(out, '}');
 
     put_key(out, "findings", false);
     cm_buf_putc(out, '[');
@@ -258,6 +276,8 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
         put_key(out, "count", false);
         cm_buf_printf(out, "%u", f->count);
         put_kstr(out, "action", f->action, false);
+        put_key(out, "fingerprints", false);
+        put_str_array(out, f->fingerprints, f->n_fingerprints);
         cm_buf_putc(out, '}');
     }
     cm_buf_putc(out, ']');
@@ -275,7 +295,19 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     cm_buf_putc(out, '{');
     put_opt_int(out, "prompt_tokens", rec->prompt_tokens, true);
     put_opt_int(out, "completion_tokens", rec->completion_tokens, false);
-    cm_buf_puts(out, "}}");
+    cm_buf_putc(out, '}');
+
+    put_key(out, "trace", false);
+    cm_buf_putc(out, '{');
+    put_kstr(out, "trace_id", rec->trace_id, true);
+    put_kstr(out, "span_id", rec->span_id, false);
+    put_kstr(out, "parent_span_id", rec->parent_span_id, false);
+    cm_buf_putc(out, '}');
+    put_kstr(out, "parent_record", rec->parent_record, false);
+    put_key(out, "inputs", false);
+    put_str_array(out, rec->inputs, rec->n_inputs);
+    put_kstr(out, "fingerprint_key_id", rec->fingerprint_key_id, false);
+    cm_buf_putc(out, '}');
 }
 
 int

@@ -6,7 +6,8 @@
 #   steward-audit  the auditor's CLI: migrate, query, count (audit/cli/)
 # aud_pg.c (the only PQ* user) is linked into the two binaries, not LIBAUDIT,
 # so the sidecar does not pull in libpq.
-AUDIT_SRCS := audit/aud_record.c audit/aud_emitter.c audit/aud_kafka.c audit/aud_validate.c
+AUDIT_SRCS := audit/aud_record.c audit/aud_emitter.c audit/aud_kafka.c audit/aud_validate.c \
+              audit/aud_context.c
 LIBAUDIT := $(BUILD)/lib/libaudit.a
 $(LIBAUDIT): $(call objs,$(AUDIT_SRCS))
 LIBS_ALL += $(LIBAUDIT)

@@ -81,6 +81,16 @@ void pol_body_counts(const struct pol_body *b, unsigned counts[POL_PII__COUNT]);
 /* Returns the findings (borrowed, valid with the arena) and their number. */
 size_t pol_body_findings(const struct pol_body *b, const struct pol_body_finding **out);
 
+/* Called once per detected value: label, the JSON pointer of its field
+ * (valid with the arena) and the decoded value (borrowed, valid only during
+ * the call: never log or keep it). */
+typedef void (*pol_body_value_cb)(void *arg, enum pol_pii_label label, const char *pointer,
+                                  const char *value, size_t len);
+/* Calls fn for every detected value, in body order.  For keyed
+ * fingerprints of values (the sidecar's lineage record); nothing else
+ * should need the values. */
+void pol_body_each_value(const struct pol_body *b, pol_body_value_cb fn, void *arg);
+
 /* Appends the rewritten body to out.  *nreplaced gets the number of values
  * replaced (0 means out holds the original bytes).  Returns CM_OK. */
 int pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT],

@@ -39,9 +39,11 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "audit/aud_context.h"
 #include "audit/aud_record.h"
 #include "common/cm_arena.h"
 #include "common/cm_buf.h"
+#include "common/cm_fingerprint.h"
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
 #include "common/cm_time.h"
@@ -51,6 +53,7 @@
 #include "sidecar/sc_upstream.h"
 
 #define EX_MAX_FINDINGS 64
+#define EX_MAX_FPS 64 /* distinct fingerprints kept per finding */
 #define ROUTE_MODELS_NAME "models"
 
 struct sc_proxy {
@@ -120,6 +123,17 @@ struct sc_exchange {
     struct aud_finding findings[EX_MAX_FINDINGS];
     size_t nfindings;
     struct cm_buf resp;
+
+    /* Lineage context (audit/aud_context.h) and the fingerprints of each
+     * finding's values (findings[i] <-> fps[i]; strings in the arena). */
+    struct aud_trace trace;
+    char parent[CM_UUID_STR_LEN];
+    const char *inputs[AUD_MAX_INPUTS];
+    size_t ninputs;
+    struct {
+        const char **v;
+        size_t n, cap;
+    } fps[EX_MAX_FINDINGS];
 };
 
 static void ex_finish(struct sc_exchange *ex);
@@ -145,9 +159,76 @@ ex_add_matched(struct sc_exchange *ex, const struct pol_decision *d)
     }
 }
 
+/* The finding slot of (direction, type, pointer, action), created if new;
+ * past EX_MAX_FINDINGS the last slot absorbs the rest (pointer "(more)"),
+ * so counts stay honest. */
+static size_t
+ex_finding_slot(struct sc_exchange *ex, const char *direction, const char *type,
+                const char *pointer, const char *action)
+{
+    struct aud_finding *af;
+
+    for (size_t j = 0; j < ex->nfindings; j++) {
+        struct aud_finding *e = &ex->findings[j];
+
+        if (strcmp(e->direction, direction) == 0 && strcmp(e->type, type) == 0 &&
+            strcmp(e->pointer, pointer) == 0 && strcmp(e->action, action) == 0)
+            return j;
+    }
+    if (ex->nfindings == EX_MAX_FINDINGS) {
+        ex->findings[EX_MAX_FINDINGS - 1].pointer = "(more)";
+        return EX_MAX_FINDINGS - 1;
+    }
+    af = &ex->findings[ex->nfindings];
+    af->direction = direction;
+    af->type = type;
+    af->action = action;
+    af->pointer = cm_arena_strndup(ex->arena, pointer, strlen(pointer));
+    af->count = 0;
+    return ex->nfindings++;
+}
+
+struct fp_ctx {
+    struct sc_exchange *ex;
+    const char *direction;
+    const struct pol_decision *d;
+};
+
+/* pol_body_each_value callback: the keyed fingerprint of one detected
+ * value (common/cm_fingerprint.h) joins its finding's list, once. */
+static void
+ex_fingerprint(void *arg, enum pol_pii_label label, const char *pointer, const char *value,
+               size_t len)
+{
+    struct fp_ctx *c = arg;
+    struct sc_exchange *ex = c->ex;
+    const char *type = pol_pii_label_name(label);
+    size_t i =
+        ex_finding_slot(ex, c->direction, type, pointer, pol_action_name(c->d->actions[label]));
+    char fp[CM_FP_HEX_LEN];
+
+    cm_fp_compute(ex->px->opts->fingerprint_key, type, value, len, fp);
+    for (size_t k = 0; k < ex->fps[i].n; k++)
+        if (strcmp(ex->fps[i].v[k], fp) == 0)
+            return;
+    if (ex->fps[i].n == EX_MAX_FPS)
+        return;
+    if (ex->fps[i].n == ex->fps[i].cap) {
+        size_t cap = ex->fps[i].cap ? 2 * ex->fps[i].cap : 4;
+        const char **v = cm_arena_alloc(ex->arena, cap * sizeof(*v));
+
+        if (ex->fps[i].n > 0)
+            memcpy(v, ex->fps[i].v, ex->fps[i].n * sizeof(*v));
+        ex->fps[i].v = v;
+        ex->fps[i].cap = cap;
+    }
+    ex->fps[i].v[ex->fps[i].n++] = cm_arena_strndup(ex->arena, fp, CM_FP_HEX_LEN - 1);
+}
+
 /* Merges the findings of one inspected body into the exchange, under the
- * actions of decision d.  Strings are copied into the exchange's arena
- * because SSE events use a scratch arena. */
+ * actions of decision d, with the fingerprints of their values when a
+ * fingerprint key is configured.  Strings are copied into the exchange's
+ * arena because SSE events use a scratch arena. */
 static void
 ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_body *b,
                 const struct pol_decision *d)
@@ -156,33 +237,15 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
     size_t n = pol_body_findings(b, &f);
 
     for (size_t i = 0; i < n; i++) {
-        const char *type = pol_pii_label_name(f[i].label);
-        const char *action = pol_action_name(d->actions[f[i].label]);
-        struct aud_finding *af = NULL;
+        size_t slot = ex_finding_slot(ex, direction, pol_pii_label_name(f[i].label), f[i].pointer,
+                                      pol_action_name(d->actions[f[i].label]));
 
-        for (size_t j = 0; j < ex->nfindings && af == NULL; j++) {
-            struct aud_finding *e = &ex->findings[j];
+        ex->findings[slot].count += f[i].count;
+    }
+    if (n > 0 && ex->px->opts->fingerprint_key != NULL) {
+        struct fp_ctx c = {ex, direction, d};
 
-            if (strcmp(e->direction, direction) == 0 && strcmp(e->type, type) == 0 &&
-                strcmp(e->pointer, f[i].pointer) == 0 && strcmp(e->action, action) == 0)
-                af = e;
-        }
-        if (af == NULL) {
-            if (ex->nfindings == EX_MAX_FINDINGS) {
-                /* Keep the count honest in the last slot rather than drop it. */
-                af = &ex->findings[EX_MAX_FINDINGS - 1];
-                af->pointer = "(more)";
-            } else {
-                af = &ex->findings[ex->nfindings++];
-                af->direction = direction;
-                af->type = type;
-                af->action = action;
-                af->pointer =
-                    cm_arena_strndup(ex->arena, f[i].pointer, strlen(f[i].pointer));
-                af->count = 0;
-            }
-        }
-        af->count += f[i].count;
+        pol_body_each_value(b, ex_fingerprint, &c);
     }
 }
 
@@ -296,8 +359,19 @@ ex_emit_record(struct sc_exchange *ex)
     rec.latency_governance_us = ex->governance_us;
     rec.prompt_tokens = ex->prompt_tokens;
     rec.completion_tokens = ex->completion_tokens;
+    for (size_t i = 0; i < ex->nfindings; i++) {
+        ex->findings[i].fingerprints = ex->fps[i].v;
+        ex->findings[i].n_fingerprints = ex->fps[i].n;
+    }
     rec.findings = ex->findings;
     rec.n_findings = ex->nfindings;
+    rec.trace_id = ex->trace.trace_id;
+    rec.span_id = ex->trace.span_id;
+    rec.parent_span_id = ex->trace.parent_span_id[0] ? ex->trace.parent_span_id : NULL;
+    rec.parent_record = ex->parent[0] ? ex->parent : NULL;
+    rec.inputs = ex->inputs;
+    rec.n_inputs = ex->ninputs;
+    rec.fingerprint_key_id = px->opts->fingerprint_key ? px->opts->fingerprint_key->id : NULL;
 
     cm_buf_init(&json);
     rc = aud_record_json(&rec, &json, &err);
@@ -807,6 +881,42 @@ framing_error(struct evhttp_request *req)
     return NULL;
 }
 
+/* The lineage context headers (audit/aud_context.h).  Invalid values are
+ * ignored and logged by name only; they never fail the request. */
+static void
+ex_read_context(struct sc_exchange *ex, struct evkeyvalq *ih)
+{
+    const char *traceparent = NULL, *parent = NULL;
+    struct evkeyval *kv;
+    int ntp = 0, nparent = 0;
+    size_t nbad = 0;
+
+    TAILQ_FOREACH (kv, ih, next) {
+        if (strcasecmp(kv->key, "traceparent") == 0) {
+            traceparent = kv->value;
+            ntp++;
+        } else if (strcasecmp(kv->key, "X-Steward-Parent") == 0) {
+            parent = kv->value;
+            nparent++;
+        } else if (strcasecmp(kv->key, "X-Steward-Inputs") == 0) {
+            aud_inputs_split(kv->value, strlen(kv->value), ex->arena, ex->inputs, &ex->ninputs,
+                             AUD_MAX_INPUTS, &nbad);
+        }
+    }
+    if (nparent > 0 && (nparent > 1 || aud_parent_parse(parent, ex->parent) != CM_OK)) {
+        ex->parent[0] = '\0';
+        cm_log_warn("sidecar", "context_header_ignored record=%s header=x-steward-parent",
+                    ex->id_str);
+    }
+    /* Two traceparent headers: the specification says to ignore both. */
+    if (aud_trace_init(&ex->trace, ex->id, ntp == 1 ? traceparent : NULL) != CM_OK || ntp > 1)
+        cm_log_warn("sidecar", "context_header_ignored record=%s header=traceparent", ex->id_str);
+    if (nbad > 0)
+        cm_log_warn("sidecar",
+                    "context_header_ignored record=%s header=x-steward-inputs entries=%zu",
+                    ex->id_str, nbad);
+}
+
 static void
 proxy_handle(struct evhttp_request *req, void *arg)
 {
@@ -839,6 +949,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     plen = q ? (size_t)(q - uri) : strlen(uri);
     ex->path = cm_arena_strndup(ex->arena, uri, plen > 256 ? 256 : plen);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), client_closed, ex);
+    ex_read_context(ex, ih);
 
     bad = framing_error(req);
     if (bad != NULL) {

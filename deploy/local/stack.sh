@@ -12,6 +12,8 @@
 # binaries come from $STEWARD_BIN (default build/debug/bin).  Every process
 # logs to RUN_DIR/logs/NAME.log; RUN_DIR/env holds the addresses:
 #   STEWARD_URL STEWARD_DB MODEL_URL KAFKA_BOOTSTRAP KAFKA_CONTROL
+#   STEWARD_FINGERPRINT_KEY_FILE (the sidecar's fingerprint key, for
+#   steward-audit subject)
 # Production does not use this script: point the sidecar at any Kafka
 # cluster and the loader at any PostgreSQL (docs/).
 set -euo pipefail
@@ -107,6 +109,11 @@ kafka.session.timeout.ms = 6000
 CONF
     alive loader || start loader "$bin/steward-loader" -c "$run/loader.conf"
 
+    # The key of the values' fingerprints (subject search): random per stack.
+    if [ ! -s "$run/fingerprint.key" ]; then
+        (umask 077 && head -c 32 /dev/urandom >"$run/fingerprint.key")
+    fi
+
     if ! alive steward; then
         port=$(free_port)
         cat >"$run/steward.conf" <<CONF
@@ -116,6 +123,7 @@ upstream = http://127.0.0.1:$model_port
 policy = ${STEWARD_POLICY:-$repo/deploy/policies/default.json}
 instance = local-demo
 bootstrap_file = $run/kafka.bootstrap
+fingerprint_key_file = $run/fingerprint.key
 forward_headers = ${STEWARD_FORWARD_HEADERS:-accept,authorization,user-agent,traceparent,tracestate,x-request-id}
 CONF
         "$bin/steward" -n -c "$run/steward.conf" >/dev/null || die "sidecar configuration invalid"
@@ -133,6 +141,7 @@ MODEL_URL=http://127.0.0.1:$model_port
 KAFKA_BOOTSTRAP=$(cat "$run/kafka.bootstrap")
 KAFKA_CONTROL=$run/kafka.sock
 STEWARD_RUN_DIR=$run
+STEWARD_FINGERPRINT_KEY_FILE=$run/fingerprint.key
 ENV
     echo "stack: up; addresses in $run/env" >&2
 }
