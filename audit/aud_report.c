@@ -1247,7 +1247,8 @@ aud_subject_html(const json_t *mo, struct cm_buf *out)
                      "<div class=\"kpis\">\n");
     kpi(out, "k-records", jnum(mo, "records"), "exchanges involving the value", NULL);
     kpi(out, "k-findings", (double)json_array_size(rows), "findings of the value", NULL);
-    kpi(out, "k-in-range", jnum(mo, "records_in_range"), "exchanges searched", NULL);
+    if (json_is_integer(json_object_get(mo, "records_in_range")))
+        kpi(out, "k-in-range", jnum(mo, "records_in_range"), "exchanges searched", NULL);
     kpi(out, "k-unsearchable",
         jnum(mo, "records_without_fingerprints") + jnum(mo, "records_other_key"),
         "exchanges that could not be searched",

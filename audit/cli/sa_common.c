@@ -40,6 +40,14 @@ sa_connect(const char *db, struct aud_pg **pg)
         return sa_fail("no database: pass --db CONNINFO or set STEWARD_DB");
     if (aud_pg_connect(db, SA_TOOL, pg, &err) != CM_OK)
         return sa_fail("%s", err.msg);
+    /* JIT compiles a plan per partition: on day-partitioned tables it costs
+     * seconds where the queries take milliseconds (measured: 37 s of a 41 s
+     * trace on 40 partitions).  UTC so every time printed is UTC. */
+    if (aud_pg_exec(*pg, "SET jit = off; SET TIME ZONE 'UTC'", &err) != CM_OK) {
+        aud_pg_free(*pg);
+        *pg = NULL;
+        return sa_fail("%s", err.msg);
+    }
     return 0;
 }
 

@@ -77,26 +77,31 @@ static const struct section {
      "count(*) FILTER (WHERE r.decision IS NULL OR r.decision NOT IN ('allow', 'redact', "
      "'deny')) AS other FROM lineage_records r WHERE " REC_SCOPE " GROUP BY 1) d"},
     {"activities",
-     "SELECT coalesce(json_agg(a ORDER BY a.records DESC, a.purpose), '[]') FROM ("
-     "SELECT r.purpose, count(*) AS records, "
+     "SELECT coalesce(json_agg(json_build_object('purpose', a.purpose, 'records', a.records, "
+     "'tenants', a.tenants, 'callers', a.callers, 'routes', a.routes, 'models', a.models, "
+     "'categories', coalesce(c.categories, '[]')) ORDER BY a.records DESC, a.purpose), '[]') "
+     "FROM (SELECT r.purpose, count(*) AS records, "
      "array_remove(array_agg(DISTINCT r.tenant), NULL) AS tenants, "
      "count(DISTINCT r.principal) AS callers, array_agg(DISTINCT r.route) AS routes, "
-     "array_remove(array_agg(DISTINCT " MODEL "), NULL) AS models, "
-     "(SELECT coalesce(json_agg(c ORDER BY c.findings DESC, c.type), '[]') FROM ("
-     "SELECT fi.type, sum(fi.count) AS findings FROM lineage_findings fi "
-     "JOIN lineage_records r2 ON r2.record_id = fi.record_id AND r2.ts_start = fi.ts_start "
-     "WHERE " FND_SCOPE " AND r2.purpose IS NOT DISTINCT FROM r.purpose GROUP BY 1) c) "
-     "AS categories "
-     "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY r.purpose) a"},
+     "array_remove(array_agg(DISTINCT " MODEL "), NULL) AS models "
+     "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY r.purpose) a "
+     "LEFT JOIN (SELECT t.purpose, json_agg(json_build_object('type', t.type, 'findings', "
+     "t.findings) ORDER BY t.findings DESC, t.type) AS categories FROM ("
+     "SELECT fi.purpose, fi.type, sum(fi.count) AS findings FROM lineage_findings fi "
+     "WHERE " FND_SCOPE " GROUP BY 1, 2) t GROUP BY t.purpose) c "
+     "ON c.purpose IS NOT DISTINCT FROM a.purpose"},
     {"recipients",
-     "SELECT coalesce(json_agg(x ORDER BY x.records DESC, x.model), '[]') FROM ("
+     "SELECT coalesce(json_agg(json_build_object('model', x.model, 'endpoint', x.endpoint, "
+     "'records', x.records, 'denied', x.denied, 'findings', coalesce(f.findings, 0), "
+     "'in_clear', coalesce(f.in_clear, 0)) ORDER BY x.records DESC, x.model), '[]') FROM ("
      "SELECT " MODEL " AS model, r.upstream AS endpoint, count(*) AS records, "
-     "count(*) FILTER (WHERE r.decision = 'deny') AS denied, "
-     "coalesce(sum(f.n), 0) AS findings, coalesce(sum(f.clear), 0) AS in_clear "
-     "FROM lineage_records r LEFT JOIN LATERAL (SELECT sum(fi.count) AS n, "
-     "sum(fi.count) FILTER (WHERE fi.action = 'allow' AND fi.direction = 'request') AS clear "
-     "FROM lineage_findings fi WHERE fi.record_id = r.record_id AND fi.ts_start = r.ts_start) f "
-     "ON true WHERE " REC_SCOPE " GROUP BY 1, 2) x"},
+     "count(*) FILTER (WHERE r.decision = 'deny') AS denied "
+     "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY 1, 2) x "
+     "LEFT JOIN (SELECT " MODEL " AS model, r.upstream AS endpoint, sum(fi.count) AS findings, "
+     "coalesce(sum(fi.count) FILTER (WHERE fi.action = 'allow' AND fi.direction = 'request'), 0) "
+     "AS in_clear FROM lineage_findings fi JOIN lineage_records r ON r.record_id = fi.record_id "
+     "AND r.ts_start = fi.ts_start WHERE " FND_SCOPE " GROUP BY 1, 2) f "
+     "ON f.model IS NOT DISTINCT FROM x.model AND f.endpoint IS NOT DISTINCT FROM x.endpoint"},
     {"by_type",
      "SELECT coalesce(json_agg(t ORDER BY t.findings DESC, t.type), '[]') FROM ("
      "SELECT fi.type, sum(fi.count) AS findings, "
@@ -113,9 +118,8 @@ static const struct section {
      "FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1, 2, 3) t"},
     {"by_model",
      "SELECT coalesce(json_agg(t ORDER BY t.model, t.findings DESC, t.type), '[]') FROM ("
-     "SELECT " MODEL " AS model, fi.type, sum(fi.count) AS findings "
-     "FROM lineage_findings fi JOIN lineage_records r ON r.record_id = fi.record_id "
-     "AND r.ts_start = fi.ts_start WHERE " FND_SCOPE " GROUP BY 1, 2) t"},
+     "SELECT fi.model, fi.type, sum(fi.count) AS findings "
+     "FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1, 2) t"},
     {"by_tenant",
      "SELECT coalesce(json_agg(t ORDER BY t.tenant NULLS LAST, t.findings DESC, t.type), '[]') "
      "FROM (SELECT fi.tenant, fi.type, sum(fi.count) AS findings "

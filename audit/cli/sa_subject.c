@@ -306,25 +306,45 @@ sa_cmd_subject(int argc, char **argv)
         sa_fail("subject: %s", err.msg);
         goto out;
     }
-    /* Which records could not have matched: other key, or no fingerprints. */
-    cm_buf_reset(&sql);
-    cm_buf_puts(&sql, "SELECT r.fingerprint_key_id, count(*) FROM lineage_records r");
-    if (wk.sql.len > 0)
-        cm_buf_printf(&sql, " WHERE %s", wk.sql.p);
-    cm_buf_puts(&sql, " GROUP BY 1");
-    if (aud_pg_query(pg, sql.p, wk.params, wk.n, &keys, &err) != CM_OK) {
+    /* Which records could not have matched: other key, or no fingerprints.
+     * The distinct key ids come from an index walk (one probe per key, a
+     * handful in a store's life); the counts are made only when some
+     * record of another key or none exists. */
+    if (aud_pg_query(pg,
+                     "WITH RECURSIVE k(id) AS (SELECT min(fingerprint_key_id) FROM lineage_records "
+                     "UNION ALL SELECT (SELECT min(r.fingerprint_key_id) FROM lineage_records r "
+                     "WHERE r.fingerprint_key_id > k.id) FROM k WHERE k.id IS NOT NULL) "
+                     "SELECT (SELECT count(*) FROM k WHERE k.id IS NOT NULL AND k.id <> $1) + "
+                     "(SELECT count(*) FROM (SELECT 1 FROM lineage_records r "
+                     "WHERE r.fingerprint_key_id IS NULL LIMIT 1) x)",
+                     &(struct aud_pg_param){key.id, 0, false}, 1, &keys, &err) != CM_OK) {
         sa_fail("subject: %s", err.msg);
         goto out;
     }
-    for (size_t r = 0; r < aud_pg_res_rows(keys); r++) {
-        const char *kid = aud_pg_res_value(keys, r, 0);
-        int64_t n = strtoll(aud_pg_res_value(keys, r, 1), NULL, 10);
+    if (strcmp(aud_pg_res_value(keys, 0, 0), "0") != 0) {
+        aud_pg_res_free(keys);
+        keys = NULL;
+        cm_buf_reset(&sql);
+        cm_buf_puts(&sql, "SELECT r.fingerprint_key_id, count(*) FROM lineage_records r");
+        if (wk.sql.len > 0)
+            cm_buf_printf(&sql, " WHERE %s", wk.sql.p);
+        cm_buf_puts(&sql, " GROUP BY 1");
+        if (aud_pg_query(pg, sql.p, wk.params, wk.n, &keys, &err) != CM_OK) {
+            sa_fail("subject: %s", err.msg);
+            goto out;
+        }
+        for (size_t r = 0; r < aud_pg_res_rows(keys); r++) {
+            const char *kid = aud_pg_res_value(keys, r, 0);
+            int64_t n = strtoll(aud_pg_res_value(keys, r, 1), NULL, 10);
 
-        total += n;
-        if (kid == NULL)
-            no_fp += n;
-        else if (strcmp(kid, key.id) != 0)
-            other_key += n;
+            total += n;
+            if (kid == NULL)
+                no_fp += n;
+            else if (strcmp(kid, key.id) != 0)
+                other_key += n;
+        }
+    } else {
+        total = -1; /* not counted: every record could have matched */
     }
 
     rows = json_array();

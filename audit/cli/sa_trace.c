@@ -4,11 +4,11 @@
  *
  * ID is a record id (UUID) or a W3C trace id (32 hex digits).  The graph
  * is the connected component of the seed records over parent links, walked
- * both ways by one recursive CTE: X-Steward-Parent (lineage_records.
- * parent_record_id upwards, lineage_edges.target_record downwards) and trace
- * context (a record whose parent_span_id is another's span_id in the same
- * trace).  The walk stops at --depth steps (default 64) and 500 records.
- * Then the records' input documents and models come from lineage_edges.
+ * both ways by one recursive CTE: X-Steward-Parent (parent_record_id up and
+ * down) and trace context (a record whose parent_span_id is another's
+ * span_id in the same trace).  The walk stops at --depth steps (default 64)
+ * and 500 records.  Then the records' input documents and models come from
+ * lineage_edges.
  * Row-level security applies: an auditor sees the part of a chain that is
  * in their tenants, and a named parent they cannot see shows as such.
  *
@@ -39,21 +39,34 @@ usage(FILE *out)
                  "  --depth N        steps of the walk along parent links (default 64)\n");
 }
 
+/* The component of the seed records over parent links, both ways: the
+ * walk carries each record's link columns, so every step is an index
+ * lookup (primary key, parent_record_id, trace_id), and its path, so no
+ * record is visited twice on one path (a chain is walked once, not back
+ * and forth to the depth bound).  Parents start before their children:
+ * the time bounds let PostgreSQL skip the day partitions that cannot hold
+ * them. */
 static const char comp_sql[] =
-    "WITH RECURSIVE comp(record_id, depth) AS ("
-    "SELECT r.record_id, 0 FROM lineage_records r WHERE %s "
-    "UNION "
-    "SELECT n.id, c.depth + 1 FROM comp c CROSS JOIN LATERAL ("
-    "SELECT r.parent_record_id AS id FROM lineage_records r "
-    "WHERE r.record_id = c.record_id AND r.parent_record_id IS NOT NULL "
-    "UNION ALL SELECT e.record_id FROM lineage_edges e "
-    "WHERE e.kind = 'parent' AND e.target_record = c.record_id "
-    "UNION ALL SELECT p.record_id FROM lineage_records r JOIN lineage_records p "
-    "ON p.trace_id = r.trace_id AND p.span_id = r.parent_span_id WHERE r.record_id = c.record_id "
-    "UNION ALL SELECT ch.record_id FROM lineage_records r JOIN lineage_records ch "
-    "ON ch.trace_id = r.trace_id AND ch.parent_span_id = r.span_id "
-    "WHERE r.record_id = c.record_id"
-    ") n WHERE c.depth < $2::int) "
+    "WITH RECURSIVE comp(record_id, ts_start, trace_id, span_id, parent_span_id, parent_id, "
+    "depth, path) AS ("
+    "SELECT r.record_id, r.ts_start, r.trace_id, r.span_id, r.parent_span_id, "
+    "r.parent_record_id, 0, ARRAY[r.record_id] FROM lineage_records r WHERE %s "
+    "UNION ALL "
+    "SELECT n.record_id, n.ts_start, n.trace_id, n.span_id, n.parent_span_id, n.parent_record_id, "
+    "c.depth + 1, c.path || n.record_id FROM comp c CROSS JOIN LATERAL ("
+    "SELECT p.record_id, p.ts_start, p.trace_id, p.span_id, p.parent_span_id, p.parent_record_id "
+    "FROM lineage_records p WHERE p.record_id = c.parent_id "
+    "AND p.ts_start <= c.ts_start + interval '1 minute' "
+    "UNION ALL SELECT ch.record_id, ch.ts_start, ch.trace_id, ch.span_id, ch.parent_span_id, "
+    "ch.parent_record_id FROM lineage_records ch WHERE ch.parent_record_id = c.record_id "
+    "AND ch.ts_start >= c.ts_start - interval '1 minute' "
+    "UNION ALL SELECT p.record_id, p.ts_start, p.trace_id, p.span_id, p.parent_span_id, "
+    "p.parent_record_id FROM lineage_records p WHERE c.parent_span_id IS NOT NULL "
+    "AND p.trace_id = c.trace_id AND p.span_id = c.parent_span_id "
+    "UNION ALL SELECT ch.record_id, ch.ts_start, ch.trace_id, ch.span_id, ch.parent_span_id, "
+    "ch.parent_record_id FROM lineage_records ch WHERE ch.trace_id = c.trace_id "
+    "AND ch.parent_span_id = c.span_id"
+    ") n WHERE c.depth < $2::int AND NOT n.record_id = ANY (c.path)) "
     "SELECT record_id::text, min(depth) FROM comp GROUP BY 1 ORDER BY 2, 1 LIMIT %d";
 
 static const char nodes_sql[] =
@@ -68,9 +81,8 @@ static const char nodes_sql[] =
 
 static const char edges_sql[] =
     "SELECT e.record_id::text, e.kind, e.target, e.detail FROM lineage_edges e "
-    "JOIN lineage_records r ON r.record_id = e.record_id AND r.ts_start = e.ts_start "
     "WHERE e.record_id = ANY($1::uuid[]) AND e.kind IN ('input', 'model') "
-    "ORDER BY r.ts_start, e.kind, e.target";
+    "ORDER BY e.ts_start, e.kind, e.target";
 
 enum {
     N_ID,
@@ -309,9 +321,12 @@ sa_cmd_trace(int argc, char **argv)
         n->caller = aud_pg_res_value(recs, r, N_CALLER);
         n->seed = !is_trace && strcmp(n->id, idbuf) == 0;
     }
-    for (size_t r = 0; r < aud_pg_res_rows(comp) && r < MAX_RECORDS; r++)
-        if (find_record(&b, aud_pg_res_value(comp, r, 0)) == SIZE_MAX)
-            add_node(&b, AUD_GN_MISSING, aud_pg_res_value(comp, r, 0), NULL);
+    for (size_t r = 0; r < aud_pg_res_rows(recs); r++) {
+        const char *parent = aud_pg_res_value(recs, r, N_PARENT);
+
+        if (parent != NULL && find_record(&b, parent) == SIZE_MAX)
+            add_node(&b, AUD_GN_MISSING, parent, NULL);
+    }
     /* Parent links: explicit first, then trace context. */
     for (size_t r = 0; r < aud_pg_res_rows(recs); r++) {
         const char *child = aud_pg_res_value(recs, r, N_ID);

@@ -234,6 +234,7 @@ CREATE INDEX IF NOT EXISTS lineage_records_principal_idx ON lineage_records (pri
 CREATE INDEX IF NOT EXISTS lineage_records_model_served_idx ON lineage_records (model_served, ts_start);
 CREATE INDEX IF NOT EXISTS lineage_records_model_requested_idx
     ON lineage_records (model_requested, ts_start);
+CREATE INDEX IF NOT EXISTS lineage_records_fp_key_idx ON lineage_records (fingerprint_key_id);
 CREATE INDEX IF NOT EXISTS lineage_records_trace_idx ON lineage_records (trace_id)
     WHERE trace_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS lineage_records_parent_idx ON lineage_records (parent_record_id)

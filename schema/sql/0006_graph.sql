@@ -4,7 +4,8 @@
 -- is inserted (by any loader, by COPY or by hand) in PostgreSQL itself:
 --
 --   lineage_findings      one row per element of the record's "findings"
---                         (members mapped to columns of the same name)
+--                         (members mapped to columns of the same name), with
+--                         the record's tenant, purpose and model
 --   lineage_fingerprints  one row per keyed fingerprint of a finding's value,
 --                         indexed by fingerprint: `steward-audit subject`
 --   lineage_edges         record -> parent record (X-Steward-Parent),
@@ -22,6 +23,14 @@
 -- retention drops them with it and row-level security needs no join.
 -- Trace-context parents (a record whose parent_span_id is another record's
 -- span_id in the same trace) are found at query time, not stored.
+
+-- Findings also carry their record's purpose and model (served, else
+-- requested): the report's per-purpose and per-model figures then read one
+-- table.  Rows converted by 0005 get them here.
+ALTER TABLE lineage_findings ADD COLUMN purpose text, ADD COLUMN model text;
+UPDATE lineage_findings f SET purpose = r.purpose,
+       model = coalesce(r.model_served, r.model_requested)
+FROM lineage_records r WHERE r.record_id = f.record_id AND r.ts_start = f.ts_start;
 
 CREATE TABLE lineage_fingerprints (
     fingerprint bytea NOT NULL,
@@ -57,14 +66,18 @@ INSERT INTO steward_partitioned VALUES ('lineage_fingerprints', 'fingerprints'),
 CREATE FUNCTION steward_derive_records() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
+    -- LATERAL, not (jsonb_populate_record(...)).*: that form calls the
+    -- function once per column.
     INSERT INTO lineage_findings
-    SELECT (jsonb_populate_record(NULL::lineage_findings,
-                f.e || jsonb_build_object('record_id', n.record_id, 'ts_start', n.ts_start,
-                                          'tenant', n.tenant, 'idx', f.i - 1))).*
+    SELECT p.*
     FROM steward_new_records n
     CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof(n.raw->'findings')
                                             WHEN 'array' THEN n.raw->'findings'
                                             ELSE '[]' END) WITH ORDINALITY AS f(e, i)
+    CROSS JOIN LATERAL jsonb_populate_record(NULL::lineage_findings,
+        f.e || jsonb_build_object('record_id', n.record_id, 'ts_start', n.ts_start,
+                                  'tenant', n.tenant, 'idx', f.i - 1, 'purpose', n.purpose,
+                                  'model', coalesce(n.model_served, n.model_requested))) AS p
     WHERE jsonb_typeof(f.e) = 'object';
 
     INSERT INTO lineage_fingerprints
