@@ -595,13 +595,13 @@ aud_report_html(const json_t *mo, struct cm_buf *out)
         h(out, jstr(sum, "last"), "?");
         cm_buf_puts(out, ", steward recorded <b>");
         cnt(out, records);
-        cm_buf_puts(out, "</b> exchanges from ");
+        cm_buf_puts(out, "</b> exchanges (identified callers: ");
         cnt(out, jnum(sum, "callers"));
-        cm_buf_puts(out, " identified caller(s) in ");
+        cm_buf_puts(out, "; tenants: ");
         cnt(out, jnum(sum, "tenants"));
-        cm_buf_puts(out, " tenant(s) with ");
+        cm_buf_puts(out, "; models: ");
         cnt(out, jnum(sum, "models"));
-        cm_buf_puts(out, " model(s). It found <b>");
+        cm_buf_puts(out, "). It found <b>");
         cnt(out, findings);
         cm_buf_puts(out, "</b> personal-data values in ");
         cnt(out, jnum(fnd, "records_with_findings"));
@@ -613,11 +613,11 @@ aud_report_html(const json_t *mo, struct cm_buf *out)
         pct(out, findings - in_clear, findings);
         cm_buf_puts(out, ") were masked, redacted, hashed or stopped, and ");
         cnt(out, in_clear);
-        cm_buf_puts(out, " passed in clear because the policy allowed them. ");
+        cm_buf_puts(out, " passed in clear because the policy allowed them. Exchanges denied: ");
         cnt(out, deny);
-        cm_buf_puts(out, " exchanges were denied; ");
+        cm_buf_puts(out, "; exchanges that did not end with outcome ok: ");
         cnt(out, jnum(sum, "not_ok"));
-        cm_buf_puts(out, " did not end with outcome ok.");
+        cm_buf_puts(out, ".");
     }
     cm_buf_puts(out, "</p>\n");
     daily_chart(out, jarr(mo, "daily"));

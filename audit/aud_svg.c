@@ -147,8 +147,9 @@ aud_svg_stacked_bars(struct cm_buf *out, const char *title, const char *const *c
             aud_fmt_count(v, num, sizeof(num));
             cm_buf_printf(out, ": %s</title></rect>\n", num);
         }
-        if (sum > 0 && barw >= 18) {
-            aud_fmt_count(sum, num, sizeof(num));
+        aud_fmt_count(sum, num, sizeof(num));
+        /* The total over the column, when it fits between its neighbours. */
+        if (sum > 0 && colw >= 6.0 * (double)strlen(num) + 4) {
             text(out, x + barw / 2, ybase - 3, "middle", "font-size=\"9\" fill=\"#3c4043\"", num);
         }
         if (c % label_every == 0)

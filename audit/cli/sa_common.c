@@ -52,6 +52,17 @@ sa_connect(const char *db, struct aud_pg **pg)
 }
 
 int
+sa_connect_logged(const char *db, struct aud_pg **pg, const char *command, json_t *args)
+{
+    int rc = sa_connect(db, pg);
+
+    if (rc == 0)
+        rc = sa_log_access(*pg, command, args);
+    json_decref(args);
+    return rc;
+}
+
+int
 sa_log_access(struct aud_pg *pg, const char *command, const json_t *args)
 {
     char *text = args != NULL ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;

@@ -38,6 +38,11 @@ int sa_fail(const char *fmt, ...) CM_PRINTF(1, 2);
 /* Connects to db (NULL: $STEWARD_DB).  Returns 0, or 1 after printing. */
 int sa_connect(const char *db, struct aud_pg **pg);
 
+/* sa_connect, then sa_log_access(command, args): the start of every
+ * command.  Takes args (NULL for none) and frees it.  Returns 0, or 1 after
+ * printing (*pg may then be set: free it). */
+int sa_connect_logged(const char *db, struct aud_pg **pg, const char *command, json_t *args);
+
 /* Appends (command, args) to steward_access_log as the session user.
  * Borrows args (a JSON object; NULL for none).  Returns 0, or 1 after
  * printing "access log unavailable: ..." (the caller must not go on). */
@@ -171,5 +176,6 @@ int sa_cmd_export(int argc, char **argv);
 int sa_cmd_retention(int argc, char **argv);
 int sa_cmd_hold(int argc, char **argv);
 int sa_cmd_partitions(int argc, char **argv);
+int sa_cmd_access(int argc, char **argv);
 
 #endif /* SA_COMMON_H */

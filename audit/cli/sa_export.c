@@ -104,12 +104,14 @@ sa_cmd_export(int argc, char **argv)
                   "AND (r.ts_start, r.record_id) > ($%zu::timestamptz, $%zu::uuid)%s%s "
                   "ORDER BY r.ts_start, r.record_id LIMIT " PAGE,
                   pk_ts, pk_ts, pk_id, w.sql.len > 0 ? " AND " : "", w.sql.len > 0 ? w.sql.p : "");
-    if (sa_connect(db, &pg) != 0)
-        goto out;
     args = sa_filters_json(&f);
     json_object_set_new(args, "format", json_string("openlineage"));
-    if (sa_log_access(pg, "export", args) != 0)
+    /* takes args */
+    if (sa_connect_logged(db, &pg, "export", args) != 0) {
+        args = NULL;
         goto out;
+    }
+    args = NULL;
     out = sa_open_out(outpath);
     if (out == NULL)
         goto out;

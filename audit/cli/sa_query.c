@@ -134,8 +134,6 @@ sa_cmd_query(int argc, char **argv, bool count_only)
         cm_buf_printf(&sql, " ORDER BY r.ts_start DESC, r.record_id DESC LIMIT $%zu::bigint",
                       sa_where_param(&w, limit_s));
     }
-    if (sa_connect(db, &pg) != 0)
-        goto out;
     args = sa_filters_json(&f);
     if (!count_only) {
         json_object_set_new(args, "limit", json_integer(limit));
@@ -144,8 +142,12 @@ sa_cmd_query(int argc, char **argv, bool count_only)
                                         : fmt == SA_FMT_CSV ? "csv"
                                                             : "table"));
     }
-    if (sa_log_access(pg, count_only ? "count" : "query", args) != 0)
+    /* takes args */
+    if (sa_connect_logged(db, &pg, count_only ? "count" : "query", args) != 0) {
+        args = NULL;
         goto out;
+    }
+    args = NULL;
     if (aud_pg_query(pg, sql.p, w.params, w.n, &res, &err) != CM_OK) {
         sa_fail("%s: %s", count_only ? "count" : "query", err.msg);
         goto out;

@@ -3,8 +3,10 @@
  * sa_report: `steward-audit report --from TS --to TS [--tenant T] --out FILE
  * [--format html|json|md] [--title TEXT] [--controller TEXT]`.
  *
- * Gathers the report's facts with one query per section, each returning a
- * single JSON document built by PostgreSQL (json_agg / json_build_object),
+ * Copies the period's records and findings (the columns the report needs)
+ * into two temporary tables, then gathers the report's facts with one query
+ * per section over them, each returning a single JSON document built by
+ * PostgreSQL (json_agg / json_build_object),
  * assembles them into the report model ("steward.report/1", documented in
  * docs/auditing.md), and renders it with audit/aud_report.c (pure): HTML
  * with inline SVG charts, Markdown, or the model itself as JSON.  Every
@@ -12,8 +14,9 @@
  * tests compare with SQL counts.
  *
  * Scope: [from, to) on ts_start, optionally one tenant; row-level security
- * narrows it further for an auditor.  Records are read once per section;
- * partition pruning keeps a month's report on a month's partitions.
+ * narrows it further for an auditor.  The stored records are read once
+ * (partition pruning keeps a month's report on a month's partitions), in
+ * one repeatable-read transaction, so all sections agree.
  * Progress shows on a terminal (one step per section).
  */
 #include <stdlib.h>
@@ -36,73 +39,89 @@ usage(FILE *out)
                  "  --controller T   name and contact of the controller, for the Art. 30 record\n");
 }
 
-/* Record and finding scopes: $1 from, $2 to, $3 tenant (NULL: all). */
-#define REC_SCOPE                                                                                  \
-    "r.ts_start >= $1::timestamptz AND r.ts_start < $2::timestamptz "                              \
-    "AND ($3::text IS NULL OR r.tenant = $3)"
-#define FND_SCOPE                                                                                  \
-    "fi.ts_start >= $1::timestamptz AND fi.ts_start < $2::timestamptz "                            \
-    "AND ($3::text IS NULL OR fi.tenant = $3)"
-#define TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-#define MODEL "coalesce(r.model_served, r.model_requested)"
+/* The period's records and findings, narrowed to the columns the report
+ * reads, are copied once into two temporary tables (row-level security
+ * applies to the copy); every section then scans those instead of the wide
+ * partitions (a stored record is ~1.6 kB, its report columns ~150 bytes).
+ * $1 from, $2 to, $3 tenant (NULL: all). */
+static const char period_sql[] =
+    "CREATE TEMP TABLE rr ON COMMIT DROP AS SELECT r.record_id, r.ts_start, r.tenant, "
+    "r.principal, r.purpose, r.route, coalesce(r.model_served, r.model_requested) AS model, "
+    "r.upstream, r.policy_id, r.policy_hash, r.policy_mode, r.decision, r.rule_id, "
+    "r.matched_rules, r.http_status, r.outcome, r.fingerprint_key_id, r.prompt_tokens, "
+    "r.completion_tokens FROM lineage_records r WHERE r.ts_start >= $1::timestamptz "
+    "AND r.ts_start < $2::timestamptz AND ($3::text IS NULL OR r.tenant = $3)";
+static const char period_findings_sql[] =
+    "CREATE TEMP TABLE rf ON COMMIT DROP AS SELECT fi.record_id, fi.ts_start, fi.tenant, "
+    "fi.purpose, fi.model, fi.upstream, fi.type, fi.direction, fi.action, fi.count "
+    "FROM lineage_findings fi WHERE fi.ts_start >= $1::timestamptz "
+    "AND fi.ts_start < $2::timestamptz AND ($3::text IS NULL OR fi.tenant = $3)";
 
+#define TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* One section: a query returning one JSON document, and how many of the
+ * parameters ($1 from, $2 to, $3 tenant) it takes. */
 static const struct section {
     const char *key;
+    size_t nparams;
     const char *sql;
 } sections[] = {
-    {"summary",
-     "SELECT json_build_object('records', count(*), 'callers', count(DISTINCT r.principal), "
-     "'tenants', count(DISTINCT r.tenant), 'models', count(DISTINCT " MODEL "), "
+    {"summary", 0,
+     "SELECT json_build_object('records', count(*), "
+     "'callers', (SELECT count(*) FROM (SELECT DISTINCT principal FROM rr "
+     "WHERE principal IS NOT NULL) d), "
+     "'tenants', (SELECT count(*) FROM (SELECT DISTINCT tenant FROM rr "
+     "WHERE tenant IS NOT NULL) d), "
+     "'models', (SELECT count(*) FROM (SELECT DISTINCT model FROM rr WHERE model IS NOT NULL) d), "
      "'allow', count(*) FILTER (WHERE r.decision = 'allow'), "
      "'redact', count(*) FILTER (WHERE r.decision = 'redact'), "
      "'deny', count(*) FILTER (WHERE r.decision = 'deny'), "
      "'no_decision', count(*) FILTER (WHERE r.decision IS NULL OR r.decision NOT IN "
      "('allow', 'redact', 'deny')), "
      "'not_ok', count(*) FILTER (WHERE r.outcome <> 'ok'), "
-     "'first', " TS("min(r.ts_start)") ", 'last', " TS(
-         "max(r.ts_start)") ", "
-                            "'prompt_tokens', coalesce(sum(r.prompt_tokens), 0), "
-                            "'completion_tokens', coalesce(sum(r.completion_tokens), 0)) "
-                            "FROM lineage_records r WHERE " REC_SCOPE},
-    {"findings", "SELECT json_build_object('findings', coalesce(sum(fi.count), 0), "
-                 "'records_with_findings', count(DISTINCT fi.record_id), "
-                 "'in_clear', coalesce(sum(fi.count) FILTER (WHERE fi.action = 'allow'), 0)) "
-                 "FROM lineage_findings fi WHERE " FND_SCOPE},
-    {"daily",
+     "'first', " TS("min(r.ts_start)") ", 'last', " TS("max(r.ts_start)") ", "
+     "'prompt_tokens', coalesce(sum(r.prompt_tokens), 0), "
+     "'completion_tokens', coalesce(sum(r.completion_tokens), 0)) FROM rr r"},
+    {"findings", 0,
+     "SELECT json_build_object('findings', coalesce(sum(fi.count), 0), "
+     "'records_with_findings', count(DISTINCT fi.record_id), "
+     "'in_clear', coalesce(sum(fi.count) FILTER (WHERE fi.action = 'allow'), 0)) FROM rf fi"},
+    {"daily", 0,
      "SELECT coalesce(json_agg(d ORDER BY d.day), '[]') FROM (SELECT "
      "to_char((r.ts_start AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, count(*) AS records, "
      "count(*) FILTER (WHERE r.decision = 'allow') AS allow, "
      "count(*) FILTER (WHERE r.decision = 'redact') AS redact, "
      "count(*) FILTER (WHERE r.decision = 'deny') AS deny, "
      "count(*) FILTER (WHERE r.decision IS NULL OR r.decision NOT IN ('allow', 'redact', "
-     "'deny')) AS other FROM lineage_records r WHERE " REC_SCOPE " GROUP BY 1) d"},
-    {"activities",
+     "'deny')) AS other FROM rr r GROUP BY 1) d"},
+    {"activities", 0,
      "SELECT coalesce(json_agg(json_build_object('purpose', a.purpose, 'records', a.records, "
-     "'tenants', a.tenants, 'callers', a.callers, 'routes', a.routes, 'models', a.models, "
+     "'tenants', coalesce(d.tenants, '{}'), 'callers', coalesce(d.callers, 0), "
+     "'routes', coalesce(d.routes, '{}'), 'models', coalesce(d.models, '{}'), "
      "'categories', coalesce(c.categories, '[]')) ORDER BY a.records DESC, a.purpose), '[]') "
-     "FROM (SELECT r.purpose, count(*) AS records, "
-     "array_remove(array_agg(DISTINCT r.tenant), NULL) AS tenants, "
-     "count(DISTINCT r.principal) AS callers, array_agg(DISTINCT r.route) AS routes, "
-     "array_remove(array_agg(DISTINCT " MODEL "), NULL) AS models "
-     "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY r.purpose) a "
+     "FROM (SELECT r.purpose, count(*) AS records FROM rr r GROUP BY r.purpose) a "
+     /* distinct values per purpose from small hashed groups, not sorted DISTINCTs */
+     "LEFT JOIN (SELECT g.purpose, "
+     "array_remove(array_agg(DISTINCT g.tenant), NULL) AS tenants, "
+     "count(DISTINCT g.principal) AS callers, array_agg(DISTINCT g.route) AS routes, "
+     "array_remove(array_agg(DISTINCT g.model), NULL) AS models "
+     "FROM (SELECT DISTINCT purpose, tenant, principal, route, model FROM rr) g "
+     "GROUP BY g.purpose) d ON d.purpose IS NOT DISTINCT FROM a.purpose "
      "LEFT JOIN (SELECT t.purpose, json_agg(json_build_object('type', t.type, 'findings', "
      "t.findings) ORDER BY t.findings DESC, t.type) AS categories FROM ("
-     "SELECT fi.purpose, fi.type, sum(fi.count) AS findings FROM lineage_findings fi "
-     "WHERE " FND_SCOPE " GROUP BY 1, 2) t GROUP BY t.purpose) c "
-     "ON c.purpose IS NOT DISTINCT FROM a.purpose"},
-    {"recipients",
+     "SELECT fi.purpose, fi.type, sum(fi.count) AS findings FROM rf fi GROUP BY 1, 2) t "
+     "GROUP BY t.purpose) c ON c.purpose IS NOT DISTINCT FROM a.purpose"},
+    {"recipients", 0,
      "SELECT coalesce(json_agg(json_build_object('model', x.model, 'endpoint', x.endpoint, "
      "'records', x.records, 'denied', x.denied, 'findings', coalesce(f.findings, 0), "
      "'in_clear', coalesce(f.in_clear, 0)) ORDER BY x.records DESC, x.model), '[]') FROM ("
-     "SELECT " MODEL " AS model, r.upstream AS endpoint, count(*) AS records, "
-     "count(*) FILTER (WHERE r.decision = 'deny') AS denied "
-     "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY 1, 2) x "
-     "LEFT JOIN (SELECT " MODEL " AS model, r.upstream AS endpoint, sum(fi.count) AS findings, "
+     "SELECT r.model, r.upstream AS endpoint, count(*) AS records, "
+     "count(*) FILTER (WHERE r.decision = 'deny') AS denied FROM rr r GROUP BY 1, 2) x "
+     "LEFT JOIN (SELECT fi.model, fi.upstream AS endpoint, sum(fi.count) AS findings, "
      "coalesce(sum(fi.count) FILTER (WHERE fi.action = 'allow' AND fi.direction = 'request'), 0) "
-     "AS in_clear FROM lineage_findings fi JOIN lineage_records r ON r.record_id = fi.record_id "
-     "AND r.ts_start = fi.ts_start WHERE " FND_SCOPE " GROUP BY 1, 2) f "
+     "AS in_clear FROM rf fi GROUP BY 1, 2) f "
      "ON f.model IS NOT DISTINCT FROM x.model AND f.endpoint IS NOT DISTINCT FROM x.endpoint"},
-    {"by_type",
+    {"by_type", 0,
      "SELECT coalesce(json_agg(t ORDER BY t.findings DESC, t.type), '[]') FROM ("
      "SELECT fi.type, sum(fi.count) AS findings, "
      "coalesce(sum(fi.count) FILTER (WHERE fi.direction = 'request'), 0) AS request, "
@@ -110,50 +129,48 @@ static const struct section {
      "coalesce(sum(fi.count) FILTER (WHERE fi.action = 'allow'), 0) AS in_clear, "
      "coalesce(sum(fi.count) FILTER (WHERE fi.action NOT IN ('allow', 'deny')), 0) AS protected, "
      "coalesce(sum(fi.count) FILTER (WHERE fi.action = 'deny'), 0) AS denied, "
-     "count(DISTINCT fi.record_id) AS records "
-     "FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1) t"},
-    {"by_type_action",
+     "count(DISTINCT fi.record_id) AS records FROM rf fi GROUP BY 1) t"},
+    {"by_type_action", 0,
      "SELECT coalesce(json_agg(t ORDER BY t.type, t.direction, t.action), '[]') FROM ("
-     "SELECT fi.type, fi.direction, fi.action, sum(fi.count) AS findings "
-     "FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1, 2, 3) t"},
-    {"by_model",
+     "SELECT fi.type, fi.direction, fi.action, sum(fi.count) AS findings FROM rf fi "
+     "GROUP BY 1, 2, 3) t"},
+    {"by_model", 0,
      "SELECT coalesce(json_agg(t ORDER BY t.model, t.findings DESC, t.type), '[]') FROM ("
-     "SELECT fi.model, fi.type, sum(fi.count) AS findings "
-     "FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1, 2) t"},
-    {"by_tenant",
+     "SELECT fi.model, fi.type, sum(fi.count) AS findings FROM rf fi GROUP BY 1, 2) t"},
+    {"by_tenant", 0,
      "SELECT coalesce(json_agg(t ORDER BY t.tenant NULLS LAST, t.findings DESC, t.type), '[]') "
-     "FROM (SELECT fi.tenant, fi.type, sum(fi.count) AS findings "
-     "FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1, 2) t"},
-    {"exposure_daily",
+     "FROM (SELECT fi.tenant, fi.type, sum(fi.count) AS findings FROM rf fi GROUP BY 1, 2) t"},
+    {"exposure_daily", 0,
      "SELECT coalesce(json_agg(t ORDER BY t.day, t.type), '[]') FROM ("
      "SELECT to_char((fi.ts_start AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, fi.type, "
-     "sum(fi.count) AS findings FROM lineage_findings fi WHERE " FND_SCOPE " GROUP BY 1, 2) t"},
-    {"by_decision", "SELECT coalesce(json_agg(t ORDER BY t.records DESC), '[]') FROM ("
-                    "SELECT coalesce(r.decision, '(none)') AS decision, count(*) AS records "
-                    "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY 1) t"},
-    {"by_outcome", "SELECT coalesce(json_agg(t ORDER BY t.records DESC, t.outcome), '[]') FROM ("
-                   "SELECT r.outcome, r.http_status AS status, count(*) AS records "
-                   "FROM lineage_records r WHERE " REC_SCOPE " GROUP BY 1, 2) t"},
-    {"denials", "SELECT coalesce(json_agg(t ORDER BY t.records DESC, t.rule), '[]') FROM ("
-                "SELECT coalesce(r.rule_id, '(entity action)') AS rule, " MODEL " AS model, "
-                "count(*) AS records, " TS("min(r.ts_start)") " AS first, " TS(
-                    "max(r.ts_start)") " AS last "
-                                       "FROM lineage_records r WHERE " REC_SCOPE
-                                       " AND r.decision = 'deny' GROUP BY 1, 2) t"},
-    {"rules",
+     "sum(fi.count) AS findings FROM rf fi GROUP BY 1, 2) t"},
+    {"by_decision", 0,
+     "SELECT coalesce(json_agg(t ORDER BY t.records DESC), '[]') FROM ("
+     "SELECT coalesce(r.decision, '(none)') AS decision, count(*) AS records FROM rr r "
+     "GROUP BY 1) t"},
+    {"by_outcome", 0,
+     "SELECT coalesce(json_agg(t ORDER BY t.records DESC, t.outcome), '[]') FROM ("
+     "SELECT r.outcome, r.http_status AS status, count(*) AS records FROM rr r GROUP BY 1, 2) t"},
+    {"denials", 0,
      "SELECT coalesce(json_agg(t ORDER BY t.records DESC, t.rule), '[]') FROM ("
-     "SELECT m.rule, count(*) AS records FROM lineage_records r "
-     "CROSS JOIN LATERAL unnest(r.matched_rules) AS m(rule) WHERE " REC_SCOPE " GROUP BY 1) t"},
-    {"policies", "SELECT coalesce(json_agg(t ORDER BY t.first), '[]') FROM ("
-                 "SELECT r.policy_id AS id, r.policy_hash AS hash, r.policy_mode AS mode, count(*) "
-                 "AS records, " TS("min(r.ts_start)") " AS first, " TS(
-                     "max(r.ts_start)") " AS last "
-                                        "FROM lineage_records r WHERE " REC_SCOPE
-                                        " AND r.policy_hash IS NOT NULL GROUP BY 1, 2, 3) t"},
-    {"key_ids", "SELECT coalesce(json_agg(t ORDER BY t.records DESC), '[]') FROM ("
-                "SELECT r.fingerprint_key_id AS key_id, count(*) AS records FROM lineage_records r "
-                "WHERE " REC_SCOPE " GROUP BY 1) t"},
-    {"rejects",
+     "SELECT coalesce(r.rule_id, '(entity action)') AS rule, r.model, count(*) AS records, " TS(
+         "min(r.ts_start)") " AS first, " TS("max(r.ts_start)") " AS last "
+                                                                "FROM rr r WHERE r.decision = "
+                                                                "'deny' GROUP BY 1, 2) t"},
+    {"rules", 0,
+     "SELECT coalesce(json_agg(t ORDER BY t.records DESC, t.rule), '[]') FROM ("
+     "SELECT m.rule, count(*) AS records FROM rr r "
+     "CROSS JOIN LATERAL unnest(r.matched_rules) AS m(rule) GROUP BY 1) t"},
+    {"policies", 0,
+     "SELECT coalesce(json_agg(t ORDER BY t.first), '[]') FROM ("
+     "SELECT r.policy_id AS id, r.policy_hash AS hash, r.policy_mode AS mode, count(*) AS "
+     "records, " TS("min(r.ts_start)") " AS first, " TS(
+         "max(r.ts_start)") " AS last "
+                            "FROM rr r WHERE r.policy_hash IS NOT NULL GROUP BY 1, 2, 3) t"},
+    {"key_ids", 0,
+     "SELECT coalesce(json_agg(t ORDER BY t.records DESC), '[]') FROM ("
+     "SELECT r.fingerprint_key_id AS key_id, count(*) AS records FROM rr r GROUP BY 1) t"},
+    {"rejects", 3,
      "SELECT json_build_object('count', (SELECT count(*) FROM lineage_rejects j "
      "WHERE j.received_at >= $1::timestamptz AND j.received_at < $2::timestamptz), "
      "'by_error', (SELECT coalesce(json_agg(t ORDER BY t.count DESC, t.error), '[]') FROM ("
@@ -167,17 +184,18 @@ static const struct section {
                                                                       "GROUP BY 1) t), "
                                                                       "'tenant_filter_ignored', "
                                                                       "$3::text IS NOT NULL)"},
-    {"retention",
+    {"retention", 1,
      "SELECT json_build_object("
      "'held_in_period', CASE WHEN NOT EXISTS (SELECT 1 FROM steward_legal_holds h "
-     "WHERE h.released_at IS NULL) THEN 0 ELSE (SELECT count(*) FROM lineage_records r "
-     "WHERE " REC_SCOPE " AND steward_held(r.tenant, r.trace_id, r.record_id, r.ts_start)) END, "
+     "WHERE h.released_at IS NULL) THEN 0 ELSE (SELECT count(*) FROM rr r "
+     "JOIN lineage_records l ON l.record_id = r.record_id AND l.ts_start = r.ts_start "
+     "WHERE steward_held(l.tenant, l.trace_id, l.record_id, l.ts_start)) END, "
      "'classes', (SELECT coalesce(json_agg(json_build_object('class', c.class, 'keep', "
      "c.keep::text, 'description', c.description) ORDER BY c.class), '[]') "
      "FROM steward_retention c), "
      "'oldest_record', (SELECT " TS(
          "min(r.ts_start)") " FROM lineage_records r "
-                            "WHERE $3::text IS NULL OR r.tenant = $3), "
+                            "WHERE $1::text IS NULL OR r.tenant = $1), "
                             "'partitions', (SELECT json_build_object('days', count(*) FILTER "
                             "(WHERE p.day IS NOT NULL), "
                             "'first_day', min(p.day), 'last_day', max(p.day)) FROM "
@@ -192,8 +210,8 @@ static const struct section {
                             "'to', h.to_ts, 'created_at', " TS(
                                 "h.created_at") ") ORDER BY h.id), '[]') "
                                                 "FROM steward_legal_holds h WHERE h.released_at IS "
-                                                "NULL AND ($3::text IS NULL OR h.tenant "
-                                                "IS NULL OR h.tenant = $3)), "
+                                                "NULL AND ($1::text IS NULL OR h.tenant "
+                                                "IS NULL OR h.tenant = $1)), "
                                                 "'last_actions', (SELECT coalesce(json_agg(l ORDER "
                                                 "BY l.at DESC), '[]') FROM ("
                                                 "SELECT " TS(
@@ -301,15 +319,17 @@ sa_cmd_report(int argc, char **argv)
     sa_where_fini(&w);
     if (sa_where_build(&f, 0, &w) != 0)
         goto out;
-    if (sa_connect(db, &pg) != 0)
-        goto out;
     args = sa_filters_json(&f);
     json_object_set_new(args, "format",
                         json_string(fmt == SA_FMT_JSON ? "json"
                                     : fmt == SA_FMT_MD ? "md"
                                                        : "html"));
-    if (sa_log_access(pg, "report", args) != 0)
+    /* takes args */
+    if (sa_connect_logged(db, &pg, "report", args) != 0) {
+        args = NULL;
         goto out;
+    }
+    args = NULL;
 
     cm_time_fmt(cm_now_us(), now);
     model =
@@ -329,14 +349,36 @@ sa_cmd_report(int argc, char **argv)
     res = NULL;
 
     sa_progress_init(&prog, "report");
-    for (size_t i = 0; i < CM_ARRAY_LEN(sections); i++) {
+    prog.last_us = 0;
+    sa_progress_step(&prog, "reading the period's records");
+    {
         struct aud_pg_param p[] = {{w.ts[0], 0, false}, {w.ts[1], 0, false}, {f.tenant, 0, false}};
+
+        /* One transaction: the temporary tables go with its end, and every
+         * section sees the same snapshot of the period.  Memory for the
+         * copies and for sorting (temp_buffers must be set before the
+         * session's first temporary table). */
+        if (aud_pg_exec(pg, "SET temp_buffers = '512MB'; SET work_mem = '64MB'", &err) != CM_OK ||
+            aud_pg_exec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ", &err) != CM_OK ||
+            aud_pg_query(pg, period_sql, p, 3, NULL, &err) != CM_OK ||
+            aud_pg_query(pg, period_findings_sql, p, 3, NULL, &err) != CM_OK ||
+            aud_pg_exec(pg, "ANALYZE rr; ANALYZE rf", &err) != CM_OK) {
+            sa_progress_done(&prog);
+            sa_fail("report: reading the period: %s", err.msg);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < CM_ARRAY_LEN(sections); i++) {
+        struct aud_pg_param three[] = {
+            {w.ts[0], 0, false}, {w.ts[1], 0, false}, {f.tenant, 0, false}};
+        struct aud_pg_param one[] = {{f.tenant, 0, false}};
         json_error_t jerr;
         json_t *v;
 
         prog.last_us = 0;
         sa_progress_step(&prog, "%zu/%zu %s", i + 1, CM_ARRAY_LEN(sections), sections[i].key);
-        if (aud_pg_query(pg, sections[i].sql, p, CM_ARRAY_LEN(p), &res, &err) != CM_OK) {
+        if (aud_pg_query(pg, sections[i].sql, sections[i].nparams == 1 ? one : three,
+                         sections[i].nparams, &res, &err) != CM_OK) {
             sa_progress_done(&prog);
             sa_fail("report: %s: %s", sections[i].key, err.msg);
             goto out;
@@ -353,6 +395,10 @@ sa_cmd_report(int argc, char **argv)
         json_object_set_new(model, sections[i].key, v);
     }
     sa_progress_done(&prog);
+    if (aud_pg_exec(pg, "COMMIT", &err) != CM_OK) {
+        sa_fail("report: %s", err.msg);
+        goto out;
+    }
     json_object_set_new(model, "chain", chain_integrity(pg, w.ts[0], w.ts[1], f.tenant));
 
     if (fmt == SA_FMT_JSON) {

@@ -9,6 +9,7 @@
  *   hold list [--all]
  *   hold release ID
  *   partitions [--ahead DAYS] [--back DAYS]
+ *   access [--since D | --from TS --to TS] [--who ROLE] [--limit N]
  *
  * The work is done by SECURITY DEFINER functions and tables that only the
  * steward_admin role (and the owner) may use (0007_access.sql), so these
@@ -87,20 +88,6 @@ parse_keep(const char *s, char *out, size_t len)
     return 0;
 }
 
-static int
-connect_logged(const char *db, struct aud_pg **pg, const char *command, json_t *args)
-{
-    int rc;
-
-    if (sa_connect(db, pg) != 0) {
-        json_decref(args);
-        return 1;
-    }
-    rc = sa_log_access(*pg, command, args);
-    json_decref(args);
-    return rc;
-}
-
 int
 sa_cmd_retention(int argc, char **argv)
 {
@@ -133,7 +120,7 @@ sa_cmd_retention(int argc, char **argv)
         static const char *const hh[] = {"HOLD",   "REASON", "TENANT", "TRACE",
                                          "RECORD", "FROM",   "TO",     "SINCE"};
 
-        if (connect_logged(db, &pg, "retention status", NULL) != 0)
+        if (sa_connect_logged(db, &pg, "retention status", NULL) != 0)
             goto out;
         if (run_table(pg,
                       "SELECT class, keep::text, description, to_char(updated_at AT TIME ZONE "
@@ -163,8 +150,8 @@ sa_cmd_retention(int argc, char **argv)
         struct aud_pg_param p = {dry ? "true" : "false", 0, false};
         size_t n = 0;
 
-        if (connect_logged(db, &pg, dry ? "retention apply --dry-run" : "retention apply",
-                           json_pack("{s:b}", "dry_run", dry)) != 0)
+        if (sa_connect_logged(db, &pg, dry ? "retention apply --dry-run" : "retention apply",
+                              json_pack("{s:b}", "dry_run", dry)) != 0)
             goto out;
         if (run_table(pg,
                       "SELECT class, object, action, rows::text, detail "
@@ -183,8 +170,9 @@ sa_cmd_retention(int argc, char **argv)
             sa_fail("retention set: %s: expected Nd, Nw or Ny", argv[optind + 2]);
             goto out;
         }
-        if (connect_logged(db, &pg, "retention set",
-                           json_pack("{s:s, s:s}", "class", argv[optind + 1], "keep", keep)) != 0)
+        if (sa_connect_logged(db, &pg, "retention set",
+                              json_pack("{s:s, s:s}", "class", argv[optind + 1], "keep", keep)) !=
+            0)
             goto out;
         if (aud_pg_query(pg,
                          "UPDATE steward_retention SET keep = $2::interval, updated_at = now(), "
@@ -284,7 +272,7 @@ sa_cmd_hold(int argc, char **argv)
         json_object_set_new(args, "reason", json_string(reason));
         if (record != NULL)
             json_object_set_new(args, "record", json_string(record));
-        if (connect_logged(db, &pg, "hold add", args) != 0)
+        if (sa_connect_logged(db, &pg, "hold add", args) != 0)
             goto out;
         if (aud_pg_query(pg,
                          "INSERT INTO steward_legal_holds (reason, tenant, trace_id, record_id, "
@@ -301,7 +289,7 @@ sa_cmd_hold(int argc, char **argv)
         static const char *const heads[] = {"HOLD", "REASON", "TENANT",  "TRACE", "RECORD",
                                             "FROM", "TO",     "CREATED", "BY",    "RELEASED"};
 
-        if (connect_logged(db, &pg, "hold list", json_pack("{s:b}", "all", all)) != 0)
+        if (sa_connect_logged(db, &pg, "hold list", json_pack("{s:b}", "all", all)) != 0)
             goto out;
         if (run_table(pg,
                       all ? "SELECT '#' || id, reason, tenant, trace_id, record_id::text, "
@@ -325,7 +313,7 @@ sa_cmd_hold(int argc, char **argv)
             sa_fail("hold release: %s: expected a hold number", argv[optind + 1]);
             goto out;
         }
-        if (connect_logged(db, &pg, "hold release", json_pack("{s:s}", "hold", hid)) != 0)
+        if (sa_connect_logged(db, &pg, "hold release", json_pack("{s:s}", "hold", hid)) != 0)
             goto out;
         if (aud_pg_query(pg,
                          "UPDATE steward_legal_holds SET released_at = now(), released_by = "
@@ -388,8 +376,8 @@ sa_cmd_partitions(int argc, char **argv)
     }
     if (optind != argc)
         return sa_fail("partitions: unexpected argument '%s'", argv[optind]);
-    if (connect_logged(db, &pg, "partitions",
-                       json_pack("{s:s, s:s}", "ahead", ahead, "back", back)) != 0)
+    if (sa_connect_logged(db, &pg, "partitions",
+                          json_pack("{s:s, s:s}", "ahead", ahead, "back", back)) != 0)
         goto out;
     if (aud_pg_query(pg,
                      "SELECT steward_partitions_ensure((now() AT TIME ZONE 'UTC')::date - "
@@ -410,5 +398,94 @@ sa_cmd_partitions(int argc, char **argv)
 out:
     aud_pg_res_free(res);
     aud_pg_free(pg);
+    return status;
+}
+
+int
+sa_cmd_access(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, SA_OPT_DB},
+        {"since", required_argument, NULL, SA_OPT_SINCE},
+        {"from", required_argument, NULL, SA_OPT_FROM},
+        {"to", required_argument, NULL, SA_OPT_TO},
+        {"who", required_argument, NULL, SA_OPT__FIRST_LOCAL},
+        {"limit", required_argument, NULL, SA_OPT_LIMIT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const heads[] = {"AT", "WHO", "FROM", "COMMAND", "ARGUMENTS"};
+    struct sa_filters f = {0};
+    struct sa_where w;
+    const char *db = NULL, *who = NULL;
+    char limit[16] = "100", *end;
+    struct aud_pg *pg = NULL;
+    struct cm_buf sql;
+    json_t *args;
+    long v;
+    int c, status = 1;
+
+    memset(&w, 0, sizeof(w));
+    cm_buf_init(&w.sql);
+    cm_buf_init(&sql);
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (sa_filter_opt(&f, c, optarg))
+            continue;
+        switch (c) {
+        case SA_OPT_DB: db = optarg; break;
+        case SA_OPT__FIRST_LOCAL: who = optarg; break;
+        case SA_OPT_LIMIT:
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || v < 1 || v > 1000000) {
+                sa_fail("access: --limit %s: expected 1..1000000", optarg);
+                goto out;
+            }
+            snprintf(limit, sizeof(limit), "%ld", v);
+            break;
+        case 'h':
+            printf("usage: steward-audit access [--db CONNINFO] [--since D | --from TS --to TS] "
+                   "[--who ROLE] [--limit N]\n"
+                   "  who asked what, newest first (steward_access_log; the admin role reads "
+                   "it)\n");
+            status = 0;
+            goto out;
+        default: goto out;
+        }
+    }
+    if (optind != argc) {
+        sa_fail("access: unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    sa_where_fini(&w);
+    if (sa_where_build(&f, 0, &w) != 0)
+        goto out;
+    cm_buf_puts(&sql, "SELECT to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+                      "r.who, host(r.client), r.command, r.args::text FROM steward_access_log r");
+    /* The record filters name r.ts_start; here the time is r.at. */
+    {
+        char *p;
+
+        while ((p = strstr(w.sql.p != NULL ? w.sql.p : "", "r.ts_start")) != NULL)
+            memcpy(p, "r.at      ", 10);
+    }
+    if (w.sql.len > 0)
+        cm_buf_printf(&sql, " WHERE %s", w.sql.p);
+    if (who != NULL)
+        cm_buf_printf(&sql, " %s r.who = $%zu", w.sql.len > 0 ? "AND" : "WHERE",
+                      sa_where_param(&w, who));
+    cm_buf_printf(&sql, " ORDER BY r.id DESC LIMIT $%zu::bigint", sa_where_param(&w, limit));
+    args = sa_filters_json(&f);
+    if (who != NULL)
+        json_object_set_new(args, "who", json_string(who));
+    if (sa_connect_logged(db, &pg, "access", args) != 0)
+        goto out;
+    if (run_table(pg, sql.p, w.params, w.n, heads, 5, NULL) != 0)
+        goto out;
+    status = sa_close_out(stdout, NULL);
+out:
+    aud_pg_free(pg);
+    sa_where_fini(&w);
+    cm_buf_fini(&sql);
     return status;
 }

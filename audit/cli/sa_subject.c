@@ -293,14 +293,12 @@ sa_cmd_subject(int argc, char **argv)
         cm_buf_printf(&sql, " AND %s", w.sql.p);
     cm_buf_puts(&sql, " ORDER BY r.ts_start, r.record_id, fp.direction, fp.type");
 
-    if (sa_connect(db, &pg) != 0)
-        goto out;
     args = sa_filters_json(&f);
     json_object_set(args, "fingerprints", fps);
     json_object_set_new(args, "key_id", json_string(key.id));
     json_object_set_new(args, "type", type ? json_string(type) : json_null());
     json_object_set_new(args, "report", json_boolean(report != NULL));
-    if (sa_log_access(pg, "subject", args) != 0)
+    if (sa_connect_logged(db, &pg, "subject", json_incref(args)) != 0)
         goto out;
     if (aud_pg_query(pg, sql.p, w.params, w.n, &res, &err) != CM_OK) {
         sa_fail("subject: %s", err.msg);

@@ -265,16 +265,18 @@ sa_cmd_trace(int argc, char **argv)
     }
     snprintf(title, sizeof(title), "%s %s", is_trace ? "trace" : "record", idbuf);
 
-    if (sa_connect(db, &pg) != 0)
-        goto out;
     args = json_pack("{s:s, s:s, s:s}", is_trace ? "trace" : "record", idbuf, "format",
                      fmt == SA_FMT_TEXT  ? "text"
                      : fmt == SA_FMT_DOT ? "dot"
                      : fmt == SA_FMT_SVG ? "svg"
                                          : "json",
                      "depth", depth_s);
-    if (sa_log_access(pg, "trace", args) != 0)
+    /* takes args */
+    if (sa_connect_logged(db, &pg, "trace", args) != 0) {
+        args = NULL;
         goto out;
+    }
+    args = NULL;
 
     cm_buf_printf(&sql, comp_sql, is_trace ? "r.trace_id = $1" : "r.record_id = $1::uuid",
                   MAX_RECORDS + 1);

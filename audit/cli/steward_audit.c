@@ -52,6 +52,7 @@ usage(FILE *out)
             "  retention   status | apply [--dry-run] | set CLASS DURATION\n"
             "  hold        add --reason TEXT [SCOPE] | list | release ID\n"
             "  partitions  [--ahead DAYS]               create day partitions ahead, list them\n"
+            "  access      [--since D] [--who ROLE]     who asked what (the access log)\n"
             "\n"
             "  --db CONNINFO    libpq conninfo or postgresql:// URL (default: $STEWARD_DB)\n"
             "  --dir DIR        migrations (default: $STEWARD_SCHEMA_DIR, ./schema/sql, or\n"
@@ -78,15 +79,7 @@ fail(const char *fmt, ...)
 static int
 db_connect(const char *db, struct aud_pg **pg)
 {
-    struct cm_err err = {{0}};
-
-    if (db == NULL)
-        db = getenv("STEWARD_DB");
-    if (db == NULL || *db == '\0')
-        return fail("no database: pass --db CONNINFO or set STEWARD_DB");
-    if (aud_pg_connect(db, "steward-audit", pg, &err) != CM_OK)
-        return fail("%s", err.msg);
-    return 0;
+    return sa_connect(db, pg);
 }
 
 /* ------------------------------------------------------------ migrate */
@@ -382,5 +375,7 @@ main(int argc, char **argv)
         return sa_cmd_hold(argc, argv);
     if (strcmp(cmd, "partitions") == 0)
         return sa_cmd_partitions(argc, argv);
+    if (strcmp(cmd, "access") == 0)
+        return sa_cmd_access(argc, argv);
     return fail("unknown command '%s' (try --help)", cmd);
 }

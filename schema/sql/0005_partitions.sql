@@ -242,10 +242,11 @@ CREATE INDEX IF NOT EXISTS lineage_records_parent_idx ON lineage_records (parent
 DROP INDEX IF EXISTS lineage_findings_type_idx;
 CREATE INDEX lineage_findings_type_idx ON lineage_findings (type, ts_start);
 
--- The functions run as their owner: pin their search_path (no hijacking by
--- objects in a schema of the caller) and let only the admin role create
--- partitions (0007 grants it).
-DO $$
+-- Pins the search_path of every SECURITY DEFINER steward_* function (so an
+-- object in a schema of the caller cannot stand in for ours) and takes
+-- EXECUTE away from PUBLIC; each migration that adds such functions calls
+-- it, then grants EXECUTE to the roles that need it (0007_access.sql).
+CREATE FUNCTION steward_secure_functions() RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
     f record;
 BEGIN
@@ -256,4 +257,6 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
     END LOOP;
 END
-$$;
+$fn$;
+REVOKE ALL ON FUNCTION steward_secure_functions() FROM PUBLIC;
+SELECT steward_secure_functions();

@@ -5,7 +5,7 @@
 --
 --   lineage_findings      one row per element of the record's "findings"
 --                         (members mapped to columns of the same name), with
---                         the record's tenant, purpose and model
+--                         the record's tenant, purpose, model and upstream
 --   lineage_fingerprints  one row per keyed fingerprint of a finding's value,
 --                         indexed by fingerprint: `steward-audit subject`
 --   lineage_edges         record -> parent record (X-Steward-Parent),
@@ -24,12 +24,14 @@
 -- Trace-context parents (a record whose parent_span_id is another record's
 -- span_id in the same trace) are found at query time, not stored.
 
--- Findings also carry their record's purpose and model (served, else
--- requested): the report's per-purpose and per-model figures then read one
--- table.  Rows converted by 0005 get them here.
-ALTER TABLE lineage_findings ADD COLUMN purpose text, ADD COLUMN model text;
+-- Findings also carry their record's purpose, model (served, else requested)
+-- and upstream endpoint: the report's per-purpose, per-model and
+-- per-recipient figures then read one narrow table.  Rows converted by 0005
+-- get them here.
+ALTER TABLE lineage_findings ADD COLUMN purpose text, ADD COLUMN model text,
+    ADD COLUMN upstream text;
 UPDATE lineage_findings f SET purpose = r.purpose,
-       model = coalesce(r.model_served, r.model_requested)
+       model = coalesce(r.model_served, r.model_requested), upstream = r.upstream
 FROM lineage_records r WHERE r.record_id = f.record_id AND r.ts_start = f.ts_start;
 
 CREATE TABLE lineage_fingerprints (
@@ -77,7 +79,8 @@ BEGIN
     CROSS JOIN LATERAL jsonb_populate_record(NULL::lineage_findings,
         f.e || jsonb_build_object('record_id', n.record_id, 'ts_start', n.ts_start,
                                   'tenant', n.tenant, 'idx', f.i - 1, 'purpose', n.purpose,
-                                  'model', coalesce(n.model_served, n.model_requested))) AS p
+                                  'model', coalesce(n.model_served, n.model_requested),
+                                  'upstream', n.upstream)) AS p
     WHERE jsonb_typeof(f.e) = 'object';
 
     INSERT INTO lineage_fingerprints
@@ -118,15 +121,4 @@ INSERT INTO lineage_edges (record_id, ts_start, tenant, kind, target, target_rec
 SELECT record_id, ts_start, tenant, 'model', coalesce(model_served, model_requested), NULL, upstream
 FROM lineage_records WHERE coalesce(model_served, model_requested) IS NOT NULL;
 
-DO $$
-DECLARE
-    f record;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure AS sig FROM pg_proc p
-             WHERE p.proname LIKE 'steward\_%' AND p.prosecdef
-               AND p.pronamespace = current_schema()::regnamespace LOOP
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f.sig, current_schema());
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
-    END LOOP;
-END
-$$;
+SELECT steward_secure_functions();

@@ -115,18 +115,7 @@ GRANT SELECT, INSERT, DELETE ON steward_auditor_scope TO steward_admin;
 REVOKE ALL ON steward_access_log FROM PUBLIC;
 GRANT SELECT ON steward_access_log TO steward_admin;
 
-DO $$
-DECLARE
-    f record;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure AS sig FROM pg_proc p
-             WHERE p.proname LIKE 'steward\_%' AND p.prosecdef
-               AND p.pronamespace = current_schema()::regnamespace LOOP
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f.sig, current_schema());
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
-    END LOOP;
-END
-$$;
+SELECT steward_secure_functions();
 GRANT EXECUTE ON FUNCTION steward_scope(name) TO steward_auditor, steward_admin;
 GRANT EXECUTE ON FUNCTION steward_access_log_add(text, text, jsonb)
     TO steward_auditor, steward_admin;

@@ -78,18 +78,37 @@ RETURNS boolean LANGUAGE sql STABLE AS $fn$
           AND (h.to_ts IS NULL OR r_ts < h.to_ts))
 $fn$;
 
+-- Counts (dry run) or deletes the rows x of tbl where cond holds ($1 in
+-- cond is cutoff); returns how many.  One statement for both, so a dry run
+-- reports exactly what a run does.
+CREATE FUNCTION steward_retention_rows(dry_run boolean, tbl text, cond text, cutoff timestamptz)
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format(CASE WHEN dry_run THEN 'SELECT count(*) FROM %I x WHERE %s'
+                        ELSE 'WITH d AS (DELETE FROM %I x WHERE %s RETURNING 1) '
+                             'SELECT count(*) FROM d' END, tbl, cond)
+        INTO n USING cutoff;
+    RETURN n;
+END
+$fn$;
+
 CREATE FUNCTION steward_retention_apply(dry_run boolean)
 RETURNS TABLE (class text, object text, action text, rows bigint, detail text)
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 #variable_conflict use_column
 DECLARE
+    unheld constant text := 'NOT EXISTS (SELECT 1 FROM lineage_records r WHERE '
+        'r.record_id = x.record_id AND r.ts_start = x.ts_start AND '
+        'steward_held(r.tenant, r.trace_id, r.record_id, r.ts_start))';
     c record;
     p record;
     t text;
+    part text;
     cutoff timestamptz;
     held bigint;
     total bigint;
-    n bigint;
     tables text[];
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('steward_partitions'));
@@ -114,36 +133,22 @@ BEGIN
              WHERE r.ts_start >= p.day::timestamp AT TIME ZONE 'UTC'
                AND r.ts_start < (p.day + 1)::timestamp AT TIME ZONE 'UTC';
             FOREACH t IN ARRAY tables LOOP
-                CONTINUE WHEN to_regclass(t || '_p' || to_char(p.day, 'YYYYMMDD')) IS NULL;
+                part := t || '_p' || to_char(p.day, 'YYYYMMDD');
+                CONTINUE WHEN to_regclass(part) IS NULL;
+                class := c.class;
+                object := part;
                 IF held = 0 THEN
-                    EXECUTE format('SELECT count(*) FROM %I', t || '_p' || to_char(p.day, 'YYYYMMDD'))
-                        INTO n;
+                    rows := steward_retention_rows(true, part, 'true', cutoff);
                     IF NOT dry_run THEN
-                        EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', t,
-                                       t || '_p' || to_char(p.day, 'YYYYMMDD'));
-                        EXECUTE format('DROP TABLE %I', t || '_p' || to_char(p.day, 'YYYYMMDD'));
+                        EXECUTE format('ALTER TABLE %I DETACH PARTITION %I', t, part);
+                        EXECUTE format('DROP TABLE %I', part);
                     END IF;
-                    class := c.class; object := t || '_p' || to_char(p.day, 'YYYYMMDD');
-                    action := 'drop partition'; rows := n;
+                    action := 'drop partition';
                     detail := format('day %s, older than %s', p.day, c.keep);
                 ELSE
-                    IF dry_run THEN
-                        EXECUTE format('SELECT count(*) FROM %I x WHERE NOT EXISTS (SELECT 1 FROM '
-                                       'lineage_records r WHERE r.record_id = x.record_id AND '
-                                       'r.ts_start = x.ts_start AND steward_held(r.tenant, '
-                                       'r.trace_id, r.record_id, r.ts_start))',
-                                       t || '_p' || to_char(p.day, 'YYYYMMDD')) INTO n;
-                    ELSE
-                        EXECUTE format('DELETE FROM %I x WHERE NOT EXISTS (SELECT 1 FROM '
-                                       'lineage_records r WHERE r.record_id = x.record_id AND '
-                                       'r.ts_start = x.ts_start AND steward_held(r.tenant, '
-                                       'r.trace_id, r.record_id, r.ts_start))',
-                                       t || '_p' || to_char(p.day, 'YYYYMMDD'));
-                        GET DIAGNOSTICS n = ROW_COUNT;
-                    END IF;
-                    class := c.class; object := t || '_p' || to_char(p.day, 'YYYYMMDD');
-                    action := CASE WHEN n = 0 THEN 'keep (legal hold)' ELSE 'delete unheld rows' END;
-                    rows := n;
+                    rows := steward_retention_rows(dry_run, part, unheld, cutoff);
+                    action := CASE WHEN rows = 0 THEN 'keep (legal hold)'
+                                   ELSE 'delete unheld rows' END;
                     detail := format('day %s, older than %s; partition kept: %s of %s records '
                                      'under legal hold', p.day, c.keep, held, total);
                 END IF;
@@ -156,20 +161,10 @@ BEGIN
         END LOOP;
         -- Old strays in the default partitions.
         FOREACH t IN ARRAY tables LOOP
-            IF dry_run THEN
-                EXECUTE format('SELECT count(*) FROM %I x WHERE x.ts_start < $1 AND NOT EXISTS '
-                               '(SELECT 1 FROM lineage_records r WHERE r.record_id = x.record_id '
-                               'AND r.ts_start = x.ts_start AND steward_held(r.tenant, r.trace_id, '
-                               'r.record_id, r.ts_start))', t || '_default') INTO n USING cutoff;
-            ELSE
-                EXECUTE format('DELETE FROM %I x WHERE x.ts_start < $1 AND NOT EXISTS '
-                               '(SELECT 1 FROM lineage_records r WHERE r.record_id = x.record_id '
-                               'AND r.ts_start = x.ts_start AND steward_held(r.tenant, r.trace_id, '
-                               'r.record_id, r.ts_start))', t || '_default') USING cutoff;
-                GET DIAGNOSTICS n = ROW_COUNT;
-            END IF;
-            CONTINUE WHEN n = 0;
-            class := c.class; object := t || '_default'; action := 'delete old rows'; rows := n;
+            rows := steward_retention_rows(dry_run, t || '_default',
+                                           'x.ts_start < $1 AND ' || unheld, cutoff);
+            CONTINUE WHEN rows = 0;
+            class := c.class; object := t || '_default'; action := 'delete old rows';
             detail := format('older than %s', c.keep);
             IF NOT dry_run THEN
                 INSERT INTO steward_retention_log (class, object, action, rows, detail)
@@ -179,42 +174,28 @@ BEGIN
         END LOOP;
     END LOOP;
 
-    SELECT now() - r.keep INTO cutoff FROM steward_retention r WHERE r.class = 'rejects';
-    IF dry_run THEN
-        SELECT count(*) INTO n FROM lineage_rejects WHERE received_at < cutoff;
-    ELSE
-        DELETE FROM lineage_rejects WHERE received_at < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT;
-    END IF;
-    IF n > 0 THEN
-        class := 'rejects'; object := 'lineage_rejects'; action := 'delete old rows'; rows := n;
-        detail := 'received before ' || cutoff;
+    -- Rejects and the access log belong to no tenant or subject: by age only.
+    FOR c IN SELECT r.class, r.keep, CASE r.class WHEN 'rejects' THEN 'lineage_rejects'
+                                                  ELSE 'steward_access_log' END AS tbl,
+                    CASE r.class WHEN 'rejects' THEN 'x.received_at < $1'
+                                 ELSE 'x.at < $1' END AS cond
+             FROM steward_retention r WHERE r.class IN ('rejects', 'access_log')
+             ORDER BY r.class DESC LOOP
+        cutoff := now() - c.keep;
+        rows := steward_retention_rows(dry_run, c.tbl, c.cond, cutoff);
+        CONTINUE WHEN rows = 0;
+        class := c.class; object := c.tbl; action := 'delete old rows';
+        detail := 'older than ' || c.keep;
         IF NOT dry_run THEN
             INSERT INTO steward_retention_log (class, object, action, rows, detail)
             VALUES (class, object, action, rows, detail);
         END IF;
         RETURN NEXT;
-    END IF;
-
-    SELECT now() - r.keep INTO cutoff FROM steward_retention r WHERE r.class = 'access_log';
-    IF dry_run THEN
-        SELECT count(*) INTO n FROM steward_access_log WHERE at < cutoff;
-    ELSE
-        DELETE FROM steward_access_log WHERE at < cutoff;
-        GET DIAGNOSTICS n = ROW_COUNT;
-    END IF;
-    IF n > 0 THEN
-        class := 'access_log'; object := 'steward_access_log'; action := 'delete old rows';
-        rows := n; detail := 'older than ' || cutoff;
-        IF NOT dry_run THEN
-            INSERT INTO steward_retention_log (class, object, action, rows, detail)
-            VALUES (class, object, action, rows, detail);
-        END IF;
-        RETURN NEXT;
-    END IF;
+    END LOOP;
 END
 $fn$;
 
+REVOKE ALL ON FUNCTION steward_retention_rows(boolean, text, text, timestamptz) FROM PUBLIC;
 REVOKE ALL ON steward_retention, steward_legal_holds, steward_retention_log FROM PUBLIC;
 GRANT SELECT ON steward_retention TO steward_auditor;
 GRANT SELECT, UPDATE ON steward_retention TO steward_admin;
@@ -224,16 +205,5 @@ GRANT SELECT, INSERT, UPDATE ON steward_legal_holds TO steward_admin;
 GRANT USAGE ON SEQUENCE steward_legal_holds_id_seq TO steward_admin;
 GRANT SELECT ON steward_retention_log TO steward_auditor, steward_admin;
 
-DO $$
-DECLARE
-    f record;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure AS sig FROM pg_proc p
-             WHERE p.proname LIKE 'steward\_%' AND p.prosecdef
-               AND p.pronamespace = current_schema()::regnamespace LOOP
-        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', f.sig, current_schema());
-        EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.sig);
-    END LOOP;
-END
-$$;
+SELECT steward_secure_functions();
 GRANT EXECUTE ON FUNCTION steward_retention_apply(boolean) TO steward_admin;
