@@ -13,7 +13,7 @@ BUILD   := build/$(FLAVOUR)
 BIN     := $(BUILD)/bin
 Q       := $(if $(V),,@)
 
-PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads inih yaml-0.1 zlib
+PKGS      := jansson rdkafka libpq openssl libevent libevent_pthreads libevent_openssl inih yaml-0.1 zlib libpcre2-8
 TEST_PKGS := check
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 
@@ -39,11 +39,14 @@ LDLIBS_JANSSON := $(shell pkg-config --libs jansson)
 LDLIBS_KAFKA   := $(shell pkg-config --libs rdkafka)
 LDLIBS_PQ      := $(shell pkg-config --libs libpq)
 LDLIBS_EVENT   := $(shell pkg-config --libs libevent libevent_pthreads)
+LDLIBS_EVENT_SSL := $(shell pkg-config --libs libevent_openssl)
 LDLIBS_INIH    := $(shell pkg-config --libs inih)
 LDLIBS_YAML    := $(shell pkg-config --libs yaml-0.1)
+LDLIBS_PCRE2   := $(shell pkg-config --libs libpcre2-8)
 LDLIBS_Z       := $(shell pkg-config --libs zlib)
 LDLIBS_CHECK   := $(shell pkg-config --libs $(TEST_PKGS))
 
+comma := ,
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 # $(eval $(call unit_test,NAME,LIBS,LDLIBS)): tests/unit/NAME.c becomes the
@@ -96,6 +99,7 @@ include sidecar/module.mk
 include tests/tools/module.mk
 include tests/unit/module.mk
 include tests/fuzz/module.mk
+include tests/bench/module.mk
 
 programs: $(PROGRAMS) $(TOOLS)
 

@@ -135,18 +135,6 @@ put_time(struct cm_buf *out, const char *key, int64_t us)
     cm_buf_putc(out, '"');
 }
 
-static void
-put_str_array(struct cm_buf *out, const char *const *v, size_t n)
-{
-    cm_buf_putc(out, '[');
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0)
-            cm_buf_putc(out, ',');
-        put_str(out, v[i]);
-    }
-    cm_buf_putc(out, ']');
-}
-
 /* A negative count means "unknown" and is written as null. */
 static void
 put_opt_int(struct cm_buf *out, const char *key, int64_t v, bool first)
@@ -156,6 +144,19 @@ put_opt_int(struct cm_buf *out, const char *key, int64_t v, bool first)
         cm_buf_puts(out, "null");
     else
         cm_buf_printf(out, "%" PRId64, v);
+}
+
+static void
+put_strv(struct cm_buf *out, const char *key, const char *const *v, size_t n)
+{
+    put_key(out, key, false);
+    cm_buf_putc(out, '[');
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        if (i > 0)
+            cm_buf_putc(out, ',');
+        put_str(out, v[i]);
+    }
+    cm_buf_putc(out, ']');
 }
 
 static bool
@@ -191,14 +192,23 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
                           rec->n_matched_rules);
     if (rec->n_findings > 0 && rec->findings == NULL)
         return cm_err_set(err, CM_EINPUT, "findings: NULL with %zu entries", rec->n_findings);
+    for (size_t i = 0; i < rec->n_matched_rules; i++) {
+        if (rec->matched_rules[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "policy.matched_rules[%zu]: NULL", i);
+        if (rec->match_reasons != NULL && rec->match_reasons[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "policy.match_reasons[%zu]: NULL", i);
+    }
+    if (rec->n_modalities > 0 && rec->modalities == NULL)
+        return cm_err_set(err, CM_EINPUT, "request.modalities: NULL with %zu entries",
+                          rec->n_modalities);
+    for (size_t i = 0; i < rec->n_modalities; i++)
+        if (rec->modalities[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "request.modalities[%zu]: NULL", i);
     if (rec->n_inputs > 0 && rec->inputs == NULL)
         return cm_err_set(err, CM_EINPUT, "inputs: NULL with %zu entries", rec->n_inputs);
     for (size_t i = 0; i < rec->n_inputs; i++)
         if (rec->inputs[i] == NULL)
             return cm_err_set(err, CM_EINPUT, "inputs[%zu]: NULL", i);
-    for (size_t i = 0; i < rec->n_matched_rules; i++)
-        if (rec->matched_rules[i] == NULL)
-            return cm_err_set(err, CM_EINPUT, "policy.matched_rules[%zu]: NULL", i);
     for (size_t i = 0; i < rec->n_findings; i++) {
         const struct aud_finding *f = &rec->findings[i];
 
@@ -242,6 +252,7 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     put_kstr(out, "method", rec->method, true);
     put_kstr(out, "path", rec->path, false);
     put_kstr(out, "route", rec->route, false);
+    put_strv(out, "modalities", rec->modalities, rec->n_modalities);
     cm_buf_putc(out, '}');
 
     put_key(out, "model", false);
@@ -259,7 +270,14 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     put_kstr(out, "decision", rec->decision, false);
     put_kstr(out, "rule_id", rec->rule_id, false);
     put_key(out, "matched_rules", false);
-    put_str_array(out, rec->matched_rules, rec->n_matched_rules);
+    cm_buf_putc(out, '[');
+    for (size_t i = 0; i < rec->n_matched_rules; i++) {
+        if (i > 0)
+            cm_buf_putc(out, ',');
+        put_str(out, rec->matched_rules[i]);
+    }
+    cm_buf_putc(out, ']');
+    put_strv(out, "match_reasons", rec->match_reasons, rec->n_matched_rules);
     cm_buf_putc(out, '}');
 
     put_key(out, "findings", false);
@@ -276,8 +294,7 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
         put_key(out, "count", false);
         cm_buf_printf(out, "%u", f->count);
         put_kstr(out, "action", f->action, false);
-        put_key(out, "fingerprints", false);
-        put_str_array(out, f->fingerprints, f->n_fingerprints);
+        put_strv(out, "fingerprints", f->fingerprints, f->n_fingerprints);
         cm_buf_putc(out, '}');
     }
     cm_buf_putc(out, ']');
@@ -304,8 +321,7 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     put_kstr(out, "parent_span_id", rec->parent_span_id, false);
     cm_buf_putc(out, '}');
     put_kstr(out, "parent_record", rec->parent_record, false);
-    put_key(out, "inputs", false);
-    put_str_array(out, rec->inputs, rec->n_inputs);
+    put_strv(out, "inputs", rec->inputs, rec->n_inputs);
     put_kstr(out, "fingerprint_key_id", rec->fingerprint_key_id, false);
     cm_buf_putc(out, '}');
 }

@@ -51,7 +51,10 @@ struct aud_record {
 
     const char *method;
     const char *path;
-    const char *route; /* "chat" | "completion" | "embedding" | "models" | "other" */
+    const char *route; /* "chat" | "completion" | "embedding" | "responses" | "messages" |
+                          "models" | "other" */
+    const char *const *modalities; /* "text", "image", "audio", "file" in the request */
+    size_t n_modalities;
     const char *model_requested;
     const char *model_served;
     const char *upstream;
@@ -63,6 +66,9 @@ struct aud_record {
     const char *rule_id;     /* deciding rule of a deny */
     const char *const *matched_rules;
     size_t n_matched_rules;
+    /* The reason of each matched rule, parallel to matched_rules (same
+     * count), or NULL (written as []). */
+    const char *const *match_reasons;
 
     int http_status;
     const char *outcome; /* "ok", "denied", "bad_request", "too_large", "not_found",

@@ -11,11 +11,23 @@ for p in "${want[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps: all ${#want[@]} packages present"
-    exit 0
+else
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "deps: installing ${#missing[@]} packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "deps: installing ${#missing[@]} packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The OpenAI SDK (npm) for the compatibility test, pinned by
+# tests/sdk/package-lock.json; installed into tests/sdk/node_modules.
+sdk=$here/../tests/sdk
+if ! command -v npm >/dev/null 2>&1; then
+    # Debian's nodejs comes without npm (NodeSource's includes it).
+    ${sudo:-$( [ "$(id -u)" -eq 0 ] || echo sudo)} apt-get install -y -qq --no-install-recommends npm
+fi
+if [ -f "$sdk/package-lock.json" ] && [ ! -d "$sdk/node_modules/openai" ]; then
+    echo "deps: installing the OpenAI SDK for tests (npm ci in tests/sdk)"
+    npm ci --prefix "$sdk" --no-audit --no-fund --loglevel=error
+fi

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -42,9 +43,9 @@
 struct body_str {
     size_t start; /* the string token, quotes included: [start, end) */
     size_t end;
+    const char *pointer; /* JSON pointer of the field, in the arena */
     const char *text; /* decoded, in the arena */
     size_t len;
-    const char *pointer; /* JSON pointer of the field, in the arena */
     const struct pol_pii_span *spans;
     size_t nspans;
 };
@@ -56,7 +57,8 @@ struct pol_body {
     bool stream;
     long long prompt_tokens; /* -1 when absent */
     long long completion_tokens;
-    unsigned counts[POL_PII__COUNT];
+    unsigned counts[POL_LABEL_MAX];
+    unsigned modalities;
     struct body_str *strs;
     size_t nstrs, capstrs;
     struct pol_body_finding *findings;
@@ -76,7 +78,13 @@ enum st {
     S_STR,     /* an element of S_STRS: string */
     S_CHOICES, /* array of choice objects */
     S_CHOICE,
-    S_CMSG, /* choices[*].message / delta: object or null */
+    S_CMSG,      /* choices[*].message / delta: object or null */
+    S_ITEMS,     /* responses input: string or array of items (S_MSG) */
+    S_OUTPUT,    /* responses output: array of items (S_MSG) */
+    S_PTYPE,     /* a part's "type": names its modality */
+    S_MOD_IMAGE, /* a member whose presence means a modality: noted, skipped */
+    S_MOD_AUDIO,
+    S_MOD_FILE,
 };
 
 struct walk {
@@ -91,19 +99,10 @@ struct walk {
     struct cm_buf ptr; /* JSON pointer of the current value */
     struct pol_pii_spans spans;
     const struct pol_pii_model *model;
+    bool texts_only;
+    const struct pol_set *ps;
     struct cm_err *err;
 };
-
-const char *
-pol_route_name(enum pol_route r)
-{
-    switch (r) {
-    case POL_ROUTE_CHAT: return "chat";
-    case POL_ROUTE_COMPLETION: return "completion";
-    case POL_ROUTE_EMBEDDING: return "embedding";
-    default: return "other";
-    }
-}
 
 static const char *
 dir_label(enum pol_dir d)
@@ -262,11 +261,42 @@ child_key(const struct walk *w, enum st st, const char *key, size_t n)
             if (req && KEY("input"))
                 return S_STRS;
             break;
+        case POL_ROUTE_RESPONSES:
+            if (req && KEY("input"))
+                return S_ITEMS;
+            if (req && KEY("instructions"))
+                return S_TEXT;
+            if (!req && KEY("output"))
+                return S_OUTPUT;
+            if (!req && KEY("delta"))
+                return S_TEXT; /* SSE response.output_text.delta */
+            break;
+        case POL_ROUTE_MESSAGES:
+            if (req && KEY("messages"))
+                return S_MSGS;
+            if (req && KEY("system"))
+                return S_CONTENT;
+            if (!req && KEY("content"))
+                return S_CONTENT;
+            if (!req && (KEY("delta") || KEY("content_block")))
+                return S_PART; /* SSE content_block_delta / _start */
+            break;
         default: break;
         }
         return S_SKIP;
     case S_MSG: return KEY("content") ? S_CONTENT : S_SKIP;
-    case S_PART: return KEY("text") ? S_TEXT : S_SKIP;
+    case S_PART:
+        if (KEY("text"))
+            return S_TEXT;
+        if (KEY("type"))
+            return S_PTYPE;
+        if (KEY("image_url"))
+            return S_MOD_IMAGE;
+        if (KEY("input_audio"))
+            return S_MOD_AUDIO;
+        if (KEY("file"))
+            return S_MOD_FILE;
+        return S_SKIP;
     case S_CHOICE:
         if (w->route == POL_ROUTE_CHAT && (KEY("message") || KEY("delta")))
             return S_CMSG;
@@ -287,6 +317,8 @@ child_idx(enum st st)
     case S_CONTENT: return S_PART;
     case S_STRS: return S_STR;
     case S_CHOICES: return S_CHOICE;
+    case S_ITEMS:
+    case S_OUTPUT: return S_MSG;
     default: return S_SKIP;
     }
 }
@@ -305,8 +337,9 @@ arena_grow(struct cm_arena *arena, void *old, size_t n, size_t *cap, size_t size
     return p;
 }
 
-/* Decodes and scans the string token i at the current pointer. */
-static void
+/* Decodes and scans the string token i at the current pointer.  Returns
+ * CM_OK or CM_EINTERNAL (a policy pattern failed). */
+static int
 inspect(struct walk *w, int i)
 {
     const jsmntok_t *t = &w->tok[i];
@@ -315,14 +348,38 @@ inspect(struct walk *w, int i)
     size_t n = json_unescape(w->buf + t->start, rawn, text);
     struct pol_body *b = w->b;
     struct body_str *s;
-    unsigned per[POL_PII__COUNT] = {0};
+    unsigned per[POL_LABEL_MAX] = {0};
     const char *pointer;
     struct pol_pii_span *spans;
+    int rc;
 
     text[n] = '\0';
+    if (n > 0)
+        b->modalities |= POL_MOD_TEXT;
+    if (w->texts_only) {
+        b->strs = arena_grow(w->arena, b->strs, b->nstrs, &b->capstrs, sizeof(*b->strs));
+        s = &b->strs[b->nstrs++];
+        memset(s, 0, sizeof(*s));
+        s->start = (size_t)t->start - 1;
+        s->end = (size_t)t->end + 1;
+        s->text = text;
+        s->len = n;
+        s->pointer = cm_arena_strndup(w->arena, w->ptr.len ? w->ptr.p : "", w->ptr.len);
+        return CM_OK;
+    }
     pol_pii_spans_reset(&w->spans);
-    if (pol_pii_detect(w->model, text, n, POL_PII_ALL, &w->spans) != CM_OK || w->spans.n == 0)
-        return;
+    if (pol_pii_detect(w->model, text, n, POL_PII_ALL, &w->spans) != CM_OK)
+        return CM_OK;
+    if (w->ps != NULL && pol_set_scans(w->ps, w->dir)) {
+        struct cm_err serr;
+
+        rc = pol_set_scan(w->ps, w->dir, text, n, &w->spans, &serr);
+        if (rc != CM_OK)
+            return cm_err_set(w->err, rc, "%s: %s: %s", dir_label(w->dir),
+                              w->ptr.len ? w->ptr.p : "/", serr.msg);
+    }
+    if (w->spans.n == 0)
+        return CM_OK;
 
     spans = cm_arena_alloc(w->arena, w->spans.n * sizeof(*spans));
     memcpy(spans, w->spans.v, w->spans.n * sizeof(*spans));
@@ -339,7 +396,7 @@ inspect(struct walk *w, int i)
     s->pointer = pointer;
     for (size_t k = 0; k < s->nspans; k++)
         per[spans[k].label]++;
-    for (unsigned l = 0; l < POL_PII__COUNT; l++) {
+    for (unsigned l = 0; l < POL_LABEL_MAX; l++) {
         struct pol_body_finding *f;
 
         if (per[l] == 0)
@@ -352,6 +409,22 @@ inspect(struct walk *w, int i)
         f->pointer = pointer;
         f->count = per[l];
     }
+    return CM_OK;
+}
+
+/* The modality a part's "type" names (0: text or unknown). */
+static unsigned
+part_modality(const char *s, size_t n)
+{
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(s, lit, n) == 0)
+    if (IS("image_url") || IS("input_image") || IS("image"))
+        return POL_MOD_IMAGE;
+    if (IS("input_audio") || IS("audio"))
+        return POL_MOD_AUDIO;
+    if (IS("file") || IS("input_file") || IS("document"))
+        return POL_MOD_FILE;
+    return 0;
+#undef IS
 }
 
 static void
@@ -429,6 +502,29 @@ walk(struct walk *w, int i, enum st st, int *next)
     switch (st) {
     case S_SKIP: *next = skip_tok(w, i); return CM_OK;
     case S_ROOT: return walk_object(w, i, st, next);
+    case S_PTYPE:
+        if (t->type == JSMN_STRING)
+            w->b->modalities |= part_modality(w->buf + t->start, (size_t)(t->end - t->start));
+        *next = skip_tok(w, i);
+        return CM_OK;
+    case S_MOD_IMAGE:
+    case S_MOD_AUDIO:
+    case S_MOD_FILE:
+        w->b->modalities |= st == S_MOD_IMAGE   ? POL_MOD_IMAGE
+                            : st == S_MOD_AUDIO ? POL_MOD_AUDIO
+                                                : POL_MOD_FILE;
+        *next = skip_tok(w, i);
+        return CM_OK;
+    case S_ITEMS:
+        if (t->type == JSMN_ARRAY)
+            return walk_array(w, i, st, next);
+        if (t->type != JSMN_STRING)
+            return walk_err(w, i, "expected a string or an array of input items");
+        break;
+    case S_OUTPUT:
+        if (t->type != JSMN_ARRAY)
+            return walk_err(w, i, "expected an array");
+        return walk_array(w, i, st, next);
     case S_MSGS:
     case S_CHOICES:
         if (t->type != JSMN_ARRAY)
@@ -475,9 +571,8 @@ walk(struct walk *w, int i, enum st st, int *next)
             return walk_err(w, i, "expected a string (token arrays cannot be inspected)");
         break;
     }
-    inspect(w, i);
     *next = i + 1;
-    return CM_OK;
+    return inspect(w, i);
 }
 
 /* ------------------------------------------------------------ parse */
@@ -529,8 +624,8 @@ jansson_what(const json_error_t *je)
 
 int
 pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, const char *buf,
-               size_t len, const struct pol_body_limits *lim, struct pol_body **out,
-               struct cm_err *err)
+               size_t len, const struct pol_body_limits *lim, const struct pol_set *ps,
+               struct pol_body **out, struct cm_err *err)
 {
     size_t max_depth = lim && lim->max_depth ? lim->max_depth : DEFAULT_MAX_DEPTH;
     struct walk w = {
@@ -588,6 +683,8 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
     w.ntok = ntok;
     w.b = b;
     w.model = lim->model;
+    w.texts_only = lim->texts_only;
+    w.ps = ps;
     cm_buf_init(&w.ptr);
     pol_pii_spans_init(&w.spans);
     rc = walk(&w, 0, S_ROOT, &next);
@@ -619,10 +716,16 @@ pol_body_usage(const struct pol_body *b, long long *prompt_tokens, long long *co
 }
 
 void
-pol_body_counts(const struct pol_body *b, unsigned counts[POL_PII__COUNT])
+pol_body_counts(const struct pol_body *b, unsigned counts[POL_LABEL_MAX])
 {
-    for (int l = 0; l < POL_PII__COUNT; l++)
+    for (int l = 0; l < POL_LABEL_MAX; l++)
         counts[l] += b->counts[l];
+}
+
+unsigned
+pol_body_modalities(const struct pol_body *b)
+{
+    return b->modalities;
 }
 
 size_t
@@ -645,8 +748,16 @@ pol_body_each_value(const struct pol_body *b, pol_body_value_cb fn, void *arg)
 }
 
 int
-pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT],
+pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX],
                  const struct pol_pii_redact_opts *opts, struct cm_buf *out, size_t *nreplaced)
+{
+    return pol_body_rewrite_v(b, ops, opts, NULL, out, nreplaced);
+}
+
+int
+pol_body_rewrite_v(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX],
+                   const struct pol_pii_redact_opts *opts, struct pol_pii_vault *vault,
+                   struct cm_buf *out, size_t *nreplaced)
 {
     struct cm_buf tmp;
     size_t pos = 0;
@@ -662,7 +773,7 @@ pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__CO
         if (!change)
             continue;
         cm_buf_reset(&tmp);
-        pol_pii_redact(s->text, s->len, s->spans, s->nspans, ops, opts, &tmp);
+        pol_pii_redact_v(s->text, s->len, s->spans, s->nspans, ops, opts, vault, &tmp);
         cm_buf_append(out, b->buf + pos, s->start - pos);
         cm_buf_append_json_str(out, tmp.p, tmp.len);
         pos = s->end;
@@ -670,5 +781,88 @@ pol_body_rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__CO
     }
     cm_buf_append(out, b->buf + pos, b->len - pos);
     cm_buf_fini(&tmp);
+    return CM_OK;
+}
+
+size_t
+pol_body_restore(const struct pol_pii_vault *vault, const char *json, size_t len,
+                 struct cm_buf *out)
+{
+    struct cm_buf orig, esc;
+    size_t pos = 0, k = 0, nrest = 0;
+
+    if (vault == NULL || pol_pii_vault_count(vault) == 0) {
+        cm_buf_append(out, json, len);
+        return 0;
+    }
+    cm_buf_init(&orig);
+    cm_buf_init(&esc);
+    while (k < len) {
+        const char *lt = memchr(json + k, '<', len - k), *gt;
+        size_t at, n;
+
+        if (lt == NULL)
+            break;
+        at = (size_t)(lt - json);
+        n = len - at < POL_PII_PLACEHOLDER_MAX ? len - at : POL_PII_PLACEHOLDER_MAX;
+        gt = memchr(lt, '>', n);
+        if (gt == NULL) {
+            k = at + 1;
+            continue;
+        }
+        n = (size_t)(gt - lt) + 1;
+        cm_buf_reset(&orig);
+        if (pol_pii_restore(vault, lt, n, &orig) != 1) {
+            k = at + 1;
+            continue;
+        }
+        /* The original goes back inside a JSON string: escaped, unquoted. */
+        cm_buf_reset(&esc);
+        cm_buf_append_json_str(&esc, orig.p, orig.len);
+        cm_buf_append(out, json + pos, at - pos);
+        cm_buf_append(out, esc.p + 1, esc.len - 2);
+        pos = k = at + n;
+        nrest++;
+    }
+    cm_buf_append(out, json + pos, len - pos);
+    if (orig.p != NULL)
+        OPENSSL_cleanse(orig.p, orig.cap);
+    if (esc.p != NULL)
+        OPENSSL_cleanse(esc.p, esc.cap);
+    cm_buf_fini(&orig);
+    cm_buf_fini(&esc);
+    return nrest;
+}
+
+size_t
+pol_body_ntexts(const struct pol_body *b)
+{
+    return b->nstrs;
+}
+
+const char *
+pol_body_text(const struct pol_body *b, size_t i, size_t *len, const char **pointer)
+{
+    *len = b->strs[i].len;
+    if (pointer != NULL)
+        *pointer = b->strs[i].pointer ? b->strs[i].pointer : "";
+    return b->strs[i].text;
+}
+
+int
+pol_body_splice(const struct pol_body *b, const struct cm_str *texts, struct cm_buf *out)
+{
+    size_t pos = 0;
+
+    for (size_t k = 0; k < b->nstrs; k++) {
+        const struct body_str *s = &b->strs[k];
+
+        if (texts[k].p == NULL)
+            continue;
+        cm_buf_append(out, b->buf + pos, s->start - pos);
+        cm_buf_append_json_str(out, texts[k].p, texts[k].n);
+        pos = s->end;
+    }
+    cm_buf_append(out, b->buf + pos, b->len - pos);
     return CM_OK;
 }

@@ -1,29 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * pol_policy: load, validate and compile a policy file into an immutable
- * struct pol_set, and evaluate it (pol_policy.h has the file shape and the
- * semantics; docs/policy.md the examples).
+ * pol_policy: the life of a policy set (load, hash, reference counting, the
+ * slot that swaps it on reload) and its evaluation.  pol_policy.h states
+ * the semantics; pol_compile.c builds the set; pol_explain.c holds the
+ * condition tests that evaluation and `steward-policy explain` share.
  *
- * Loading parses with jansson (duplicate keys rejected), then walks the tree
- * with a path stack so that every validation error names its JSON pointer;
- * the pointer is then located in the original text by a small scanner over
- * the (already valid) JSON to give "name:line:column" like a syntax error.
- * The content hash is SHA-256 over json_dumps(JSON_SORT_KEYS|JSON_COMPACT),
- * so key order and white space do not change it.
- *
- * Evaluation walks the compiled rules in order; it allocates nothing and
- * writes nothing shared, so any thread may evaluate a set it holds a
- * reference to.  The reference count is a C11 atomic.
- * Adding a key: update the key list of its object below, the compile step,
- * pol_policy.h and docs/policy.md.
+ * Evaluation, for one direction:
+ *   1. the direction's entity actions (and mask lengths) are the start;
+ *   2. request only: purpose binding (caller.purpose, purpose.required,
+ *      purpose.unknown), each a deny;
+ *   3. rules in file order: a rule matches when its "match" holds and its
+ *      "except" does not; it is listed with its reason, its entity actions
+ *      raise the current ones (never lower: the most protective wins; for
+ *      two masks the shorter visible tail wins), and the first deny decides
+ *      the status and reason (later denies are still listed);
+ *   4. entity denies: a label found whose action is deny denies, listed as
+ *      "request.LABEL" / "response.LABEL".
+ * It reads only the set and the input and writes only *out: no allocation,
+ * no lock, no shared write, so any thread evaluates concurrently (the unit
+ * tests count allocations around it).  The reference count is a C11 atomic.
  */
 #include "policy/pol_policy.h"
 
-#include <errno.h>
-#include <fnmatch.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,56 +31,55 @@
 #include "common/cm_buf.h"
 #include "common/cm_hash.h"
 #include "common/cm_mem.h"
+#include "policy/pol_doc.h"
+#include "policy/pol_internal.h"
 
 #define POL_FILE_MAX (4u << 20)
-#define PATH_MAX_DEPTH 8
 
-struct pol_strs {
-    char **v;
-    size_t n;
+static const char *const action_names[POL_ACT__COUNT] = {
+    [POL_ACT_ALLOW] = "allow",
+    [POL_ACT_MASK] = "mask",
+    [POL_ACT_REDACT] = "redact",
+    [POL_ACT_HASH] = "hash",
+    [POL_ACT_PSEUDONYMISE] = "pseudonymise",
+    [POL_ACT_ENCRYPT] = "encrypt",
+    [POL_ACT_DENY] = "deny",
 };
 
-struct pol_rule {
-    char *id;
-    char *reason;
-    struct pol_strs model; /* fnmatch globs */
-    struct pol_strs route;
-    struct pol_strs principal;
-    struct pol_strs tenant;
-    struct pol_strs purpose;
-    unsigned findings; /* POL_PII_MASK set; 0 = no condition */
-    bool deny;
-    int status;
-    int actions[POL_PII__COUNT]; /* enum pol_action, or -1 for no override */
+static const char *const route_names[POL_ROUTE__COUNT] = {
+    [POL_ROUTE_CHAT] = "chat",           [POL_ROUTE_COMPLETION] = "completion",
+    [POL_ROUTE_EMBEDDING] = "embedding", [POL_ROUTE_RESPONSES] = "responses",
+    [POL_ROUTE_MESSAGES] = "messages",   [POL_ROUTE_OTHER] = "other",
 };
 
-struct pol_set {
-    atomic_uint refs;
-    char *id;
-    char hash[CM_SHA256_HEX_LEN];
-    enum pol_mode mode;
-    struct pol_pii_redact_opts ropts;
-    enum pol_action actions[2][POL_PII__COUNT];
-    char *deny_id[2][POL_PII__COUNT];     /* "request.US_SSN" */
-    char *deny_reason[2][POL_PII__COUNT]; /* "US_SSN in the request is denied" */
-    struct pol_rule *rules;
-    size_t nrules;
-};
+static const char *const modality_names[POL_MOD__COUNT] = {"text", "image", "audio", "file"};
 
-static const char *const action_names[] = {
-    [POL_ACT_ALLOW] = "allow", [POL_ACT_MASK] = "mask", [POL_ACT_REDACT] = "redact",
-    [POL_ACT_HASH] = "hash",   [POL_ACT_DENY] = "deny",
-};
-
-static const char *const route_names[] = {"chat", "completion", "embedding", "other"};
-static const char *const dir_names[] = {"request", "response"};
+/* Pseudo-rules of purpose binding (ids with a dot never clash with a
+ * rule's: pol_compile refuses dots in rule ids). */
+static const char ID_CALLER_PURPOSE[] = "caller.purpose";
+static const char WHY_CALLER_PURPOSE[] =
+    "the declared purpose is not among the purposes allowed for this caller";
+static const char ID_PURPOSE_REQUIRED[] = "purpose.required";
+static const char WHY_PURPOSE_REQUIRED[] =
+    "the policy requires a purpose of processing (X-Steward-Purpose or the API key's)";
+static const char ID_PURPOSE_UNKNOWN[] = "purpose.unknown";
+static const char WHY_PURPOSE_UNKNOWN[] = "the declared purpose is not one the policy allows";
 
 const char *
 pol_action_name(enum pol_action a)
 {
-    if ((unsigned)a >= CM_ARRAY_LEN(action_names))
+    if ((unsigned)a >= POL_ACT__COUNT)
         return "unknown";
     return action_names[a];
+}
+
+int
+pol_action_parse(const char *s)
+{
+    for (int a = 0; a < POL_ACT__COUNT; a++)
+        if (strcmp(action_names[a], s) == 0)
+            return a;
+    return -1;
 }
 
 const char *
@@ -91,40 +88,42 @@ pol_mode_name(enum pol_mode m)
     return m == POL_MODE_MONITOR ? "monitor" : "enforce";
 }
 
-/* ------------------------------------------------------------ freeing */
-
-static void
-strs_free(struct pol_strs *s)
+const char *
+pol_route_name(enum pol_route r)
 {
-    for (size_t k = 0; k < s->n; k++)
-        free(s->v[k]);
-    free(s->v);
+    if ((unsigned)r >= POL_ROUTE__COUNT)
+        return "other";
+    return route_names[r];
 }
 
-static void
-set_free(struct pol_set *ps)
+int
+pol_route_parse(const char *s)
 {
-    for (size_t r = 0; r < ps->nrules; r++) {
-        struct pol_rule *rule = &ps->rules[r];
-
-        free(rule->id);
-        free(rule->reason);
-        strs_free(&rule->model);
-        strs_free(&rule->route);
-        strs_free(&rule->principal);
-        strs_free(&rule->tenant);
-        strs_free(&rule->purpose);
-    }
-    free(ps->rules);
-    for (int d = 0; d < 2; d++) {
-        for (int l = 0; l < POL_PII__COUNT; l++) {
-            free(ps->deny_id[d][l]);
-            free(ps->deny_reason[d][l]);
-        }
-    }
-    free(ps->id);
-    free(ps);
+    for (int r = 0; r < POL_ROUTE__COUNT; r++)
+        if (strcmp(route_names[r], s) == 0)
+            return r;
+    return -1;
 }
+
+const char *
+pol_modality_name(enum pol_modality m)
+{
+    for (int k = 0; k < POL_MOD__COUNT; k++)
+        if ((unsigned)m == 1u << k)
+            return modality_names[k];
+    return "unknown";
+}
+
+unsigned
+pol_modality_parse(const char *s)
+{
+    for (int k = 0; k < POL_MOD__COUNT; k++)
+        if (strcmp(modality_names[k], s) == 0)
+            return 1u << k;
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
 
 struct pol_set *
 pol_set_ref(struct pol_set *ps)
@@ -138,8 +137,10 @@ pol_set_unref(struct pol_set *ps)
 {
     if (ps == NULL)
         return;
-    if (atomic_fetch_sub_explicit(&ps->refs, 1, memory_order_acq_rel) == 1)
-        set_free(ps);
+    if (atomic_fetch_sub_explicit(&ps->refs, 1, memory_order_acq_rel) == 1) {
+        pol_set_free_parts(ps);
+        free(ps);
+    }
 }
 
 const char *
@@ -154,740 +155,156 @@ pol_set_hash(const struct pol_set *ps)
     return ps->hash;
 }
 
+const char *
+pol_set_canonical(const struct pol_set *ps)
+{
+    return ps->canonical;
+}
+
 enum pol_mode
 pol_set_mode(const struct pol_set *ps)
 {
     return ps->mode;
 }
 
-const struct pol_pii_redact_opts *
-pol_set_redact_opts(const struct pol_set *ps)
+size_t
+pol_set_nlabels(const struct pol_set *ps)
 {
-    return &ps->ropts;
+    return ps->nlabels;
 }
 
-/* ------------------------------------------------------------ positions */
-
-struct seg {
-    const char *key; /* NULL: array index */
-    size_t idx;
-};
-
-struct vctx {
-    const char *name;
-    const char *buf;
-    size_t len;
-    struct cm_err *err;
-    struct seg path[PATH_MAX_DEPTH];
-    int depth;
-};
-
-static size_t
-skip_ws(const struct vctx *v, size_t p)
+const char *
+pol_set_label_name(const struct pol_set *ps, unsigned l)
 {
-    while (p < v->len &&
-           (v->buf[p] == ' ' || v->buf[p] == '\t' || v->buf[p] == '\n' || v->buf[p] == '\r'))
-        p++;
-    return p;
-}
-
-/* End of the string whose opening quote is at p. */
-static size_t
-skip_string(const struct vctx *v, size_t p)
-{
-    for (p++; p < v->len; p++) {
-        if (v->buf[p] == '\\')
-            p++;
-        else if (v->buf[p] == '"')
-            return p + 1;
-    }
-    return v->len;
-}
-
-/* End of the value starting at p (the text is valid JSON). */
-static size_t
-skip_value(const struct vctx *v, size_t p)
-{
-    size_t depth = 0;
-
-    if (p >= v->len)
-        return p;
-    if (v->buf[p] == '"')
-        return skip_string(v, p);
-    if (v->buf[p] != '{' && v->buf[p] != '[') {
-        while (p < v->len && strchr(",}] \t\r\n", v->buf[p]) == NULL)
-            p++;
-        return p;
-    }
-    while (p < v->len) {
-        char c = v->buf[p];
-
-        if (c == '"') {
-            p = skip_string(v, p);
-            continue;
-        }
-        if (c == '{' || c == '[')
-            depth++;
-        else if ((c == '}' || c == ']') && --depth == 0)
-            return p + 1;
-        p++;
-    }
-    return p;
-}
-
-/* Byte offset of the value at path[0..depth) (or of its key when want_key
- * and the last segment is a key).  Falls back to the deepest position found. */
-static size_t
-locate(const struct vctx *v, bool want_key)
-{
-    size_t p = skip_ws(v, 0);
-
-    for (int i = 0; i < v->depth; i++) {
-        const struct seg *sg = &v->path[i];
-        bool found = false;
-
-        if (p >= v->len)
-            return p;
-        if (sg->key != NULL && v->buf[p] == '{') {
-            size_t q = skip_ws(v, p + 1), klen = strlen(sg->key);
-
-            while (q < v->len && v->buf[q] == '"') {
-                size_t kend = skip_string(v, q);
-
-                if (kend - q - 2 == klen && memcmp(v->buf + q + 1, sg->key, klen) == 0) {
-                    if (i == v->depth - 1 && want_key)
-                        return q;
-                    q = skip_ws(v, kend);
-                    p = skip_ws(v, q + 1);
-                    found = true;
-                    break;
-                }
-                q = skip_ws(v, kend);
-                q = skip_ws(v, skip_value(v, skip_ws(v, q + 1)));
-                if (q < v->len && v->buf[q] == ',')
-                    q = skip_ws(v, q + 1);
-            }
-        } else if (sg->key == NULL && v->buf[p] == '[') {
-            size_t q = skip_ws(v, p + 1);
-
-            for (size_t k = 0; k < sg->idx && q < v->len; k++) {
-                q = skip_ws(v, skip_value(v, q));
-                if (q < v->len && v->buf[q] == ',')
-                    q = skip_ws(v, q + 1);
-            }
-            p = q;
-            found = true;
-        }
-        if (!found)
-            return p;
-    }
-    return p;
-}
-
-static void
-pos_linecol(const char *buf, size_t off, int *line, int *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t k = 0; k < off; k++) {
-        if (buf[k] == '\n') {
-            (*line)++;
-            *col = 1;
-        } else if (((unsigned char)buf[k] & 0xC0) != 0x80) {
-            (*col)++;
-        }
-    }
-}
-
-static void
-path_fmt(const struct vctx *v, struct cm_buf *b)
-{
-    for (int i = 0; i < v->depth; i++) {
-        if (v->path[i].key == NULL) {
-            cm_buf_printf(b, "/%zu", v->path[i].idx);
-            continue;
-        }
-        cm_buf_putc(b, '/');
-        for (const char *s = v->path[i].key; *s != '\0'; s++) {
-            if (*s == '~')
-                cm_buf_puts(b, "~0");
-            else if (*s == '/')
-                cm_buf_puts(b, "~1");
-            else
-                cm_buf_putc(b, *s);
-        }
-    }
-    if (v->depth == 0)
-        cm_buf_putc(b, '/');
-}
-
-/* Sets "name:line:column: /pointer: message"; returns CM_EINPUT. */
-static int verr(const struct vctx *v, bool at_key, const char *fmt, ...) CM_PRINTF(3, 4);
-
-static int
-verr(const struct vctx *v, bool at_key, const char *fmt, ...)
-{
-    struct cm_buf b;
-    va_list ap;
-    int line, col;
-
-    cm_buf_init(&b);
-    pos_linecol(v->buf, locate(v, at_key), &line, &col);
-    cm_buf_printf(&b, "%s:%d:%d: ", v->name, line, col);
-    path_fmt(v, &b);
-    cm_buf_puts(&b, ": ");
-    va_start(ap, fmt);
-    {
-        char msg[256];
-
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        cm_buf_puts(&b, msg);
-    }
-    va_end(ap);
-    cm_err_set(v->err, CM_EINPUT, "%s", b.p);
-    cm_buf_fini(&b);
-    return CM_EINPUT;
-}
-
-static void
-push_key(struct vctx *v, const char *key)
-{
-    cm_assert(v->depth < PATH_MAX_DEPTH);
-    v->path[v->depth].key = key;
-    v->path[v->depth].idx = 0;
-    v->depth++;
-}
-
-static void
-push_idx(struct vctx *v, size_t idx)
-{
-    cm_assert(v->depth < PATH_MAX_DEPTH);
-    v->path[v->depth].key = NULL;
-    v->path[v->depth].idx = idx;
-    v->depth++;
-}
-
-static void
-pop(struct vctx *v)
-{
-    v->depth--;
-}
-
-/* ------------------------------------------------------------ validation */
-
-static const char *
-type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-/* Checks that every key of obj is in allowed (NULL-terminated). */
-static int
-check_keys(struct vctx *v, json_t *obj, const char *const *allowed)
-{
-    const char *key;
-    json_t *val;
-
-    json_object_foreach(obj, key, val)
-    {
-        bool ok = false;
-
-        for (size_t k = 0; allowed[k] != NULL && !ok; k++)
-            ok = strcmp(allowed[k], key) == 0;
-        if (!ok) {
-            struct cm_buf list;
-            int rc;
-
-            cm_buf_init(&list);
-            for (size_t k = 0; allowed[k] != NULL; k++)
-                cm_buf_printf(&list, "%s%s", k ? ", " : "", allowed[k]);
-            push_key(v, key);
-            rc = verr(v, true, "unknown key (expected one of: %s)", list.p);
-            pop(v);
-            cm_buf_fini(&list);
-            return rc;
-        }
-    }
-    return CM_OK;
-}
-
-static int
-parse_action(struct vctx *v, json_t *j, enum pol_action *out)
-{
-    if (!json_is_string(j))
-        return verr(v, false, "expected an action string, got %s", type_name(j));
-    for (size_t a = 0; a < CM_ARRAY_LEN(action_names); a++) {
-        if (strcmp(json_string_value(j), action_names[a]) == 0) {
-            *out = (enum pol_action)a;
-            return CM_OK;
-        }
-    }
-    return verr(v, false, "unknown action \"%s\" (expected allow, mask, redact, hash or deny)",
-                json_string_value(j));
-}
-
-static int
-parse_label(struct vctx *v, const char *s)
-{
-    enum pol_pii_label l;
-
-    if (pol_pii_label_parse(s, strlen(s), &l) != CM_OK)
-        return -1;
-    (void)v;
-    return (int)l;
-}
-
-/* {"LABEL": "action", ...} into acts[]. */
-static int
-parse_action_map(struct vctx *v, json_t *obj, int acts[POL_PII__COUNT])
-{
-    const char *key;
-    json_t *val;
-    int rc;
-
-    if (!json_is_object(obj))
-        return verr(v, false, "expected an object of LABEL: action, got %s", type_name(obj));
-    json_object_foreach(obj, key, val)
-    {
-        int l = parse_label(v, key);
-        enum pol_action a = POL_ACT_ALLOW;
-
-        push_key(v, key);
-        if (l < 0) {
-            rc = verr(v, true, "unknown label \"%s\"", key);
-            pop(v);
-            return rc;
-        }
-        rc = parse_action(v, val, &a);
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-        acts[l] = (int)a;
-    }
-    return CM_OK;
-}
-
-/* A string or a non-empty array of strings; each must pass `allowed` when
- * given. */
-static int
-parse_strs(struct vctx *v, json_t *j, struct pol_strs *out, const char *const *allowed,
-           size_t nallowed)
-{
-    size_t n = json_is_array(j) ? json_array_size(j) : 1;
-
-    if (!json_is_string(j) && !json_is_array(j))
-        return verr(v, false, "expected a string or an array of strings, got %s", type_name(j));
-    if (n == 0)
-        return verr(v, false, "empty array");
-    out->v = cm_calloc(n, sizeof(*out->v));
-    for (size_t k = 0; k < n; k++) {
-        json_t *e = json_is_array(j) ? json_array_get(j, k) : j;
-        bool ok = allowed == NULL;
-        int rc = CM_OK;
-
-        if (json_is_array(j))
-            push_idx(v, k);
-        if (!json_is_string(e) || json_string_length(e) == 0) {
-            rc = verr(v, false, "expected a non-empty string, got %s", type_name(e));
-        } else {
-            for (size_t a = 0; a < nallowed && !ok; a++)
-                ok = strcmp(allowed[a], json_string_value(e)) == 0;
-            if (!ok)
-                rc = verr(v, false, "unknown value \"%s\"", json_string_value(e));
-        }
-        if (json_is_array(j))
-            pop(v);
-        if (rc != CM_OK)
-            return rc;
-        out->v[out->n++] = cm_strdup(json_string_value(e));
-    }
-    return CM_OK;
-}
-
-static int
-parse_findings(struct vctx *v, json_t *j, unsigned *mask)
-{
-    size_t n = json_is_array(j) ? json_array_size(j) : 1;
-
-    if (!json_is_string(j) && !json_is_array(j))
-        return verr(v, false, "expected an array of labels, got %s", type_name(j));
-    if (n == 0)
-        return verr(v, false, "empty array");
-    for (size_t k = 0; k < n; k++) {
-        json_t *e = json_is_array(j) ? json_array_get(j, k) : j;
-        int l = -1, rc = CM_OK;
-
-        if (json_is_array(j))
-            push_idx(v, k);
-        if (!json_is_string(e))
-            rc = verr(v, false, "expected a label string, got %s", type_name(e));
-        else if ((l = parse_label(v, json_string_value(e))) < 0)
-            rc = verr(v, false, "unknown label \"%s\"", json_string_value(e));
-        if (json_is_array(j))
-            pop(v);
-        if (rc != CM_OK)
-            return rc;
-        *mask |= POL_PII_MASK((unsigned)l);
-    }
-    return CM_OK;
-}
-
-static int
-parse_match(struct vctx *v, json_t *m, struct pol_rule *rule)
-{
-    static const char *const keys[] = {"model",  "route",   "findings", "principal",
-                                       "tenant", "purpose", NULL};
-    const char *key;
-    json_t *val;
-    int rc;
-
-    if (!json_is_object(m))
-        return verr(v, false, "expected an object, got %s", type_name(m));
-    if ((rc = check_keys(v, m, keys)) != CM_OK)
-        return rc;
-    json_object_foreach(m, key, val)
-    {
-        push_key(v, key);
-        if (strcmp(key, "model") == 0)
-            rc = parse_strs(v, val, &rule->model, NULL, 0);
-        else if (strcmp(key, "route") == 0)
-            rc = parse_strs(v, val, &rule->route, route_names, CM_ARRAY_LEN(route_names));
-        else if (strcmp(key, "findings") == 0)
-            rc = parse_findings(v, val, &rule->findings);
-        else if (strcmp(key, "principal") == 0)
-            rc = parse_strs(v, val, &rule->principal, NULL, 0);
-        else if (strcmp(key, "tenant") == 0)
-            rc = parse_strs(v, val, &rule->tenant, NULL, 0);
-        else
-            rc = parse_strs(v, val, &rule->purpose, NULL, 0);
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    return CM_OK;
-}
-
-static int
-parse_rule(struct vctx *v, json_t *r, struct pol_rule *rule, struct pol_set *ps)
-{
-    static const char *const keys[] = {"id",     "description", "match",   "decision",
-                                       "status", "reason",      "actions", NULL};
-    json_t *j;
-    int rc;
-
-    for (int l = 0; l < POL_PII__COUNT; l++)
-        rule->actions[l] = -1;
-    rule->status = 403;
-    if (!json_is_object(r))
-        return verr(v, false, "expected a rule object, got %s", type_name(r));
-    if ((rc = check_keys(v, r, keys)) != CM_OK)
-        return rc;
-
-    j = json_object_get(r, "id");
-    if (j == NULL)
-        return verr(v, false, "rule without \"id\"");
-    push_key(v, "id");
-    if (!json_is_string(j) || json_string_length(j) == 0) {
-        rc = verr(v, false, "expected a non-empty string, got %s", type_name(j));
-        pop(v);
-        return rc;
-    }
-    for (size_t k = 0; k < ps->nrules; k++) {
-        if (strcmp(ps->rules[k].id, json_string_value(j)) == 0) {
-            rc =
-                verr(v, false, "duplicate rule id \"%s\" (also rule %zu)", json_string_value(j), k);
-            pop(v);
-            return rc;
-        }
-    }
-    pop(v);
-    rule->id = cm_strdup(json_string_value(j));
-
-    if ((j = json_object_get(r, "description")) != NULL && !json_is_string(j)) {
-        push_key(v, "description");
-        rc = verr(v, false, "expected a string, got %s", type_name(j));
-        pop(v);
-        return rc;
-    }
-    if ((j = json_object_get(r, "match")) != NULL) {
-        push_key(v, "match");
-        rc = parse_match(v, j, rule);
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    if ((j = json_object_get(r, "decision")) != NULL) {
-        push_key(v, "decision");
-        if (json_is_string(j) && strcmp(json_string_value(j), "deny") == 0)
-            rule->deny = true;
-        else if (!json_is_string(j) || strcmp(json_string_value(j), "allow") != 0)
-            rc = verr(v, false, "expected \"allow\" or \"deny\"");
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    if ((j = json_object_get(r, "status")) != NULL) {
-        push_key(v, "status");
-        if (!rule->deny)
-            rc = verr(v, false, "a status needs \"decision\": \"deny\"");
-        else if (!json_is_integer(j) || json_integer_value(j) < 400 || json_integer_value(j) > 599)
-            rc = verr(v, false, "expected an integer HTTP status 400-599");
-        else
-            rule->status = (int)json_integer_value(j);
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    if ((j = json_object_get(r, "reason")) != NULL) {
-        push_key(v, "reason");
-        if (!json_is_string(j))
-            rc = verr(v, false, "expected a string, got %s", type_name(j));
-        else
-            rule->reason = cm_strdup(json_string_value(j));
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    if ((j = json_object_get(r, "actions")) != NULL) {
-        push_key(v, "actions");
-        rc = parse_action_map(v, j, rule->actions);
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    return CM_OK;
-}
-
-static int
-compile(struct vctx *v, json_t *root, struct pol_set *ps)
-{
-    static const char *const keys[] = {"id",      "description", "mode",  "mask_keep",
-                                       "request", "response",    "rules", NULL};
-    json_t *j;
-    int rc;
-
-    if (!json_is_object(root))
-        return verr(v, false, "a policy is a JSON object, got %s", type_name(root));
-    if ((rc = check_keys(v, root, keys)) != CM_OK)
-        return rc;
-
-    j = json_object_get(root, "id");
-    if (j == NULL)
-        return verr(v, false, "policy without \"id\"");
-    push_key(v, "id");
-    if (!json_is_string(j) || json_string_length(j) == 0)
-        rc = verr(v, false, "expected a non-empty string, got %s", type_name(j));
-    pop(v);
-    if (rc != CM_OK)
-        return rc;
-    ps->id = cm_strdup(json_string_value(j));
-
-    if ((j = json_object_get(root, "description")) != NULL && !json_is_string(j)) {
-        push_key(v, "description");
-        rc = verr(v, false, "expected a string, got %s", type_name(j));
-        pop(v);
-        return rc;
-    }
-    if ((j = json_object_get(root, "mode")) != NULL) {
-        push_key(v, "mode");
-        if (json_is_string(j) && strcmp(json_string_value(j), "enforce") == 0)
-            ps->mode = POL_MODE_ENFORCE;
-        else if (json_is_string(j) && strcmp(json_string_value(j), "monitor") == 0)
-            ps->mode = POL_MODE_MONITOR;
-        else
-            rc = verr(v, false, "expected \"enforce\" or \"monitor\"");
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    if ((j = json_object_get(root, "mask_keep")) != NULL) {
-        push_key(v, "mask_keep");
-        if (!json_is_integer(j) || json_integer_value(j) < 0 || json_integer_value(j) > 64)
-            rc = verr(v, false, "expected an integer 0-64");
-        else
-            ps->ropts.mask_keep = (unsigned)json_integer_value(j);
-        pop(v);
-        if (rc != CM_OK)
-            return rc;
-    }
-    for (int d = 0; d < 2; d++) {
-        int acts[POL_PII__COUNT];
-
-        for (int l = 0; l < POL_PII__COUNT; l++)
-            acts[l] = POL_ACT_ALLOW;
-        if ((j = json_object_get(root, dir_names[d])) != NULL) {
-            push_key(v, dir_names[d]);
-            rc = parse_action_map(v, j, acts);
-            pop(v);
-            if (rc != CM_OK)
-                return rc;
-        }
-        for (int l = 0; l < POL_PII__COUNT; l++)
-            ps->actions[d][l] = (enum pol_action)acts[l];
-    }
-    if ((j = json_object_get(root, "rules")) != NULL) {
-        size_t n = json_array_size(j);
-
-        push_key(v, "rules");
-        if (!json_is_array(j)) {
-            rc = verr(v, false, "expected an array of rules, got %s", type_name(j));
-            pop(v);
-            return rc;
-        }
-        ps->rules = cm_calloc(n ? n : 1, sizeof(*ps->rules));
-        for (size_t k = 0; k < n; k++) {
-            push_idx(v, k);
-            /* rules[0..k) are checked for duplicate ids; a half-parsed
-             * rule is counted afterwards so that set_free frees it */
-            ps->nrules = k;
-            rc = parse_rule(v, json_array_get(j, k), &ps->rules[k], ps);
-            ps->nrules = k + 1;
-            pop(v);
-            if (rc != CM_OK) {
-                pop(v);
-                return rc;
-            }
-        }
-        pop(v);
-    }
-    return CM_OK;
-}
-
-static int
-json_syntax_err(const char *name, const json_error_t *je, struct cm_err *err)
-{
-    return cm_err_set(err, CM_EINPUT, "%s:%d:%d: %s", name, je->line, je->column, je->text);
+    if (l >= ps->nlabels)
+        return "UNKNOWN";
+    return ps->label_names[l];
 }
 
 int
-pol_set_parse(const char *name, const char *json, size_t len, struct pol_set **out,
-              struct cm_err *err)
+pol_set_label_parse(const struct pol_set *ps, const char *name)
 {
-    struct vctx v = {.name = name, .buf = json, .len = len, .err = err};
-    struct pol_set *ps = NULL;
-    json_error_t je;
-    json_t *root;
-    char *canon = NULL;
+    for (unsigned l = 0; l < ps->nlabels; l++)
+        if (strcmp(ps->label_names[l], name) == 0)
+            return (int)l;
+    return -1;
+}
+
+const char *const *
+pol_set_label_names(const struct pol_set *ps)
+{
+    return ps->label_names;
+}
+
+size_t
+pol_set_nrules(const struct pol_set *ps)
+{
+    return ps->nrules;
+}
+
+const char *
+pol_set_rule_id(const struct pol_set *ps, size_t idx)
+{
+    return idx < ps->nrules ? ps->rules[idx].id : NULL;
+}
+
+bool
+pol_set_scans(const struct pol_set *ps, enum pol_dir dir)
+{
+    return ps->scans[dir == POL_DIR_RESPONSE];
+}
+
+/* ------------------------------------------------------------ loading */
+
+/* Compiles doc (taken: freed here) into *out. */
+static int
+build(struct pol_doc *doc, struct pol_set **out, struct cm_err *err)
+{
+    struct pol_set *ps = cm_calloc(1, sizeof(*ps));
     uint8_t digest[CM_SHA256_LEN];
     int rc;
 
-    *out = NULL;
-    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
-    if (root == NULL)
-        return json_syntax_err(name, &je, err);
-
-    ps = cm_calloc(1, sizeof(*ps));
     atomic_init(&ps->refs, 1);
-    ps->mode = POL_MODE_ENFORCE;
-    ps->ropts.mask_keep = 4;
-    if ((rc = compile(&v, root, ps)) != CM_OK)
+    if ((rc = pol_compile(doc, ps, err)) != CM_OK)
         goto fail;
-
-    canon = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
-    if (canon == NULL) {
-        rc = cm_err_set(err, CM_EINTERNAL, "%s: cannot serialise the policy", name);
+    /* The canonical form: the same tree from JSON or YAML, keys sorted. */
+    ps->canonical = json_dumps(pol_doc_root(doc), JSON_SORT_KEYS | JSON_COMPACT);
+    if (ps->canonical == NULL) {
+        rc = cm_err_set(err, CM_EINTERNAL, "%s: cannot serialise the policy", pol_doc_name(doc));
         goto fail;
     }
-    cm_sha256(canon, strlen(canon), digest);
+    cm_sha256(ps->canonical, strlen(ps->canonical), digest);
     cm_hex(digest, sizeof(digest), ps->hash);
-    free(canon);
-
-    for (int d = 0; d < 2; d++) {
-        for (int l = 0; l < POL_PII__COUNT; l++) {
-            struct cm_buf b;
-
-            cm_buf_init(&b);
-            cm_buf_printf(&b, "%s.%s", dir_names[d], pol_pii_label_name((enum pol_pii_label)l));
-            ps->deny_id[d][l] = cm_buf_steal(&b, NULL);
-            cm_buf_printf(&b, "%s found in the %s is denied by policy",
-                          pol_pii_label_name((enum pol_pii_label)l), dir_names[d]);
-            ps->deny_reason[d][l] = cm_buf_steal(&b, NULL);
-            cm_buf_fini(&b);
-        }
-    }
-    json_decref(root);
+    pol_doc_free(doc);
     *out = ps;
     return CM_OK;
 
 fail:
-    json_decref(root);
-    set_free(ps);
+    pol_doc_free(doc);
+    pol_set_unref(ps);
     return rc;
+}
+
+int
+pol_set_parse(const char *name, const char *text, size_t len, struct pol_set **out,
+              struct cm_err *err)
+{
+    struct pol_doc *doc;
+    int rc;
+
+    *out = NULL;
+    if (len > POL_FILE_MAX)
+        return cm_err_set(err, CM_EINPUT, "%s: larger than %u bytes", name, POL_FILE_MAX);
+    if ((rc = pol_doc_parse(name, text, len, POL_DOC_AUTO, &doc, err)) != CM_OK)
+        return rc;
+    return build(doc, out, err);
 }
 
 int
 pol_set_load(const char *path, struct pol_set **out, struct cm_err *err)
 {
-    struct cm_buf b;
-    char chunk[8192];
-    size_t n;
-    FILE *f;
+    struct pol_doc *doc;
     int rc;
 
     *out = NULL;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
-    cm_buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (b.len + n > POL_FILE_MAX) {
-            fclose(f);
-            cm_buf_fini(&b);
-            return cm_err_set(err, CM_EINPUT, "%s: larger than %u bytes", path, POL_FILE_MAX);
-        }
-        cm_buf_append(&b, chunk, n);
-    }
-    if (ferror(f)) {
-        rc = cm_err_set(err, CM_EIO, "%s: %s", path, strerror(errno));
-        fclose(f);
-        cm_buf_fini(&b);
+    if ((rc = pol_doc_load(path, POL_FILE_MAX, &doc, err)) != CM_OK)
         return rc;
-    }
-    fclose(f);
-    rc = pol_set_parse(path, b.p ? b.p : "", b.len, out, err);
-    cm_buf_fini(&b);
-    return rc;
+    return build(doc, out, err);
 }
 
 /* ------------------------------------------------------------ evaluation */
 
-static bool
-strs_has(const struct pol_strs *s, const char *v, bool glob)
+static void
+add_match(struct pol_decision *out, const char *id, const char *reason)
 {
-    if (s->n == 0)
-        return true;
-    if (v == NULL)
-        return false;
-    for (size_t k = 0; k < s->n; k++) {
-        if (glob ? fnmatch(s->v[k], v, 0) == 0 : strcmp(s->v[k], v) == 0)
-            return true;
+    if (out->nmatched == POL_MAX_MATCHED) {
+        out->matched_truncated = true;
+        return;
     }
-    return false;
+    out->matched[out->nmatched].rule_id = id;
+    out->matched[out->nmatched].reason = reason;
+    out->nmatched++;
+}
+
+static void
+deny(struct pol_decision *out, const char *id, const char *reason, int status)
+{
+    add_match(out, id, reason);
+    if (out->verdict == POL_VERDICT_DENY)
+        return;
+    out->verdict = POL_VERDICT_DENY;
+    out->status = status;
+    out->rule_id = id;
+    out->reason = reason;
 }
 
 static bool
-rule_matches(const struct pol_rule *r, const struct pol_input *in)
+list_has(const char *const *v, size_t n, const char *s)
 {
-    if (r->findings != 0) {
-        bool any = false;
-
-        for (unsigned l = 0; l < POL_PII__COUNT && !any; l++)
-            any = (r->findings & POL_PII_MASK(l)) && in->counts[l] > 0;
-        if (!any)
-            return false;
-    }
-    return strs_has(&r->model, in->model, true) && strs_has(&r->route, in->route, false) &&
-           strs_has(&r->principal, in->principal, false) &&
-           strs_has(&r->tenant, in->tenant, false) && strs_has(&r->purpose, in->purpose, false);
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(v[k], s) == 0)
+            return true;
+    return false;
 }
 
 void
@@ -895,57 +312,143 @@ pol_set_eval(const struct pol_set *ps, enum pol_dir dir, const struct pol_input 
              struct pol_decision *out)
 {
     int d = dir == POL_DIR_RESPONSE ? 1 : 0;
+    uint64_t present = pol_present(ps, in);
 
+    out->policy_id = ps->id;
+    out->policy_hash = ps->hash;
+    out->mode = ps->mode;
     out->verdict = POL_VERDICT_ALLOW;
     out->status = 0;
     out->rule_id = NULL;
     out->reason = NULL;
     out->nmatched = 0;
-    for (int l = 0; l < POL_PII__COUNT; l++)
-        out->actions[l] = ps->actions[d][l];
+    out->matched_truncated = false;
+    out->nlabels = ps->nlabels;
+    memcpy(out->actions, ps->actions[d], ps->nlabels * sizeof(out->actions[0]));
+    memcpy(out->mask_keep, ps->eff_keep[d], ps->nlabels);
+    memset(out->action_rule, 0xFF, ps->nlabels * sizeof(out->action_rule[0])); /* -1 */
+
+    if (dir == POL_DIR_REQUEST) {
+        const char *p = in->purpose != NULL && in->purpose[0] != '\0' ? in->purpose : NULL;
+
+        if (p != NULL && in->caller.npurposes > 0 &&
+            !list_has(in->caller.purposes, in->caller.npurposes, p))
+            deny(out, ID_CALLER_PURPOSE, WHY_CALLER_PURPOSE, 403);
+        if (p == NULL && ps->purpose_required)
+            deny(out, ID_PURPOSE_REQUIRED, WHY_PURPOSE_REQUIRED, 403);
+        else if (p != NULL && ps->purposes.n > 0 &&
+                 !list_has((const char *const *)ps->purposes.v, ps->purposes.n, p))
+            deny(out, ID_PURPOSE_UNKNOWN, WHY_PURPOSE_UNKNOWN, 403);
+    }
 
     for (size_t k = 0; k < ps->nrules; k++) {
         const struct pol_rule *r = &ps->rules[k];
 
-        if (!rule_matches(r, in))
+        if (!pol_cond_eval(ps, &r->match, dir, in, present, NULL, NULL))
             continue;
-        if (out->nmatched < POL_MAX_MATCHED)
-            out->matched[out->nmatched++] = r->id;
-        for (int l = 0; l < POL_PII__COUNT; l++) {
-            if (r->actions[l] >= 0 && (enum pol_action)r->actions[l] > out->actions[l])
-                out->actions[l] = (enum pol_action)r->actions[l];
+        if (r->except.present && pol_cond_eval(ps, &r->except, dir, in, present, NULL, NULL))
+            continue;
+        for (size_t o = 0; o < r->noverrides; o++) {
+            const struct pol_override *ov = &r->overrides[o];
+            unsigned l = ov->label;
+            uint8_t keep = ov->keep != POL_KEEP_DEFAULT ? ov->keep : ps->eff_keep[d][l];
+
+            if (ov->action > out->actions[l] ||
+                (ov->action == POL_ACT_MASK && out->actions[l] == POL_ACT_MASK &&
+                 keep < out->mask_keep[l])) {
+                out->actions[l] = ov->action;
+                out->mask_keep[l] = keep;
+                out->action_rule[l] = (int16_t)k;
+            }
         }
-        if (r->deny && out->verdict != POL_VERDICT_DENY) {
-            out->verdict = POL_VERDICT_DENY;
-            out->status = r->status;
-            out->rule_id = r->id;
-            out->reason = r->reason;
-        }
+        if (r->deny)
+            deny(out, r->id, r->why, r->status);
+        else
+            add_match(out, r->id, r->why);
     }
-    if (out->verdict == POL_VERDICT_DENY)
-        return;
-    for (int l = 0; l < POL_PII__COUNT; l++) {
-        if (in->counts[l] > 0 && out->actions[l] == POL_ACT_DENY) {
-            out->verdict = POL_VERDICT_DENY;
-            out->status = 403;
-            out->rule_id = ps->deny_id[d][l];
-            out->reason = ps->deny_reason[d][l];
-            return;
-        }
+
+    for (uint64_t p = present; p != 0; p &= p - 1) {
+        unsigned l = (unsigned)__builtin_ctzll(p);
+
+        if (out->actions[l] == POL_ACT_DENY)
+            deny(out, ps->deny_id[d][l], ps->deny_reason[d][l], 403);
     }
 }
 
-void
-pol_decision_ops(const struct pol_decision *d, enum pol_pii_op ops[POL_PII__COUNT])
+bool
+pol_decision_rewrites(const struct pol_decision *d, const unsigned *counts)
 {
-    for (int l = 0; l < POL_PII__COUNT; l++) {
+    for (size_t l = 0; l < d->nlabels; l++)
+        if (counts[l] > 0 && d->actions[l] != POL_ACT_ALLOW)
+            return true;
+    return false;
+}
+
+void
+pol_decision_ops(const struct pol_decision *d, const struct pol_set *ps,
+                 enum pol_pii_op ops[POL_LABEL_MAX], struct pol_pii_redact_opts *opts)
+{
+    for (size_t l = 0; l < POL_LABEL_MAX; l++) {
+        if (l >= d->nlabels) {
+            ops[l] = POL_PII_KEEP;
+            continue;
+        }
         switch (d->actions[l]) {
         case POL_ACT_ALLOW: ops[l] = POL_PII_KEEP; break;
         case POL_ACT_MASK: ops[l] = POL_PII_OP_MASK; break;
         case POL_ACT_HASH: ops[l] = POL_PII_OP_HASH; break;
+        case POL_ACT_PSEUDONYMISE: ops[l] = POL_PII_OP_PSEUDONYMISE; break;
+        case POL_ACT_ENCRYPT: ops[l] = POL_PII_OP_ENCRYPT; break;
         case POL_ACT_REDACT:
         case POL_ACT_DENY: /* a denied label that is still written is redacted */
         default: ops[l] = POL_PII_OP_REDACT; break;
         }
     }
+    opts->mask_keep = ps->mask_keep;
+    opts->mask_keep_by_label = d->mask_keep;
+    opts->label_names = ps->label_names;
+}
+
+/* ------------------------------------------------------------ slot */
+
+void
+pol_slot_init(struct pol_slot *slot, struct pol_set *ps)
+{
+    pthread_mutex_init(&slot->mu, NULL);
+    slot->ps = ps != NULL ? pol_set_ref(ps) : NULL;
+}
+
+void
+pol_slot_fini(struct pol_slot *slot)
+{
+    pol_set_unref(slot->ps);
+    slot->ps = NULL;
+    pthread_mutex_destroy(&slot->mu);
+}
+
+struct pol_set *
+pol_slot_get(struct pol_slot *slot)
+{
+    struct pol_set *ps;
+
+    pthread_mutex_lock(&slot->mu);
+    ps = slot->ps != NULL ? pol_set_ref(slot->ps) : NULL;
+    pthread_mutex_unlock(&slot->mu);
+    return ps;
+}
+
+void
+pol_slot_set(struct pol_slot *slot, struct pol_set *ps)
+{
+    struct pol_set *old;
+
+    if (ps != NULL)
+        pol_set_ref(ps);
+    pthread_mutex_lock(&slot->mu);
+    old = slot->ps;
+    slot->ps = ps;
+    pthread_mutex_unlock(&slot->mu);
+    /* The last reference may be dropped here or by the last request that
+     * holds it: freeing happens outside the lock either way. */
+    pol_set_unref(old);
 }

@@ -14,15 +14,38 @@
 #define OFF(f) offsetof(struct sc_options, f)
 
 static const char *const unknown_path_choices[] = {"deny", "pass", NULL};
+static const char *const client_auth_choices[] = {"none", "optional", "required", NULL};
 static const char *const log_level_choices[] = {"err", "warn", "info", "debug", NULL};
 
 static const struct cm_opt sc_opts[] = {
     {"listen", CM_OPT_STRING, "127.0.0.1:8080", CM_OPT_RESTART, OFF(listen),
      "Address of the data listener, HOST:PORT (port 0 picks a free port)."},
+    {"admin_listen", CM_OPT_STRING, "127.0.0.1:9180", CM_OPT_RESTART, OFF(admin_listen),
+     "Address of the admin listener (/healthz, /readyz, /metrics, POST /reload): HOST:PORT or "
+     "unix:/path; empty disables it. Keep it off the data network."},
+    {"workers", CM_OPT_INT, "0", CM_OPT_RESTART, OFF(workers),
+     "Worker threads, each with its own event loop and SO_REUSEPORT listener; 0 = one per "
+     "core.",
+     NULL, 0, 256},
     {"upstream", CM_OPT_STRING, "http://127.0.0.1:8000", CM_OPT_RESTART, OFF(upstream),
      "Base URL of the model server (http://HOST:PORT)."},
     {"policy", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(policy),
-     "Policy file (JSON) enforced on every exchange; SIGHUP re-reads it. Required."},
+     "Policy file (JSON or YAML, docs/policy.md) enforced on every exchange; SIGHUP re-reads "
+     "it, and a file that fails to load leaves the old policy in force. Required."},
+    {"api_keys", CM_OPT_PATH, NULL, CM_OPT_RELOAD, OFF(api_keys),
+     "API-key file (one JSON line per key: its SHA-256, principal, tenant, groups, purposes; "
+     "written by `steward-policy keys add`). When set, every request needs a known key "
+     "(Authorization: Bearer or x-api-key; 401 otherwise) and the key is not forwarded. The "
+     "file must not be readable by group or others. SIGHUP re-reads it."},
+    {"pii_model", CM_OPT_STRING, "auto", CM_OPT_RESTART, OFF(pii_model),
+     "The classifier's learned model for PERSON, LOCATION and ORGANIZATION: a model file, "
+     "auto ($STEWARD_PII_MODEL, the source tree's, or /usr/share/steward/steward-pii.model) "
+     "or none (recognizers only)."},
+    {"pii_key_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(pii_key_file),
+     "Secret of the keyed operators (hash, pseudonymise, encrypt): 64-128 hex digits, e.g. "
+     "`openssl rand -hex 32`; each tenant gets keys derived from it. Refused when readable by "
+     "group or others. Without it hash and pseudonymise run keyless (guessable) and encrypt "
+     "writes the redaction placeholder."},
     {"instance", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(instance),
      "Name of this sidecar instance in lineage records (default: the host name)."},
     {"forward_headers", CM_OPT_STRING,
@@ -34,7 +57,13 @@ static const struct cm_opt sc_opts[] = {
     {"max_body", CM_OPT_SIZE, "1M", CM_OPT_RESTART, OFF(max_body),
      "Largest request body accepted; larger bodies get 413.", NULL, 1, 1LL << 30},
     {"max_header", CM_OPT_SIZE, "16K", CM_OPT_RESTART, OFF(max_header),
-     "Largest request header block accepted.", NULL, 1024, 1 << 20},
+     "Largest request header block accepted; larger gets 431.", NULL, 1024, 1 << 20},
+    {"max_uri", CM_OPT_SIZE, "8K", CM_OPT_RESTART, OFF(max_uri),
+     "Longest request target accepted; longer gets 414.", NULL, 16, 1 << 20},
+    {"max_header_line", CM_OPT_SIZE, "8K", CM_OPT_RESTART, OFF(max_header_line),
+     "Longest single header line accepted; longer gets 431.", NULL, 64, 1 << 20},
+    {"max_headers", CM_OPT_INT, "100", CM_OPT_RESTART, OFF(max_headers),
+     "Most header fields accepted in a request; more gets 431.", NULL, 1, 10000},
     {"max_response_body", CM_OPT_SIZE, "8M", CM_OPT_RESTART, OFF(max_response_body),
      "Largest non-streamed model response inspected; larger answers fail with 502.", NULL, 1024,
      1LL << 30},
@@ -45,6 +74,10 @@ static const struct cm_opt sc_opts[] = {
      "Keep-alive connections to the model server.", NULL, 1, 4096},
     {"client_timeout", CM_OPT_DURATION, "30s", CM_OPT_RESTART, OFF(client_timeout_us),
      "Idle time allowed while reading a request from a client.", NULL, 1, 3600000},
+    {"request_timeout", CM_OPT_DURATION, "60s", CM_OPT_RESTART, OFF(request_timeout_us),
+     "Deadline for receiving a whole request (headers and body) once it started; a client "
+     "that trickles bytes to stay under client_timeout is cut off here (408).",
+     NULL, 1, 3600000},
     {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RESTART, OFF(upstream_timeout_us),
      "Idle time allowed while waiting for the model server (504 beyond).", NULL, 1, 3600000},
     {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RESTART, OFF(unknown_path),
@@ -53,6 +86,20 @@ static const struct cm_opt sc_opts[] = {
      unknown_path_choices},
     {"log_level", CM_OPT_ENUM, "info", CM_OPT_RESTART, OFF(log_level), "err, warn, info or debug.",
      log_level_choices},
+    {"tls_cert", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_cert),
+     "PEM certificate chain of the data listener; set with tls_key to serve HTTPS (TLS 1.2+)."},
+    {"tls_key", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_key),
+     "PEM private key of the data listener; refused when readable by group or others."},
+    {"tls_client_ca", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_client_ca),
+     "PEM CA bundle that client certificates must chain to (mTLS)."},
+    {"tls_client_auth", CM_OPT_ENUM, "none", CM_OPT_RESTART, OFF(tls_client_auth),
+     "Client certificates: none, optional (verified when sent) or required; the verified "
+     "certificate's SAN (URI, DNS, e-mail) or CN becomes the caller.",
+     client_auth_choices},
+    {"upstream_ca", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(upstream_ca),
+     "PEM CA bundle for an https:// upstream (default: the system store)."},
+    {"upstream_tls_verify", CM_OPT_BOOL, "true", CM_OPT_RESTART, OFF(upstream_tls_verify),
+     "Verify an https:// upstream's certificate and host name."},
     {"lineage_topic", CM_OPT_STRING, "steward.lineage", CM_OPT_RESTART, OFF(lineage_topic),
      "Kafka topic of lineage records."},
     {"bootstrap_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(bootstrap_file),

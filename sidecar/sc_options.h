@@ -27,22 +27,38 @@ enum sc_unknown_path {
 
 struct sc_options {
     char *listen;
+    char *admin_listen;
+    long long workers;
     char *upstream;
     char *policy;
+    char *api_keys;
+    char *pii_key_file;
+    char *pii_model;
     char *instance;
     char *forward_headers;
 
     size_t max_body;
     size_t max_header;
+    size_t max_uri;
+    size_t max_header_line;
+    long long max_headers;
     size_t max_response_body;
     long long max_json_depth;
     long long upstream_pool;
 
     int64_t client_timeout_us;
+    int64_t request_timeout_us;
     int64_t upstream_timeout_us;
 
     int unknown_path; /* enum sc_unknown_path */
     int log_level;    /* enum cm_log_level */
+
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
+    int tls_client_auth; /* enum sc_tls_client_auth */
+    char *upstream_ca;
+    bool upstream_tls_verify;
 
     char *lineage_topic;
     char *bootstrap_file;

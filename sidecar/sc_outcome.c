@@ -18,6 +18,12 @@ static const struct sc_outcome_info outcomes[SC_OUT__COUNT] = {
     [SC_OUT_UPSTREAM_TIMEOUT] = {504, "upstream_timeout", "upstream_error"},
     [SC_OUT_INTERNAL] = {500, "internal_error", "internal_error"},
     [SC_OUT_CLIENT_GONE] = {499, "client_gone", NULL},
+    [SC_OUT_URI_TOO_LONG] = {414, "uri_too_long", "invalid_request_error"},
+    [SC_OUT_HEADERS_TOO_LARGE] = {431, "headers_too_large", "invalid_request_error"},
+    [SC_OUT_NOT_IMPLEMENTED] = {501, "not_implemented", "invalid_request_error"},
+    [SC_OUT_BAD_VERSION] = {505, "bad_http_version", "invalid_request_error"},
+    [SC_OUT_REQUEST_TIMEOUT] = {408, "request_timeout", "invalid_request_error"},
+    [SC_OUT_UNAUTHORIZED] = {401, "unauthorized", "authentication_error"},
 };
 
 const struct sc_outcome_info *

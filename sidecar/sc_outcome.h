@@ -20,6 +20,12 @@ enum sc_outcome {
     SC_OUT_UPSTREAM_TIMEOUT, /* model server too slow: 504 */
     SC_OUT_INTERNAL,         /* a fault in steward itself, fail closed: 500 */
     SC_OUT_CLIENT_GONE,      /* the client closed before the answer: 499 (nginx) */
+    SC_OUT_URI_TOO_LONG,     /* request target over max_uri: 414 */
+    SC_OUT_HEADERS_TOO_LARGE, /* header line, block or count over the limits: 431 */
+    SC_OUT_NOT_IMPLEMENTED,  /* a transfer coding steward does not speak: 501 */
+    SC_OUT_BAD_VERSION,      /* not HTTP/1.0 or 1.1: 505 */
+    SC_OUT_REQUEST_TIMEOUT,  /* the request was not received by request_timeout: 408 */
+    SC_OUT_UNAUTHORIZED,     /* API keys required, none or an unknown one given: 401 */
     SC_OUT__COUNT
 };
 

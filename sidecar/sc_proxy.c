@@ -17,27 +17,46 @@
  * libevent facts this file relies on (DESIGN.md section 3): evhttp lets two
  * Content-Length headers through and accepts absolute-form targets, so both
  * are checked here and answered with 400 and a closed connection; it does not
- * set TCP_NODELAY (set on the listener, inherited, and in sc_upstream); a
+ * set TCP_NODELAY (sc_listen sets it on the listener, and sc_upstream); a
  * 413 only reaches the client with EVHTTP_SERVER_LINGERING_CLOSE.
  *
- * Not here yet (issue 5): TLS, API keys, workers, strict parsing of every
- * framing error, cross-event SSE hold-back.  Not here yet (issue 6): spool.
+ * Caller identity (ex_identify): with api_keys set, the key from
+ * "Authorization: Bearer" or "x-api-key" is looked up in the key table
+ * (pol_keys.h: hashed, constant-time) and gives principal, tenant, groups
+ * and allowed purposes; a missing or unknown key is 401 with a record; the
+ * key is never forwarded.  The purpose comes from X-Steward-Purpose, else
+ * the key's first purpose.  Identity, purpose, route, model, modalities and
+ * content type feed pol_set_eval per direction.  In monitor mode the
+ * decision is made and recorded exactly as in enforce mode, but nothing is
+ * applied: the original bytes go both ways (X-Steward-Monitor tells the
+ * caller what enforce would have done).
+ *
+ * Streamed answers: every text field of every SSE event goes through that
+ * field's streaming redactor (pii_stream: bounded hold-back of
+ * POL_PII_STREAM_REACH bytes, so a value split across events is caught) and
+ * pseudonym restorer; the event is re-sent with the released text spliced
+ * in; what is still held at [DONE] or the end goes out in a copy of the
+ * field's last event.  The answer's actions are decided once, at its start.
+ *
+ * Keyed operators: hash, pseudonymise and encrypt use the caller's tenant
+ * keys (derived from pii_key_file, pol_keys.h); pseudonymised values are kept
+ * in a per-exchange vault and put back into the answer.
  */
 #include "sidecar/sc_proxy.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
 
 #include "audit/aud_context.h"
 #include "audit/aud_record.h"
@@ -49,31 +68,77 @@
 #include "common/cm_time.h"
 #include "common/cm_uuid.h"
 #include "policy/pol_body.h"
+#include "policy/pol_keys.h"
+#include "policy/pii/pii_stream.h"
+#include "sidecar/sc_guard.h"
+#include "sidecar/sc_inflate.h"
 #include "sidecar/sc_outcome.h"
+#include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
 
 #define EX_MAX_FINDINGS 64
 #define EX_MAX_FPS 64 /* distinct fingerprints kept per finding */
+#define EX_MAX_GROUPS 32
+#define PURPOSE_MAX 64
 #define ROUTE_MODELS_NAME "models"
 
 struct sc_proxy {
     struct event_base *base;
     const struct sc_options *opts;
-    struct pol_set *ps;
+    struct pol_slot policy;
+    struct pol_keys *keys; /* NULL: no API keys, callers are anonymous */
     struct aud_emitter *em;
+    struct sc_metrics *metrics;
+    const struct pol_pii_keys *pii_keys; /* NULL: keyed operators run keyless */
+    struct sc_tls *tls;
     struct sc_upstream *up;
     struct evhttp *http;
     struct evhttp_bound_socket *listener;
     char **fwd; /* lower-case header allowlist */
     size_t nfwd;
     size_t inflight;
+    size_t writing; /* replies handed to evhttp and not yet written */
     struct pol_body_limits lim;
+    struct sc_guard_limits glim;
+    struct guard_slot *slots; /* strict-framing state per connection, by fd */
+    size_t nslots;
+    struct event *sweep; /* closes connections past request_timeout */
 };
+
+/* The framing guard of one client connection.  Indexed by fd; `bev` tells a
+ * new connection on a reused fd from the old one, so nothing needs freeing
+ * when evhttp frees a connection.  A new bufferevent may reuse the address
+ * of a dead one: client_bev() clears any slot that still names it. */
+struct guard_slot {
+    struct bufferevent *bev;
+    struct sc_guard g;
+    unsigned dispatched; /* requests of this connection seen by proxy_handle */
+    int64_t started_us;  /* monotonic start of the request being received, or 0 */
+    struct sockaddr_storage peer; /* to tell this connection from a later one */
+    socklen_t peerlen;
+};
+
+/* The proxy of the worker thread running the current callback: evbuffer
+ * callbacks carry one pointer (the bufferevent), and each worker thread
+ * serves exactly one proxy. */
+static __thread struct sc_proxy *guard_px;
 
 enum ex_kind {
     EX_INSPECT, /* an API route whose JSON is inspected */
     EX_MODELS,  /* GET /v1/models: passed through */
     EX_OTHER,   /* unknown path with unknown_path = pass */
+};
+
+/* One streamed text field (a JSON pointer such as /choices/0/delta/content)
+ * of an SSE answer: its streaming redactor, its pseudonym restorer, and the
+ * last event that carried it, re-used to send what the redactor still holds
+ * when the stream ends. */
+#define EX_MAX_STREAMS 8
+struct ex_stream {
+    char *key;
+    struct pol_pii_stream *st;
+    struct pol_pii_restorer *rs;
+    struct cm_buf last;
 };
 
 struct sc_exchange {
@@ -100,6 +165,21 @@ struct sc_exchange {
     const char *path;
     const char *model;
     const char *model_served;
+    const char *content_type;
+    unsigned modalities;
+
+    /* Who is calling, copied into the arena (the key table may be swapped
+     * by a reload while the exchange runs). */
+    struct pol_caller caller;
+    const char *purpose;
+
+    /* The keyed operators: this tenant's keys (derived once, when an
+     * operator needs them) and the pseudonyms of this request, restored in
+     * the answer. */
+    struct pol_tenant_keys tkeys;
+    bool tkeys_ready;
+    struct pol_pii_vault *vault;
+    size_t restored;
 
     bool mode_known; /* streaming or buffering decided */
     bool streaming;
@@ -107,8 +187,9 @@ struct sc_exchange {
     bool resp_denied;
     bool cancelling;
     bool udone_during_cancel;
-    bool redacted;
-    bool denied;
+    bool redacted; /* the policy rewrote (or, in monitor mode, would have) */
+    bool denied;   /* the policy denied (or, in monitor mode, would have) */
+    bool monitor;  /* the policy set is in monitor mode: nothing is applied */
     bool upstream_failed;
     enum evhttp_request_error uerr;
 
@@ -118,11 +199,22 @@ struct sc_exchange {
     long long completion_tokens;
     const char *rule_id;
     const char *matched[2 * POL_MAX_MATCHED];
+    const char *match_reasons[2 * POL_MAX_MATCHED];
     size_t nmatched;
 
     struct aud_finding findings[EX_MAX_FINDINGS];
     size_t nfindings;
     struct cm_buf resp;
+
+    /* streamed answers (see sse_json) */
+    struct ex_stream streams[EX_MAX_STREAMS];
+    size_t nstreams;
+    bool sdec_ready;
+    bool streams_flushed;
+    bool streams_recorded;
+    struct pol_decision sdec;
+    enum pol_pii_op sops[POL_LABEL_MAX];
+    struct pol_pii_redact_opts sropts;
 
     /* Lineage context (audit/aud_context.h) and the fingerprints of each
      * finding's values (findings[i] <-> fps[i]; strings in the arena). */
@@ -137,6 +229,7 @@ struct sc_exchange {
 };
 
 static void ex_finish(struct sc_exchange *ex);
+static void ex_streams_record(struct sc_exchange *ex);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -153,10 +246,52 @@ ex_add_matched(struct sc_exchange *ex, const struct pol_decision *d)
         bool dup = false;
 
         for (size_t j = 0; j < ex->nmatched && !dup; j++)
-            dup = strcmp(ex->matched[j], d->matched[i]) == 0;
-        if (!dup)
-            ex->matched[ex->nmatched++] = d->matched[i];
+            dup = strcmp(ex->matched[j], d->matched[i].rule_id) == 0;
+        if (!dup) {
+            ex->matched[ex->nmatched] = d->matched[i].rule_id;
+            ex->match_reasons[ex->nmatched++] = d->matched[i].reason;
+        }
     }
+}
+
+/* The operators and their options under decision d: per-label masks,
+ * custom label names, this tenant's keys when an operator needs one. */
+static void
+ex_ops(struct sc_exchange *ex, const struct pol_decision *d, enum pol_pii_op ops[POL_LABEL_MAX],
+       struct pol_pii_redact_opts *ropts)
+{
+    bool keyed = false, pseudo = false;
+
+    pol_decision_ops(d, ex->ps, ops, ropts);
+    for (size_t l = 0; l < d->nlabels; l++) {
+        keyed = keyed || ops[l] == POL_PII_OP_HASH || ops[l] == POL_PII_OP_PSEUDONYMISE ||
+                ops[l] == POL_PII_OP_ENCRYPT;
+        pseudo = pseudo || ops[l] == POL_PII_OP_PSEUDONYMISE;
+    }
+    if (keyed && ex->px->pii_keys != NULL) {
+        if (!ex->tkeys_ready) {
+            pol_pii_keys_derive(ex->px->pii_keys, ex->caller.tenant, &ex->tkeys);
+            ex->tkeys_ready = true;
+        }
+        pol_tenant_keys_apply(&ex->tkeys, ropts);
+    }
+    if (pseudo && ex->vault == NULL)
+        ex->vault = pol_pii_vault_new();
+}
+
+/* The policy input of this exchange for one direction. */
+static void
+ex_input(const struct sc_exchange *ex, const unsigned *counts, unsigned modalities,
+         struct pol_input *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->caller = ex->caller;
+    in->purpose = ex->purpose;
+    in->model = ex->model;
+    in->route = ex->route;
+    in->modalities = modalities;
+    in->content_type = ex->content_type;
+    in->counts = counts;
 }
 
 /* The finding slot of (direction, type, pointer, action), created if new;
@@ -202,7 +337,7 @@ ex_fingerprint(void *arg, enum pol_pii_label label, const char *pointer, const c
 {
     struct fp_ctx *c = arg;
     struct sc_exchange *ex = c->ex;
-    const char *type = pol_pii_label_name(label);
+    const char *type = pol_set_label_name(ex->ps, label);
     size_t i =
         ex_finding_slot(ex, c->direction, type, pointer, pol_action_name(c->d->actions[label]));
     char fp[CM_FP_HEX_LEN];
@@ -237,10 +372,12 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
     size_t n = pol_body_findings(b, &f);
 
     for (size_t i = 0; i < n; i++) {
-        size_t slot = ex_finding_slot(ex, direction, pol_pii_label_name(f[i].label), f[i].pointer,
-                                      pol_action_name(d->actions[f[i].label]));
+        size_t slot = ex_finding_slot(ex, direction, pol_set_label_name(ex->ps, f[i].label),
+                                      f[i].pointer, pol_action_name(d->actions[f[i].label]));
 
         ex->findings[slot].count += f[i].count;
+        sc_metrics_finding(ex->px->metrics, strcmp(direction, "response") == 0, f[i].label,
+                           f[i].count);
     }
     if (n > 0 && ex->px->opts->fingerprint_key != NULL) {
         struct fp_ctx c = {ex, direction, d};
@@ -265,10 +402,28 @@ static void
 ex_common_headers(struct sc_exchange *ex, struct evkeyvalq *h)
 {
     evhttp_add_header(h, "X-Steward-Record", ex->id_str);
+    if (ex->monitor) {
+        /* Nothing was applied; say what enforce mode would have done. */
+        evhttp_add_header(h, "X-Steward-Decision", "allow");
+        evhttp_add_header(h, "X-Steward-Monitor", ex_decision(ex));
+        return;
+    }
     evhttp_add_header(h, "X-Steward-Decision", ex_decision(ex));
 }
 
-/* Stops watching the client connection: call before every reply. */
+static void
+reply_written(struct evhttp_request *req, void *arg)
+{
+    struct sc_proxy *px = arg;
+
+    (void)req;
+    px->writing--;
+}
+
+/* Stops watching the client connection and counts the reply as being
+ * written until evhttp says it left: call before the last send of every
+ * reply (a drain waits for both counters to reach zero, or the bytes of the
+ * last answers would die with the process). */
 static void
 ex_unwatch_client(struct sc_exchange *ex)
 {
@@ -276,6 +431,8 @@ ex_unwatch_client(struct sc_exchange *ex)
 
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
+    ex->px->writing++;
+    evhttp_request_set_on_complete_cb(ex->creq, reply_written, ex->px);
 }
 
 /* Answers the client with an OpenAI-shaped JSON error and finishes the
@@ -332,6 +489,7 @@ ex_emit_record(struct sc_exchange *ex)
     struct aud_record rec;
     struct cm_err err;
     struct cm_buf json;
+    const char *modalities[POL_MOD__COUNT];
     int rc;
 
     aud_record_init(&rec);
@@ -342,6 +500,13 @@ ex_emit_record(struct sc_exchange *ex)
     rec.method = ex->method;
     rec.path = ex->path;
     rec.route = ex->route_name;
+    rec.caller_principal = ex->caller.principal;
+    rec.caller_tenant = ex->caller.tenant;
+    rec.purpose = ex->purpose;
+    for (unsigned k = 0; k < POL_MOD__COUNT; k++)
+        if (ex->modalities & (1u << k))
+            modalities[rec.n_modalities++] = pol_modality_name((enum pol_modality)(1u << k));
+    rec.modalities = modalities;
     rec.model_requested = ex->model;
     rec.model_served = ex->model_served;
     rec.upstream = sc_upstream_url(px->up);
@@ -351,6 +516,7 @@ ex_emit_record(struct sc_exchange *ex)
     rec.decision = ex_decision(ex);
     rec.rule_id = ex->rule_id;
     rec.matched_rules = ex->matched;
+    rec.match_reasons = ex->match_reasons;
     rec.n_matched_rules = ex->nmatched;
     rec.http_status = ex->status;
     rec.outcome = sc_outcome_info(ex->outcome)->name;
@@ -383,6 +549,9 @@ ex_emit_record(struct sc_exchange *ex)
             cm_log_err("sidecar", "record_not_queued record=%s rc=%s", ex->id_str,
                        cm_status_name(rc));
     }
+    sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
+                        sc_metric_decision(rec.decision), ex->outcome, ex->status,
+                        ex->governance_us, ex->upstream_us, rec.latency_total_us);
     cm_log_info("sidecar",
                 "exchange record=%s route=%s status=%d outcome=%s decision=%s findings=%zu "
                 "total_us=%lld upstream_us=%lld governance_us=%lld",
@@ -397,9 +566,19 @@ ex_finish(struct sc_exchange *ex)
 {
     if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling)
         return;
+    ex_streams_record(ex);
     ex_emit_record(ex);
     ex->px->inflight--;
+    atomic_fetch_sub_explicit(&ex->px->metrics->inflight, 1, memory_order_relaxed);
+    for (size_t i = 0; i < ex->nstreams; i++) {
+        pol_pii_stream_free(ex->streams[i].st);
+        pol_pii_restorer_free(ex->streams[i].rs);
+        cm_buf_fini(&ex->streams[i].last);
+        free(ex->streams[i].key);
+    }
     pol_set_unref(ex->ps);
+    pol_pii_vault_free(ex->vault); /* wipes the originals */
+    OPENSSL_cleanse(&ex->tkeys, sizeof(ex->tkeys));
     cm_arena_free(ex->arena);
     cm_arena_free(ex->scratch);
     cm_buf_fini(&ex->resp);
@@ -473,14 +652,15 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
 {
     struct pol_body *b;
     struct pol_decision d;
-    struct pol_input in = {0};
-    unsigned counts[POL_PII__COUNT] = {0};
-    enum pol_pii_op ops[POL_PII__COUNT];
+    struct pol_input in;
+    unsigned counts[POL_LABEL_MAX] = {0};
+    enum pol_pii_op ops[POL_LABEL_MAX];
+    struct pol_pii_redact_opts ropts = {0};
     struct cm_err err;
     size_t nrep = 0;
     int rc;
 
-    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->px->lim, &b, &err);
+    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->px->lim, ex->ps, &b, &err);
     *rc_out = rc;
     if (rc != CM_OK)
         return true;
@@ -498,23 +678,267 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
         ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
                                             strlen(pol_body_model(b)));
     pol_body_counts(b, counts);
-    in.model = ex->model;
-    in.route = ex->route_name;
-    in.counts = counts;
+    ex_input(ex, counts, pol_body_modalities(b), &in);
     pol_set_eval(ex->ps, POL_DIR_RESPONSE, &in, &d);
     ex_add_matched(ex, &d);
     ex_add_findings(ex, "response", b, &d);
     if (d.verdict == POL_VERDICT_DENY) {
         ex->denied = true;
-        ex->rule_id = d.rule_id;
-        return false;
+        if (ex->rule_id == NULL)
+            ex->rule_id = d.rule_id;
+        if (!ex->monitor)
+            return false;
     }
-    pol_decision_ops(&d, ops);
-    rc = pol_body_rewrite(b, ops, pol_set_redact_opts(ex->ps), out, &nrep);
+    if (ex->monitor) {
+        /* Decide and record, change nothing. */
+        if (pol_decision_rewrites(&d, counts))
+            ex->redacted = true;
+        cm_buf_append(out, p, n);
+        return true;
+    }
+    ex_ops(ex, &d, ops, &ropts);
+    if (ex->vault == NULL || pol_pii_vault_count(ex->vault) == 0) {
+        rc = pol_body_rewrite(b, ops, &ropts, out, &nrep);
+    } else {
+        /* The request was pseudonymised: the model's answer gets the
+         * originals back, after the answer's own policy has run. */
+        struct cm_buf tmp;
+
+        cm_buf_init(&tmp);
+        rc = pol_body_rewrite(b, ops, &ropts, &tmp, &nrep);
+        if (rc == CM_OK)
+            ex->restored += pol_body_restore(ex->vault, tmp.p ? tmp.p : "", tmp.len, out);
+        cm_buf_fini(&tmp);
+    }
     *rc_out = rc;
     if (nrep > 0)
         ex->redacted = true;
     return true;
+}
+
+/* The findings of every streamed field into the record (once). */
+static void
+ex_streams_record(struct sc_exchange *ex)
+{
+    if (ex->streams_recorded)
+        return;
+    ex->streams_recorded = true;
+    for (size_t i = 0; i < ex->nstreams; i++) {
+        size_t counts[POL_PII__COUNT];
+
+        pol_pii_stream_counts(ex->streams[i].st, counts);
+        for (int l = 0; l < POL_PII__COUNT; l++) {
+            struct aud_finding *af;
+
+            if (counts[l] == 0)
+                continue;
+            if (ex->sops[l] != POL_PII_KEEP && !ex->monitor)
+                ex->redacted = true;
+            if (ex->nfindings == EX_MAX_FINDINGS)
+                break;
+            af = &ex->findings[ex->nfindings++];
+            af->direction = "response";
+            af->type = pol_pii_label_name((enum pol_pii_label)l);
+            af->pointer = cm_arena_strndup(ex->arena, ex->streams[i].key,
+                                           strlen(ex->streams[i].key));
+            af->count = (unsigned)counts[l];
+            af->action = pol_action_name(ex->sdec.actions[l]);
+            sc_metrics_finding(ex->px->metrics, 1, (enum pol_pii_label)l, (unsigned)counts[l]);
+        }
+    }
+}
+
+static struct ex_stream *
+ex_stream_for(struct sc_exchange *ex, const char *key)
+{
+    struct ex_stream *s;
+
+    for (size_t i = 0; i < ex->nstreams; i++)
+        if (strcmp(ex->streams[i].key, key) == 0)
+            return &ex->streams[i];
+    if (ex->nstreams == EX_MAX_STREAMS)
+        return NULL;
+    s = &ex->streams[ex->nstreams];
+    s->st = pol_pii_stream_new(ex->px->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
+    if (s->st == NULL)
+        return NULL;
+    s->key = cm_strdup(key);
+    if (ex->vault != NULL && pol_pii_vault_count(ex->vault) > 0)
+        s->rs = pol_pii_restorer_new(ex->vault);
+    cm_buf_init(&s->last);
+    ex->nstreams++;
+    return s;
+}
+
+/* A label found in the stream whose action is deny: the answer stops. */
+static bool
+ex_stream_denied(struct sc_exchange *ex, const struct ex_stream *s)
+{
+    size_t counts[POL_PII__COUNT];
+
+    pol_pii_stream_counts(s->st, counts);
+    for (int l = 0; l < POL_PII__COUNT; l++)
+        if (counts[l] > 0 && ex->sdec.actions[l] == POL_ACT_DENY)
+            return true;
+    return false;
+}
+
+/* Passes redacted stream text through the pseudonym restorer (if any). */
+static void
+ex_stream_restore(struct sc_exchange *ex, struct ex_stream *s, const char *p, size_t n, bool fin,
+                  struct cm_buf *out)
+{
+    if (s->rs == NULL) {
+        cm_buf_append(out, p, n);
+        return;
+    }
+    ex->restored += pol_pii_restorer_feed(s->rs, p, n, out);
+    if (fin)
+        ex->restored += pol_pii_restorer_finish(s->rs, out);
+}
+
+/* One SSE event's JSON data: every text field goes through its field's
+ * streaming redactor (bounded hold-back: a value split across events is
+ * still caught) and restorer; the event is re-sent with the released text
+ * spliced in, every other byte as it came.  Returns false when the policy
+ * denies the answer; *rc_out gets CM_EINPUT for an event that is not JSON
+ * of the expected shape. */
+static bool
+sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, int *rc_out)
+{
+    struct pol_body_limits lim = ex->px->lim;
+    struct pol_body *b;
+    struct cm_err err;
+    struct cm_str *texts;
+    size_t nt;
+    int rc;
+
+    if (!ex->sdec_ready) {
+        /* The answer's actions are decided once, before any of it is seen:
+         * rules on the caller, model, route and purpose apply; rules on
+         * the answer's findings cannot (deny actions still stop it). */
+        struct pol_input in;
+        unsigned none[POL_LABEL_MAX] = {0};
+
+        ex_input(ex, none, 0, &in);
+        pol_set_eval(ex->ps, POL_DIR_RESPONSE, &in, &ex->sdec);
+        ex_add_matched(ex, &ex->sdec);
+        ex_ops(ex, &ex->sdec, ex->sops, &ex->sropts);
+        ex->sdec_ready = true;
+        if (ex->sdec.verdict == POL_VERDICT_DENY && !ex->monitor) {
+            ex->denied = true;
+            if (ex->rule_id == NULL)
+                ex->rule_id = ex->sdec.rule_id;
+            return false;
+        }
+    }
+    lim.texts_only = true;
+    rc = pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, p, n, &lim, NULL, &b, &err);
+    *rc_out = rc;
+    if (rc != CM_OK)
+        return true;
+    {
+        long long pt, ct;
+
+        pol_body_usage(b, &pt, &ct);
+        if (pt >= 0)
+            ex->prompt_tokens = pt;
+        if (ct >= 0)
+            ex->completion_tokens = ct;
+    }
+    if (ex->model_served == NULL && pol_body_model(b) != NULL)
+        ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
+                                            strlen(pol_body_model(b)));
+    nt = pol_body_ntexts(b);
+    texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
+    for (size_t i = 0; i < nt; i++) {
+        const char *ptr, *t = pol_body_text(b, i, &(size_t){0}, &ptr);
+        size_t tl;
+        struct ex_stream *s;
+        struct cm_buf rel, fin;
+
+        (void)pol_body_text(b, i, &tl, NULL);
+        s = ex_stream_for(ex, ptr);
+        if (s == NULL) {
+            *rc_out = CM_ELIMIT; /* too many streamed fields: fail closed */
+            return true;
+        }
+        cm_buf_init(&rel);
+        cm_buf_init(&fin);
+        if (pol_pii_stream_feed(s->st, t, tl, &rel) != CM_OK) {
+            cm_buf_fini(&rel);
+            *rc_out = CM_EINTERNAL;
+            return true;
+        }
+        if (ex_stream_denied(ex, s) && !ex->monitor) {
+            cm_buf_fini(&rel);
+            ex->denied = true;
+            if (ex->rule_id == NULL)
+                ex->rule_id = "response.entities";
+            return false;
+        }
+        ex_stream_restore(ex, s, rel.p ? rel.p : "", rel.len, false, &fin);
+        texts[i].p = cm_arena_strndup(ex->scratch, fin.p ? fin.p : "", fin.len);
+        texts[i].n = fin.len;
+        cm_buf_fini(&rel);
+        cm_buf_fini(&fin);
+        cm_buf_reset(&s->last);
+        cm_buf_append(&s->last, p, n);
+    }
+    if (ex->monitor)
+        cm_buf_append(out, p, n); /* decide and record, change nothing */
+    else if (pol_body_splice(b, texts, out) != CM_OK)
+        *rc_out = CM_EINTERNAL;
+    return true;
+}
+
+/* The end of the stream: what each field's redactor still holds is sent in
+ * a copy of that field's last event, before [DONE] or the end. */
+static void
+sse_flush(struct sc_exchange *ex, struct cm_buf *out)
+{
+    if (ex->streams_flushed)
+        return;
+    ex->streams_flushed = true;
+    for (size_t i = 0; i < ex->nstreams; i++) {
+        struct ex_stream *s = &ex->streams[i];
+        struct pol_body_limits lim = ex->px->lim;
+        struct cm_buf rem, fin;
+        struct pol_body *b;
+        struct cm_err err;
+
+        cm_buf_init(&rem);
+        cm_buf_init(&fin);
+        if (pol_pii_stream_finish(s->st, &rem) != CM_OK) {
+            ex->upstream_failed = true;
+            cm_buf_fini(&rem);
+            continue;
+        }
+        ex_stream_restore(ex, s, rem.p ? rem.p : "", rem.len, true, &fin);
+        lim.texts_only = true;
+        cm_arena_reset(ex->scratch);
+        if (fin.len > 0 && !ex->monitor && s->last.len > 0 &&
+            pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, s->last.p, s->last.len, &lim,
+                           NULL, &b, &err) == CM_OK) {
+            size_t nt = pol_body_ntexts(b);
+            struct cm_str *texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
+
+            for (size_t k = 0; k < nt; k++) {
+                const char *ptr;
+                size_t tl;
+
+                (void)pol_body_text(b, k, &tl, &ptr);
+                texts[k] = strcmp(ptr, s->key) == 0 ? (struct cm_str){fin.p, fin.len}
+                                                   : (struct cm_str){"", 0};
+            }
+            cm_buf_puts(out, "data: ");
+            if (pol_body_splice(b, texts, out) != CM_OK)
+                ex->upstream_failed = true;
+            cm_buf_puts(out, "\n\n");
+        }
+        cm_buf_fini(&rem);
+        cm_buf_fini(&fin);
+    }
 }
 
 /* Relays the complete SSE events in ex->resp (all of it when final). */
@@ -559,12 +983,14 @@ sse_relay(struct sc_exchange *ex, bool final)
 
                 while (dl > 0 && line[off + dl - 1] == '\r')
                     dl--;
+                if (dl == 6 && memcmp(line + off, "[DONE]", 6) == 0)
+                    sse_flush(ex, &out);
                 if (dl > 0 && line[off] == '{') {
                     int rc = CM_OK;
 
                     cm_buf_puts(&out, "data: ");
                     cm_arena_reset(ex->scratch);
-                    if (!inspect_answer(ex, ex->scratch, line + off, dl, &out, &rc)) {
+                    if (!sse_json(ex, line + off, dl, &out, &rc)) {
                         ex->resp_denied = true;
                         out.len -= 6;
                         cm_buf_printf(&out,
@@ -733,6 +1159,21 @@ upstream_done(struct evhttp_request *ureq, void *arg)
     }
     if (ex->streaming) {
         sse_relay(ex, true);
+        if (!ex->resp_denied && !ex->streams_flushed) {
+            /* No [DONE] (Anthropic and Responses streams end without one). */
+            struct cm_buf tail;
+
+            cm_buf_init(&tail);
+            sse_flush(ex, &tail);
+            if (tail.len > 0) {
+                struct evbuffer *eb = evbuffer_new();
+
+                evbuffer_add(eb, tail.p, tail.len);
+                evhttp_send_reply_chunk(ex->creq, eb);
+                evbuffer_free(eb);
+            }
+            cm_buf_fini(&tail);
+        }
         if (ureq == NULL || code == 0) {
             /* The model server broke off mid-stream: say so in the stream. */
             static const char trunc[] =
@@ -801,6 +1242,10 @@ ex_forward(struct sc_exchange *ex, enum evhttp_cmd_type cmd, const char *body, s
     evhttp_add_header(oh, "Host", sc_upstream_host(px->up));
     TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ex->creq), next)
     {
+        /* A steward API key is for steward, never for the model server. */
+        if (px->keys != NULL &&
+            (strcasecmp(kv->key, "Authorization") == 0 || strcasecmp(kv->key, "x-api-key") == 0))
+            continue;
         if (header_allowed(px, kv->key))
             evhttp_add_header(oh, kv->key, kv->value);
     }
@@ -851,34 +1296,291 @@ static const struct {
     {"/v1/chat/completions", POL_ROUTE_CHAT},
     {"/v1/completions", POL_ROUTE_COMPLETION},
     {"/v1/embeddings", POL_ROUTE_EMBEDDING},
+    {"/v1/responses", POL_ROUTE_RESPONSES},
+    {"/v1/messages", POL_ROUTE_MESSAGES},
 };
 
-/* Framing checks evhttp does not make (DESIGN.md section 3).  Returns NULL
- * or the complaint. */
-static const char *
-framing_error(struct evhttp_request *req)
+static struct guard_slot *
+guard_slot_for(struct sc_proxy *px, struct bufferevent *bev)
 {
-    struct evkeyval *kv;
-    int ncl = 0, nte = 0, nhost = 0;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
 
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next)
-    {
-        if (strcasecmp(kv->key, "Content-Length") == 0)
-            ncl++;
-        else if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
-            nte++;
-        else if (strcasecmp(kv->key, "Host") == 0)
-            nhost++;
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= px->nslots) {
+        size_t n = px->nslots ? px->nslots : 256;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        px->slots = cm_realloc(px->slots, n * sizeof(*px->slots));
+        memset(px->slots + px->nslots, 0, (n - px->nslots) * sizeof(*px->slots));
+        px->nslots = n;
     }
-    if (ncl > 1)
-        return "more than one Content-Length header";
-    if (ncl > 0 && nte > 0)
-        return "Content-Length together with Transfer-Encoding";
-    if (nhost > 1)
-        return "more than one Host header";
-    if (evhttp_request_get_uri(req)[0] != '/')
-        return "the request target must be a path (origin-form)";
-    return NULL;
+    return &px->slots[fd];
+}
+
+/* Runs on every read into a client connection's input buffer, before evhttp
+ * parses the bytes: feeds the newly added bytes to the connection's guard. */
+static void
+guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct bufferevent *bev = arg;
+    struct guard_slot *slot;
+    struct evbuffer_iovec vec[8];
+    struct evbuffer_ptr pos;
+    size_t len = evbuffer_get_length(buf);
+    unsigned before;
+    int n;
+
+    if (info->n_added == 0 || guard_px == NULL || info->n_added > len)
+        return;
+    slot = guard_slot_for(guard_px, bev);
+    if (slot == NULL)
+        return;
+    if (slot->bev != bev) {
+        slot->bev = bev;
+        slot->dispatched = 0;
+        slot->started_us = 0;
+        slot->peerlen = sizeof(slot->peer);
+        if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&slot->peer, &slot->peerlen) != 0)
+            slot->peerlen = 0;
+        sc_guard_init(&slot->g, &guard_px->glim);
+    }
+    if (slot->g.status != 0)
+        return;
+    before = slot->g.request;
+    if (evbuffer_ptr_set(buf, &pos, len - info->n_added, EVBUFFER_PTR_SET) != 0)
+        return;
+    for (size_t left = info->n_added; left > 0 && slot->g.status == 0;) {
+        n = evbuffer_peek(buf, (ev_ssize_t)left, &pos, vec, 8);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n && i < 8 && left > 0; i++) {
+            size_t take = vec[i].iov_len < left ? vec[i].iov_len : left;
+
+            sc_guard_feed(&slot->g, vec[i].iov_base, take);
+            left -= take;
+            if (evbuffer_ptr_set(buf, &pos, take, EVBUFFER_PTR_ADD) != 0)
+                left = 0;
+        }
+    }
+    if (slot->g.request != before)
+        slot->started_us = 0;
+    if (slot->started_us == 0 && !sc_guard_idle(&slot->g))
+        slot->started_us = cm_mono_us();
+}
+
+/* A record for a connection cut off before evhttp made a request of it. */
+static void
+emit_bare_record(struct sc_proxy *px, enum sc_outcome o)
+{
+    struct aud_record rec;
+    struct cm_buf json;
+    struct cm_err err;
+    char id[CM_UUID_STR_LEN];
+    struct pol_set *ps = pol_slot_get(&px->policy);
+
+    aud_record_init(&rec);
+    cm_uuid7(rec.id);
+    cm_uuid_fmt(rec.id, id);
+    rec.ts_start_us = rec.ts_end_us = cm_now_us();
+    rec.instance = px->opts->instance;
+    rec.method = "-";
+    rec.path = "-";
+    rec.route = "other";
+    rec.upstream = sc_upstream_url(px->up);
+    rec.policy_id = pol_set_id(ps);
+    rec.policy_hash = pol_set_hash(ps);
+    rec.policy_mode = pol_mode_name(pol_set_mode(ps));
+    rec.decision = "none";
+    rec.http_status = sc_outcome_info(o)->status;
+    rec.outcome = sc_outcome_info(o)->name;
+    cm_buf_init(&json);
+    if (aud_record_json(&rec, &json, &err) == CM_OK &&
+        aud_emitter_send(px->em, id, strlen(id), json.p, json.len) != CM_OK)
+        cm_log_err("sidecar", "record_not_queued record=%s", id);
+    cm_buf_fini(&json);
+    pol_set_unref(ps);
+    sc_metrics_exchange(px->metrics, SC_MR_OTHER, SC_MD_NONE, o, rec.http_status, 0, 0, 0);
+    cm_log_info("sidecar", "exchange record=%s route=other status=%d outcome=%s decision=none",
+                id, rec.http_status, rec.outcome);
+}
+
+/* Once a second: a connection whose current request started receiving more
+ * than request_timeout ago is answered 408 (plain HTTP) and shut down, so
+ * evhttp sees the end of the stream and frees it.  evhttp's own timeout only
+ * limits idle gaps, which a client trickling one byte at a time never opens. */
+static void
+guard_sweep(evutil_socket_t unused, short what, void *arg)
+{
+    static const char resp408[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+                                  "Content-Length: 0\r\n\r\n";
+    struct sc_proxy *px = arg;
+    int64_t now = cm_mono_us();
+
+    (void)unused;
+    (void)what;
+    for (size_t fd = 0; fd < px->nslots; fd++) {
+        struct guard_slot *slot = &px->slots[fd];
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof(peer);
+
+        if (slot->bev == NULL || slot->started_us == 0 ||
+            now - slot->started_us < px->opts->request_timeout_us)
+            continue;
+        /* The fd may belong to a newer connection by now: check the peer. */
+        if (slot->peerlen == 0 || getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
+            plen != slot->peerlen || memcmp(&peer, &slot->peer, plen) != 0) {
+            slot->bev = NULL;
+            continue;
+        }
+        cm_log_info("sidecar", "request_timeout fd=%zu after_ms=%lld", fd,
+                    (long long)((now - slot->started_us) / 1000));
+        if (px->tls == NULL)
+            (void)!write((int)fd, resp408, sizeof(resp408) - 1);
+        shutdown((int)fd, SHUT_RDWR);
+        slot->bev = NULL;
+        emit_bare_record(px, SC_OUT_REQUEST_TIMEOUT);
+    }
+}
+
+/* evhttp_set_bevcb: the connection's bufferevent (TLS or plain) with the
+ * framing guard watching its input. */
+static struct bufferevent *
+client_bev(struct event_base *base, void *arg)
+{
+    struct sc_proxy *px = arg;
+    struct bufferevent *bev = px->tls != NULL ? sc_tls_server_bev(base, px->tls)
+                                              : bufferevent_socket_new(base, -1,
+                                                                       BEV_OPT_CLOSE_ON_FREE);
+
+    guard_px = px;
+    if (bev == NULL)
+        return NULL;
+    /* A slot naming this address belongs to a connection that is gone. */
+    for (size_t i = 0; i < px->nslots; i++)
+        if (px->slots[i].bev == bev)
+            px->slots[i].bev = NULL;
+    evbuffer_add_cb(bufferevent_get_input(bev), guard_input, bev);
+    return bev;
+}
+
+/* The guard's verdict on the request being dispatched: NULL when its bytes
+ * were well-formed, else the complaint, with *outcome set. */
+static const char *
+guard_verdict(struct sc_proxy *px, struct evhttp_request *req, enum sc_outcome *outcome)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct guard_slot *slot = guard_slot_for(px, bev);
+    unsigned index;
+
+    if (slot == NULL || slot->bev != bev)
+        return NULL;
+    index = slot->dispatched++;
+    if (slot->g.status == 0 || index < slot->g.bad_request)
+        return NULL;
+    switch (slot->g.status) {
+    case 414: *outcome = SC_OUT_URI_TOO_LONG; break;
+    case 431: *outcome = SC_OUT_HEADERS_TOO_LARGE; break;
+    case 501: *outcome = SC_OUT_NOT_IMPLEMENTED; break;
+    case 505: *outcome = SC_OUT_BAD_VERSION; break;
+    default: *outcome = SC_OUT_BAD_REQUEST; break;
+    }
+    return slot->g.why;
+}
+
+static const char *const *
+arena_strv(struct cm_arena *arena, const char *const *v, size_t n)
+{
+    const char **out = cm_arena_alloc(arena, (n ? n : 1) * sizeof(*out));
+
+    for (size_t i = 0; i < n; i++)
+        out[i] = cm_arena_strndup(arena, v[i], strlen(v[i]));
+    return out;
+}
+
+static bool
+purpose_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > PURPOSE_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+/* Who is calling and for what.  Returns false when the exchange was
+ * answered (401 or 400). */
+static bool
+ex_identify(struct sc_exchange *ex, struct evkeyvalq *ih)
+{
+    struct sc_proxy *px = ex->px;
+    const char *purpose = evhttp_find_header(ih, "X-Steward-Purpose");
+
+    if (px->keys != NULL) {
+        const char *auth = evhttp_find_header(ih, "Authorization");
+        const char *key = evhttp_find_header(ih, "x-api-key");
+        struct pol_caller c;
+
+        if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+            key = auth + 7;
+            while (*key == ' ')
+                key++;
+        }
+        if (key == NULL || *key == '\0' || !pol_keys_find(px->keys, key, strlen(key), &c)) {
+            evhttp_add_header(evhttp_request_get_output_headers(ex->creq), "WWW-Authenticate",
+                              "Bearer realm=\"steward\"");
+            ex_fail(ex, SC_OUT_UNAUTHORIZED, 0, key == NULL ? "missing_api_key" : "invalid_api_key",
+                    key == NULL ? "an API key is required (Authorization: Bearer KEY)"
+                                : "the API key is not known",
+                    false);
+            return false;
+        }
+        ex->caller.principal = cm_arena_strndup(ex->arena, c.principal, strlen(c.principal));
+        if (c.tenant != NULL)
+            ex->caller.tenant = cm_arena_strndup(ex->arena, c.tenant, strlen(c.tenant));
+        ex->caller.ngroups = c.ngroups < EX_MAX_GROUPS ? c.ngroups : EX_MAX_GROUPS;
+        ex->caller.groups = arena_strv(ex->arena, c.groups, ex->caller.ngroups);
+        ex->caller.npurposes = c.npurposes;
+        ex->caller.purposes = arena_strv(ex->arena, c.purposes, c.npurposes);
+    }
+    if (purpose != NULL) {
+        if (!purpose_ok(purpose)) {
+            ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_purpose",
+                    "X-Steward-Purpose must be 1-64 letters, digits or - _ . : /", false);
+            return false;
+        }
+        ex->purpose = cm_arena_strndup(ex->arena, purpose, strlen(purpose));
+    } else if (ex->caller.npurposes > 0) {
+        /* The key's first purpose is its default. */
+        ex->purpose = ex->caller.purposes[0];
+    }
+    return true;
+}
+
+/* "Application/JSON; charset=utf-8" -> "application/json" in the arena. */
+static const char *
+media_type(struct cm_arena *arena, const char *ct)
+{
+    size_t n = 0;
+    char *out;
+
+    if (ct == NULL)
+        return NULL;
+    while (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ' && n < 128)
+        n++;
+    out = cm_arena_strndup(arena, ct, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(out[i] >= 'A' && out[i] <= 'Z' ? out[i] + 32 : out[i]);
+    return out;
 }
 
 /* The lineage context headers (audit/aud_context.h).  Invalid values are
@@ -891,7 +1593,8 @@ ex_read_context(struct sc_exchange *ex, struct evkeyvalq *ih)
     int ntp = 0, nparent = 0;
     size_t nbad = 0;
 
-    TAILQ_FOREACH (kv, ih, next) {
+    TAILQ_FOREACH(kv, ih, next)
+    {
         if (strcasecmp(kv->key, "traceparent") == 0) {
             traceparent = kv->value;
             ntp++;
@@ -912,8 +1615,7 @@ ex_read_context(struct sc_exchange *ex, struct evkeyvalq *ih)
     if (aud_trace_init(&ex->trace, ex->id, ntp == 1 ? traceparent : NULL) != CM_OK || ntp > 1)
         cm_log_warn("sidecar", "context_header_ignored record=%s header=traceparent", ex->id_str);
     if (nbad > 0)
-        cm_log_warn("sidecar",
-                    "context_header_ignored record=%s header=x-steward-inputs entries=%zu",
+        cm_log_warn("sidecar", "context_header_ignored record=%s header=x-steward-inputs entries=%zu",
                     ex->id_str, nbad);
 }
 
@@ -925,6 +1627,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
     const char *uri = evhttp_request_get_uri(req), *q, *ct, *ce, *bad;
+    enum sc_outcome bad_outcome = SC_OUT_BAD_REQUEST;
     struct evbuffer *inbuf;
     size_t plen, blen;
 
@@ -936,7 +1639,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
     cm_uuid_fmt(ex->id, ex->id_str);
     ex->arena = cm_arena_new(8192);
     ex->scratch = cm_arena_new(4096);
-    ex->ps = pol_set_ref(px->ps);
+    ex->ps = pol_slot_get(&px->policy);
+    ex->monitor = pol_set_mode(ex->ps) == POL_MODE_MONITOR;
     ex->method = method_name(cmd);
     ex->kind = EX_INSPECT;
     ex->route = POL_ROUTE_OTHER;
@@ -945,15 +1649,26 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->prompt_tokens = ex->completion_tokens = -1;
     cm_buf_init(&ex->resp);
     px->inflight++;
+    atomic_fetch_add_explicit(&px->metrics->inflight, 1, memory_order_relaxed);
     q = strchr(uri, '?');
     plen = q ? (size_t)(q - uri) : strlen(uri);
     ex->path = cm_arena_strndup(ex->arena, uri, plen > 256 ? 256 : plen);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), client_closed, ex);
     ex_read_context(ex, ih);
+    if (px->tls != NULL) {
+        char id[256];
 
-    bad = framing_error(req);
+        /* The verified certificate names the caller, unless an API key
+         * (ex_identify) says more. */
+        if (*sc_tls_peer_identity(req, id, sizeof(id)) != '\0')
+            ex->caller.principal = cm_arena_strndup(ex->arena, id, strlen(id));
+    }
+
+    bad = guard_verdict(px, req, &bad_outcome);
+    if (bad == NULL && uri[0] != '/')
+        bad = "the request target must be a path (origin-form)"; /* belt and braces */
     if (bad != NULL) {
-        ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_framing", bad, true);
+        ex_fail(ex, bad_outcome, 0, "bad_framing", bad, true);
         return;
     }
     for (size_t i = 0; i < CM_ARRAY_LEN(api_routes); i++) {
@@ -963,10 +1678,18 @@ proxy_handle(struct evhttp_request *req, void *arg)
             break;
         }
     }
+    if (ex->route == POL_ROUTE_OTHER && plen >= 10 && memcmp(uri, "/v1/models", 10) == 0 &&
+        (plen == 10 || uri[10] == '/')) {
+        ex->kind = EX_MODELS;
+        ex->route_name = ROUTE_MODELS_NAME;
+    }
+    /* Who calls is settled before anything else is said about the request
+     * (a 401 reveals nothing about paths or bodies), once the route is known
+     * so that the record names it. */
+    if (!ex_identify(ex, ih))
+        return;
     if (ex->route == POL_ROUTE_OTHER) {
-        if (plen >= 10 && memcmp(uri, "/v1/models", 10) == 0 && (plen == 10 || uri[10] == '/')) {
-            ex->kind = EX_MODELS;
-            ex->route_name = ROUTE_MODELS_NAME;
+        if (ex->kind == EX_MODELS) {
             if (cmd != EVHTTP_REQ_GET) {
                 ex_fail(ex, SC_OUT_BAD_METHOD, 0, "method_not_allowed",
                         "only GET is allowed on /v1/models", false);
@@ -981,6 +1704,31 @@ proxy_handle(struct evhttp_request *req, void *arg)
             return;
         }
         ex->kind = EX_OTHER;
+        {
+            /* Uninspected, but the caller rules still apply (route "other",
+             * no findings): a deny here is a deny. */
+            static const unsigned none[POL_LABEL_MAX];
+            struct pol_input in;
+            struct pol_decision d;
+
+            ex->content_type = media_type(ex->arena, evhttp_find_header(ih, "Content-Type"));
+            ex_input(ex, none, 0, &in);
+            pol_set_eval(ex->ps, POL_DIR_REQUEST, &in, &d);
+            ex_add_matched(ex, &d);
+            if (d.verdict == POL_VERDICT_DENY) {
+                ex->denied = true;
+                ex->rule_id = d.rule_id;
+                if (!ex->monitor) {
+                    char msg[512];
+
+                    snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
+                             d.rule_id ? d.rule_id : "", d.reason ? ": " : "",
+                             d.reason ? d.reason : "");
+                    ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
+                    return;
+                }
+            }
+        }
         inbuf = evhttp_request_get_input_buffer(req);
         blen = evbuffer_get_length(inbuf);
         ex_forward(ex, cmd, (const char *)evbuffer_pullup(inbuf, -1), blen,
@@ -998,10 +1746,11 @@ proxy_handle(struct evhttp_request *req, void *arg)
         return;
     }
     ce = evhttp_find_header(ih, "Content-Encoding");
-    if (ce != NULL && strcasecmp(ce, "identity") != 0) {
+    if (ce != NULL && strcasecmp(ce, "identity") != 0 && strcasecmp(ce, "gzip") != 0 &&
+        strcasecmp(ce, "deflate") != 0) {
         /* Compressed bytes never pass uninspected. */
         ex_fail(ex, SC_OUT_UNSUPPORTED, 0, "unsupported_content_encoding",
-                "compressed request bodies are not accepted", false);
+                "request bodies may be identity, gzip or deflate encoded", false);
         return;
     }
 
@@ -1009,31 +1758,59 @@ proxy_handle(struct evhttp_request *req, void *arg)
         int64_t t = cm_mono_us();
         struct pol_body *b;
         struct pol_decision d;
-        struct pol_input in = {0};
-        unsigned counts[POL_PII__COUNT] = {0};
-        enum pol_pii_op ops[POL_PII__COUNT];
-        struct cm_buf rewritten;
+        struct pol_input in;
+        unsigned counts[POL_LABEL_MAX] = {0};
+        enum pol_pii_op ops[POL_LABEL_MAX];
+        struct pol_pii_redact_opts ropts = {0};
+        struct cm_buf rewritten, inflated;
         struct cm_err err;
         const char *body;
         size_t nrep = 0;
         int rc;
 
+        ex->content_type = media_type(ex->arena, ct != NULL ? ct : "application/json");
         inbuf = evhttp_request_get_input_buffer(req);
         blen = evbuffer_get_length(inbuf);
         body = blen ? (const char *)evbuffer_pullup(inbuf, -1) : "";
-        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, &b, &err);
+        cm_buf_init(&inflated);
+        if (ce != NULL && strcasecmp(ce, "identity") != 0) {
+            rc = sc_inflate(body, blen, strcasecmp(ce, "gzip") == 0, px->opts->max_body, &inflated);
+            if (rc != CM_OK) {
+                cm_buf_fini(&inflated);
+                ex->governance_us += mono_since(t);
+                if (rc == CM_ELIMIT)
+                    ex_fail(ex, SC_OUT_TOO_LARGE, 0, "body_too_large",
+                            "the inflated body exceeds max_body", false);
+                else
+                    ex_fail(ex, SC_OUT_BAD_REQUEST, 0, "bad_encoding",
+                            "the compressed body is corrupt or truncated", false);
+                return;
+            }
+            body = inflated.p;
+            blen = inflated.len;
+        }
+        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, ex->ps, &b,
+                            &err);
+        if (rc == CM_EINTERNAL) {
+            ex->governance_us += mono_since(t);
+            cm_buf_fini(&inflated);
+            cm_log_err("sidecar", "policy_scan_failed record=%s", ex->id_str);
+            ex_fail(ex, SC_OUT_INTERNAL, 0, "policy_failed",
+                    "steward could not apply the policy; nothing was sent", false);
+            return;
+        }
         if (rc != CM_OK) {
             ex->governance_us += mono_since(t);
+            cm_buf_fini(&inflated);
             ex_fail(ex, SC_OUT_BAD_REQUEST, 0, rc == CM_ELIMIT ? "too_deep" : "invalid_json",
                     err.msg, false);
             return;
         }
         if (pol_body_model(b) != NULL)
             ex->model = pol_body_model(b);
+        ex->modalities = pol_body_modalities(b);
         pol_body_counts(b, counts);
-        in.model = ex->model;
-        in.route = ex->route_name;
-        in.counts = counts;
+        ex_input(ex, counts, ex->modalities, &in);
         pol_set_eval(ex->ps, POL_DIR_REQUEST, &in, &d);
         ex_add_matched(ex, &d);
         ex_add_findings(ex, "request", b, &d);
@@ -1042,16 +1819,30 @@ proxy_handle(struct evhttp_request *req, void *arg)
 
             ex->denied = true;
             ex->rule_id = d.rule_id;
+            if (!ex->monitor) {
+                ex->governance_us += mono_since(t);
+                snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
+                         d.rule_id ? d.rule_id : "", d.reason ? ": " : "",
+                         d.reason ? d.reason : "");
+                cm_buf_fini(&inflated);
+                ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
+                return;
+            }
+        }
+        if (ex->monitor) {
+            /* Decide and record, change nothing: the original bytes go. */
+            if (pol_decision_rewrites(&d, counts))
+                ex->redacted = true;
             ex->governance_us += mono_since(t);
-            snprintf(msg, sizeof(msg), "request denied by policy rule '%s'%s%s",
-                     d.rule_id ? d.rule_id : "", d.reason ? ": " : "", d.reason ? d.reason : "");
-            ex_fail(ex, SC_OUT_DENIED, d.status, "policy_denied", msg, false);
+            ex_forward(ex, cmd, body, blen, NULL);
+            cm_buf_fini(&inflated);
             return;
         }
-        pol_decision_ops(&d, ops);
+        ex_ops(ex, &d, ops, &ropts);
         cm_buf_init(&rewritten);
-        rc = pol_body_rewrite(b, ops, pol_set_redact_opts(ex->ps), &rewritten, &nrep);
+        rc = pol_body_rewrite_v(b, ops, &ropts, ex->vault, &rewritten, &nrep);
         ex->governance_us += mono_since(t);
+        cm_buf_fini(&inflated);
         if (rc != CM_OK) {
             cm_buf_fini(&rewritten);
             ex_fail(ex, SC_OUT_INTERNAL, 0, "redaction_failed",
@@ -1080,19 +1871,24 @@ split_allowlist(struct sc_proxy *px, const char *list)
 }
 
 int
-sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_set *ps,
-             struct aud_emitter *em, struct sc_proxy **out, struct cm_err *err)
+sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
+             struct sc_proxy **out, struct cm_err *err)
 {
+    const struct sc_options *opts = env->opts;
     struct sc_proxy *px = cm_calloc(1, sizeof(*px));
     struct timeval tv;
     int rc;
 
     px->base = base;
     px->opts = opts;
-    px->em = em;
+    px->em = env->em;
+    px->metrics = env->metrics;
+    px->tls = env->tls;
+    px->pii_keys = env->pii_keys;
     px->lim.max_depth = (size_t)opts->max_json_depth;
+    px->lim.model = env->model;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
-                         opts->upstream_timeout_us, &px->up, err);
+                         opts->upstream_timeout_us, env->upstream_tls, &px->up, err);
     if (rc != CM_OK) {
         free(px);
         return rc;
@@ -1100,7 +1896,9 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     split_allowlist(px, opts->forward_headers);
     px->http = evhttp_new(base);
     evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
-    evhttp_set_max_headers_size(px->http, (ev_ssize_t)opts->max_header);
+    /* evhttp's own header limit sits above the guard's, so that the guard
+     * answers (431/414, with a lineage record) before evhttp would. */
+    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
     tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
     tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
     evhttp_set_timeout_tv(px->http, &tv);
@@ -1108,56 +1906,30 @@ sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_
     evhttp_set_allowed_methods(px->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    px->glim.max_target = opts->max_uri;
+    px->glim.max_header_line = opts->max_header_line;
+    px->glim.max_header_bytes = opts->max_header;
+    px->glim.max_headers = (size_t)opts->max_headers;
+    evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
-    px->ps = pol_set_ref(ps);
+    {
+        struct timeval second = {1, 0};
+
+        px->sweep = event_new(base, -1, EV_PERSIST, guard_sweep, px);
+        event_add(px->sweep, &second);
+    }
+    pol_slot_init(&px->policy, ps);
     *out = px;
     return CM_OK;
 }
 
 int
-sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err *err)
+sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err)
 {
-    const char *listen = px->opts->listen;
-    const char *colon = strrchr(listen, ':');
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    char host[256];
-    evutil_socket_t fd;
-    long port;
-    char *end;
-    int one = 1;
-
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-        return cm_err_set(err, CM_EINPUT, "listen '%s': expected HOST:PORT", listen);
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535)
-        return cm_err_set(err, CM_EINPUT, "listen '%s': bad port", listen);
-    px->listener = evhttp_bind_socket_with_handle(px->http, host, (unsigned short)port);
-    if (px->listener == NULL)
-        return cm_err_set(err, CM_EIO, "listen '%s': cannot bind", listen);
-    fd = evhttp_bound_socket_get_fd(px->listener);
-    /* Accepted sockets inherit TCP_NODELAY from the listener on Linux;
-     * evhttp never sets it and streamed answers would stall 40 ms. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        char name[128] = "?";
-        int p = 0;
-
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-            evutil_inet_ntop(AF_INET, &sin->sin_addr, name, sizeof(name));
-            p = ntohs(sin->sin_port);
-            snprintf(bound, boundlen, "%s:%d", name, p);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-            evutil_inet_ntop(AF_INET6, &sin6->sin6_addr, name, sizeof(name));
-            p = ntohs(sin6->sin6_port);
-            snprintf(bound, boundlen, "[%s]:%d", name, p);
-        }
+    px->listener = evhttp_accept_socket_with_handle(px->http, fd);
+    if (px->listener == NULL) {
+        close(fd);
+        return cm_err_set(err, CM_EIO, "cannot serve the data listener");
     }
     return CM_OK;
 }
@@ -1165,15 +1937,28 @@ sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err
 void
 sc_proxy_set_policy(struct sc_proxy *px, struct pol_set *ps)
 {
-    struct pol_set *old = px->ps;
+    pol_slot_set(&px->policy, ps);
+}
 
-    px->ps = pol_set_ref(ps);
-    pol_set_unref(old);
+void
+sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys)
+{
+    struct pol_keys *old = px->keys;
+
+    /* Loop thread: lookups happen synchronously on this thread, and each
+     * exchange copies what it needs, so the old table can go at once. */
+    px->keys = keys != NULL ? pol_keys_ref(keys) : NULL;
+    pol_keys_unref(old);
 }
 
 void
 sc_proxy_stop_accepting(struct sc_proxy *px)
 {
+    if (px->sweep != NULL) {
+        /* The periodic sweep would keep a draining loop alive. */
+        event_free(px->sweep);
+        px->sweep = NULL;
+    }
     if (px->listener != NULL) {
         evhttp_del_accept_socket(px->http, px->listener);
         px->listener = NULL;
@@ -1183,7 +1968,7 @@ sc_proxy_stop_accepting(struct sc_proxy *px)
 size_t
 sc_proxy_inflight(const struct sc_proxy *px)
 {
-    return px->inflight;
+    return px->inflight + px->writing;
 }
 
 void
@@ -1196,6 +1981,10 @@ sc_proxy_free(struct sc_proxy *px)
     for (size_t i = 0; i < px->nfwd; i++)
         free(px->fwd[i]);
     free(px->fwd);
-    pol_set_unref(px->ps);
+    pol_slot_fini(&px->policy);
+    pol_keys_unref(px->keys);
+    free(px->slots);
+    if (px->sweep != NULL)
+        event_free(px->sweep);
     free(px);
 }

@@ -23,22 +23,42 @@
 
 #include "audit/aud_emitter.h"
 #include "common/cm_status.h"
+#include "policy/pol_keys.h"
 #include "policy/pol_policy.h"
+#include "sidecar/sc_metrics.h"
 #include "sidecar/sc_options.h"
 
 struct sc_proxy;
+struct sc_tls;
 
-/* Borrows base, opts and em (they outlive the proxy); takes a reference on
- * ps.  Returns CM_OK or CM_EINPUT (bad upstream URL, bad listen address). */
-int sc_proxy_new(struct event_base *base, const struct sc_options *opts, struct pol_set *ps,
-                 struct aud_emitter *em, struct sc_proxy **out, struct cm_err *err) CM_MUSTCHECK;
-/* Binds the data listener; writes "host:port" actually bound into bound. */
-int sc_proxy_listen(struct sc_proxy *px, char *bound, size_t boundlen, struct cm_err *err)
-    CM_MUSTCHECK;
-/* Installs a new policy set for exchanges that start from now on. */
+/* What a proxy borrows from the process; all of it outlives the proxy.
+ * metrics is written by this proxy's loop thread only. */
+struct sc_proxy_env {
+    const struct sc_options *opts;
+    struct aud_emitter *em;
+    struct sc_metrics *metrics;
+    struct sc_tls *tls;          /* HTTPS on the data port, or NULL */
+    struct sc_tls *upstream_tls; /* for an https:// upstream, or NULL */
+    const struct pol_pii_keys *pii_keys; /* keys of hash/pseudonymise/encrypt, or NULL */
+    const struct pol_pii_model *model;   /* the learned classifier model, or NULL */
+};
+
+/* Borrows env's members; takes a reference on ps.  Returns CM_OK or
+ * CM_EINPUT (bad upstream URL). */
+int sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
+                 struct sc_proxy **out, struct cm_err *err) CM_MUSTCHECK;
+/* Serves the listening socket fd (from sc_listen_open; the proxy owns it
+ * from now on, on success and on failure). */
+int sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err) CM_MUSTCHECK;
+/* Installs a new policy set for exchanges that start from now on (takes a
+ * new reference; exchanges in flight keep theirs). */
 void sc_proxy_set_policy(struct sc_proxy *px, struct pol_set *ps);
+/* Installs the API-key table (takes a new reference; NULL: no keys, callers
+ * are anonymous). */
+void sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys);
 /* Stops accepting connections; exchanges in flight continue. */
 void sc_proxy_stop_accepting(struct sc_proxy *px);
+/* Exchanges in flight plus replies not yet written to their clients. */
 size_t sc_proxy_inflight(const struct sc_proxy *px);
 void sc_proxy_free(struct sc_proxy *px); /* NULL-safe */
 

@@ -15,6 +15,7 @@
 #include <event2/http.h>
 
 #include "common/cm_mem.h"
+#include "sidecar/sc_tls.h"
 
 struct up_conn {
     struct evhttp_connection *evcon;
@@ -29,6 +30,7 @@ struct sc_upstream {
     char *host; /* Host header: name[:port] */
     char *prefix;
     int port;
+    struct sc_tls *tls; /* https upstream, or NULL */
     struct timeval timeout;
     size_t n;
     struct up_conn *conns;
@@ -36,7 +38,7 @@ struct sc_upstream {
 
 int
 sc_upstream_new(struct event_base *base, const char *url, size_t pool, int64_t timeout_us,
-                struct sc_upstream **out, struct cm_err *err)
+                struct sc_tls *tls, struct sc_upstream **out, struct cm_err *err)
 {
     struct evhttp_uri *uri = evhttp_uri_parse(url);
     struct sc_upstream *up;
@@ -50,21 +52,24 @@ sc_upstream_new(struct event_base *base, const char *url, size_t pool, int64_t t
     host = evhttp_uri_get_host(uri);
     port = evhttp_uri_get_port(uri);
     path = evhttp_uri_get_path(uri);
-    if (scheme == NULL || strcmp(scheme, "http") != 0 || host == NULL || *host == '\0' ||
-        evhttp_uri_get_query(uri) != NULL) {
+    if (scheme == NULL || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) ||
+        host == NULL || *host == '\0' || evhttp_uri_get_query(uri) != NULL) {
         evhttp_uri_free(uri);
-        return cm_err_set(err, CM_EINPUT,
-                          "upstream '%s': expected http://HOST[:PORT][/PREFIX] "
-                          "(https upstreams arrive with the TLS work)",
+        return cm_err_set(err, CM_EINPUT, "upstream '%s': expected http[s]://HOST[:PORT][/PREFIX]",
                           url);
+    }
+    if (strcmp(scheme, "https") == 0 && tls == NULL) {
+        evhttp_uri_free(uri);
+        return cm_err_set(err, CM_EINPUT, "upstream '%s': https needs a TLS client context", url);
     }
     up = cm_calloc(1, sizeof(*up));
     up->base = base;
     up->url = cm_strdup(url);
     up->hostname = cm_strdup(host);
-    up->port = port > 0 ? port : 80;
+    up->tls = strcmp(scheme, "https") == 0 ? tls : NULL;
+    up->port = port > 0 ? port : (up->tls ? 443 : 80);
     up->host = cm_malloc(strlen(host) + 8);
-    if (port > 0 && port != 80)
+    if (port > 0 && port != (up->tls ? 443 : 80))
         sprintf(up->host, "%s:%d", host, port);
     else
         strcpy(up->host, host);
@@ -130,7 +135,17 @@ sc_upstream_send(struct sc_upstream *up, struct evhttp_request *req, enum evhttp
         if (up->conns[i].inflight < c->inflight)
             c = &up->conns[i];
     if (c->evcon == NULL) {
-        c->evcon = evhttp_connection_base_new(up->base, NULL, up->hostname, (unsigned short)up->port);
+        if (up->tls != NULL) {
+            struct bufferevent *tbev = sc_tls_client_bev(up->tls, up->base, up->hostname);
+
+            c->evcon = tbev == NULL ? NULL
+                                    : evhttp_connection_base_bufferevent_new(
+                                          up->base, NULL, tbev, up->hostname,
+                                          (unsigned short)up->port);
+        } else {
+            c->evcon = evhttp_connection_base_new(up->base, NULL, up->hostname,
+                                                  (unsigned short)up->port);
+        }
         if (c->evcon == NULL) {
             evhttp_request_free(req);
             return CM_EIO;
@@ -139,6 +154,13 @@ sc_upstream_send(struct sc_upstream *up, struct evhttp_request *req, enum evhttp
         /* One retry covers a keep-alive connection the server closed while
          * idle; the body sent again is the same inspected body. */
         evhttp_connection_set_retries(c->evcon, 1);
+        {
+            /* evhttp waits 2 s before that retry by default: a refused
+             * connection would take 2 s to become a 502. */
+            struct timeval retry = {0, 50000};
+
+            evhttp_connection_set_initial_retry_tv(c->evcon, &retry);
+        }
     }
     if (evhttp_make_request(c->evcon, req, cmd, uri) != 0)
         return CM_EIO; /* evhttp freed req */

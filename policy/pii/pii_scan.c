@@ -1,46 +1,57 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * pii_scan: the rule-based recognizers of the compact classifier (EMAIL,
- * PHONE, CREDIT_CARD, US_SSN, IP_ADDRESS) and their validators.
+ * pii_scan: the one-pass scanner of the rule-based recognizers, the
+ * EMAIL and IP_ADDRESS recognizers, context words and the overlap
+ * resolution.  The other recognizers live in pii_rec_num.c (US_SSN,
+ * CREDIT_CARD, PHONE, IBAN, DATE) and pii_rec_text.c (URL, SECRET), behind
+ * the private interface pii_rec.h.
  *
- * One pass over the bytes: at each anchor ('@' for e-mail; a digit, '+' or
- * '(' at a left boundary for the numeric types; a hex digit or ':' for IPv6)
- * the recognizers extend forward (or, for the e-mail local part, backward) a
- * bounded number of bytes, validate, and push a candidate.  Candidates may
- * overlap; they are then resolved as pii_scan.h says (higher score, longer,
- * lower label) with a coverage bitmap, and appended sorted by start.
- * Every read is bounds-checked against len; the text need not be
- * NUL-terminated; anchors and extensions are ASCII, so a span never starts
- * or ends inside a multi-byte UTF-8 character.
+ * One pass over the bytes with a 256-entry byte-class table (the
+ * prefilter): a run of letters and digits is looked at once, at its start,
+ * where a few table and byte tests decide which recognizers could match
+ * there (a digit: the numeric ones; an upper-case pair and two digits: IBAN;
+ * a month name: DATE; the first letters of the token formats: SECRET;
+ * "www.": URL; a short hex run before ':': IPv6); the other bytes cost one
+ * table lookup unless they are one of the anchors '@' (EMAIL), ':' (URL
+ * "://", IPv6 "::", `name: value` secrets), '=' (`name=value` secrets), '-'
+ * (PEM blocks), '+' and '(' (PHONE).  From an anchor the recognizers extend
+ * a bounded number of bytes, validate and push candidates.  Candidates may
+ * overlap; they are resolved as pii_scan.h says with a coverage bitmap and
+ * appended sorted by start.  Every read is bounds-checked against len; the
+ * text need not be NUL-terminated; anchors and extensions are ASCII, so a
+ * span never starts or ends inside a multi-byte UTF-8 character.
  *
  * Scores: each shape has a base score (validated shapes 0.85-0.95: e-mail
- * 0.90, Luhn+issuer card 0.95, SSN with dashes 0.85, IPv4/IPv6 0.85, phone
- * 0.60-0.85 by how phone-like the grouping is).  A context word of the
+ * 0.90, Luhn+issuer card 0.95, IBAN 0.90, token-format secrets 0.95, SSN
+ * with dashes 0.85, IPv4/IPv6 0.85, phone 0.60-0.85 by how phone-like the
+ * grouping is, dates 0.50-0.75, URLs 0.55-0.60).  A context word of the
  * label (CTX_WINDOW bytes before the value, at a word start, any case:
- * "email", "phone", "call", "card", "ssn", "ip", ...) adds CTX_BOOST.  Weak
- * shapes (bare 9-digit SSN, bare 10-digit or 7-digit phone, IPv6 with fewer
- * than 4 hex digits such as "a::b") are only reported with a context word.
+ * "email", "phone", "call", "card", "ssn", "ip", "iban", "dob", "born",
+ * "password", ...) adds CTX_BOOST (0.30 for DATE); a negative word ("order",
+ * "invoice", "tracking", "ticket", ...) before a PHONE or US_SSN without a
+ * context word subtracts CTX_PENALTY.  Weak shapes (bare 9-digit SSN, bare
+ * 10-digit or 7-digit phone, IPv6 with fewer than 4 hex digits such as
+ * "a::b", "March 2024") are only reported with a context word.
  * Near misses rejected on purpose: a dotted quad near "version", "release",
  * "section", ... (unless an IP context word is there too) or starting with
  * "0." (other than 0.0.0.0); 8 colon-separated byte pairs (fingerprints);
  * leading-0 phone shapes cut out of, or glued to, a longer run of
  * space-separated digit groups (hex dumps).
  *
- * Not here: the learned model for PERSON/LOCATION/ORGANIZATION and the IBAN,
- * URL, DATE and SECRET recognizers (DESIGN.md section 5; later issues).
- * Read next: pii_redact.c, then pol_body.c which calls pol_pii_scan().
+ * Not here: the learned model for PERSON/LOCATION/ORGANIZATION
+ * (pii_model.c, merged by pii_detect.c).  Read next: pii_rec.h, then
+ * pii_redact.c, then pol_body.c which calls pol_pii_detect().
  */
 #include "policy/pii/pii_scan.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cm_mem.h"
-
-#define CTX_WINDOW 32
-#define CTX_BOOST 0.10f
+#include "policy/pii/pii_rec.h"
 
 static const char *const label_names[POL_PII__COUNT] = {
     [POL_PII_PERSON] = "PERSON",
@@ -152,83 +163,7 @@ pol_pii_ssn_ok(const char *digits9)
     return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
 }
 
-/* Issuer prefix and length (the IIN ranges named in the file-top comment). */
-static bool
-card_issuer_ok(const char *d, size_t n)
-{
-    unsigned p2 = (unsigned)(d[0] - '0') * 10 + (unsigned)(d[1] - '0');
-    unsigned p3 = p2 * 10 + (unsigned)(d[2] - '0');
-    unsigned p4 = p3 * 10 + (unsigned)(d[3] - '0');
-
-    if (d[0] == '4') /* Visa */
-        return n == 13 || n == 16 || n == 19;
-    if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) /* Mastercard */
-        return n == 16;
-    if (p2 == 34 || p2 == 37) /* Amex */
-        return n == 15;
-    if (p4 == 6011 || p2 == 65 || (p3 >= 644 && p3 <= 649)) /* Discover */
-        return n >= 16;
-    if (p4 >= 3528 && p4 <= 3589) /* JCB */
-        return n >= 16;
-    if (p2 == 36 || p2 == 38 || (p3 >= 300 && p3 <= 305)) /* Diners */
-        return n >= 14;
-    if (p2 == 62) /* UnionPay */
-        return n >= 16;
-    return false;
-}
-
-/* ------------------------------------------------------------ helpers */
-
-static bool
-is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool
-is_alpha(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-is_alnum(int c)
-{
-    return is_digit(c) || is_alpha(c);
-}
-
-static bool
-is_hex(int c)
-{
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static int
-lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-struct scan {
-    const unsigned char *t;
-    size_t len;
-    unsigned labels;
-    struct pol_pii_spans cand;
-};
-
-/* Byte at i, or -1 outside the text. */
-static int
-at(const struct scan *sc, size_t i)
-{
-    return i < sc->len ? sc->t[i] : -1;
-}
-
-/* Byte k positions before i, or -1. */
-static int
-before(const struct scan *sc, size_t i, size_t k)
-{
-    return i >= k ? sc->t[i - k] : -1;
-}
+/* ------------------------------------------------------------ context */
 
 static const char *const ctx_email[] = {"email", "e-mail", "mail", "contact", NULL};
 static const char *const ctx_phone[] = {"phone",   "call", "tel",      "mobile", "cell", "fax",
@@ -238,6 +173,17 @@ static const char *const ctx_card[] = {"card",  "visa", "mastercard", "amex", "c
 static const char *const ctx_ssn[] = {"ssn", "social security", "social sec",
                                       "ss#", "taxpayer",        NULL};
 static const char *const ctx_ip[] = {"ip", "host", "server", "address", "addr", "client", NULL};
+static const char *const ctx_iban[] = {"iban", "account", "acct", "bank", "transfer", "sepa", NULL};
+static const char *const ctx_url[] = {"url", "link", "website", "site", "visit", "href", NULL};
+static const char *const ctx_date[] = {"dob",           "d.o.b",    "born",      "birth",
+                                       "date of birth", "birthday", "birthdate", NULL};
+static const char *const ctx_secret[] = {"password", "passwd",     "secret", "token", "key",
+                                         "api",      "credential", "auth",   NULL};
+
+/* Words that lower the confidence in a number (an order or ticket number
+ * that has a phone or SSN shape). */
+static const char *const neg_num[] = {"order",  "invoice", "tracking", "isbn",    "serial",
+                                      "ticket", "ref",     "sku",      "part no", NULL};
 
 static const char *const *
 ctx_words(enum pol_pii_label label)
@@ -248,20 +194,36 @@ ctx_words(enum pol_pii_label label)
     case POL_PII_CREDIT_CARD: return ctx_card;
     case POL_PII_US_SSN: return ctx_ssn;
     case POL_PII_IP_ADDRESS: return ctx_ip;
+    case POL_PII_IBAN: return ctx_iban;
+    case POL_PII_URL: return ctx_url;
+    case POL_PII_DATE: return ctx_date;
+    case POL_PII_SECRET: return ctx_secret;
     default: return NULL;
     }
 }
 
 /* True when one of words starts at a word start in [from, to), any case. */
-static bool
+bool
 words_in(const struct scan *sc, size_t from, size_t to, const char *const *words)
 {
+    uint32_t first = 0;
+
+    /* the first letters of the words: most word starts fail this test */
+    for (size_t w = 0; words[w] != NULL; w++)
+        first |= 1u << ((unsigned)(words[w][0] - 'a') & 31);
     for (size_t p = from; p < to; p++) {
+        int c0;
+
         if (!is_alpha(sc->t[p]) || (p > 0 && is_alpha(sc->t[p - 1])))
             continue;
+        c0 = lower(sc->t[p]);
+        if (!(first & (1u << ((unsigned)(c0 - 'a') & 31))))
+            continue;
         for (size_t w = 0; words[w] != NULL; w++) {
-            size_t k = 0;
+            size_t k = 1;
 
+            if (words[w][0] != c0)
+                continue;
             while (words[w][k] != '\0' && p + k < to && lower(sc->t[p + k]) == words[w][k])
                 k++;
             if (words[w][k] == '\0')
@@ -273,7 +235,7 @@ words_in(const struct scan *sc, size_t from, size_t to, const char *const *words
 
 /* True when a context word of label starts at a word start within the
  * CTX_WINDOW bytes before start. */
-static bool
+bool
 ctx_has(const struct scan *sc, size_t start, enum pol_pii_label label)
 {
     const char *const *words = ctx_words(label);
@@ -295,19 +257,23 @@ ctx_neg_ip(const struct scan *sc, size_t start, size_t end)
     return words_in(sc, from, start, neg_ip) || words_in(sc, end, to, neg_ip);
 }
 
-static void
+void
 add_cand(struct scan *sc, size_t start, size_t end, enum pol_pii_label label, float base,
          bool need_ctx)
 {
     struct pol_pii_span sp;
     bool ctx = ctx_has(sc, start, label);
+    float boost = label == POL_PII_DATE ? 0.30f : CTX_BOOST;
 
     if (need_ctx && !ctx)
         return;
     sp.start = start;
     sp.end = end;
     sp.label = label;
-    sp.score = base + (ctx ? CTX_BOOST : 0.0f);
+    sp.score = base + (ctx ? boost : 0.0f);
+    if (!ctx && (label == POL_PII_PHONE || label == POL_PII_US_SSN) &&
+        words_in(sc, start > CTX_WINDOW ? start - CTX_WINDOW : 0, start, neg_num))
+        sp.score -= CTX_PENALTY;
     if (sp.score > 1.0f)
         sp.score = 1.0f;
     spans_push(&sc->cand, &sp);
@@ -315,7 +281,7 @@ add_cand(struct scan *sc, size_t start, size_t end, enum pol_pii_label label, fl
 
 /* Left boundary of a numeric value at i: not glued to a word, and not the
  * continuation of a digit run through a separator ("1,234", "1-123"). */
-static bool
+bool
 num_left_ok(const struct scan *sc, size_t i)
 {
     int c = before(sc, i, 1);
@@ -330,7 +296,7 @@ num_left_ok(const struct scan *sc, size_t i)
 }
 
 /* Right boundary of a numeric value ending at e. */
-static bool
+bool
 num_right_ok(const struct scan *sc, size_t e)
 {
     int c = at(sc, e);
@@ -518,280 +484,6 @@ scan_ipv6(struct scan *sc, size_t i)
     add_cand(sc, i, e, POL_PII_IP_ADDRESS, 0.85f, nhex < 4 && !dot);
 }
 
-/* ------------------------------------------------------------ US_SSN */
-
-static void
-scan_ssn(struct scan *sc, size_t i)
-{
-    char d[9];
-    size_t p = i, nd = 0;
-    int sep = 0;
-    static const size_t groups[3] = {3, 2, 4};
-
-    for (int g = 0; g < 3; g++) {
-        for (size_t k = 0; k < groups[g]; k++) {
-            if (!is_digit(at(sc, p)))
-                return;
-            d[nd++] = (char)sc->t[p++];
-        }
-        if (g < 2) {
-            int c = at(sc, p);
-
-            if (g == 0 && (c == '-' || c == ' '))
-                sep = c;
-            if (sep != 0) {
-                if (c != sep)
-                    return;
-                p++;
-            }
-        }
-    }
-    if (is_digit(at(sc, p)) || !num_right_ok(sc, p))
-        return;
-    if (!pol_pii_ssn_ok(d))
-        return;
-    if (sep == '-')
-        add_cand(sc, i, p, POL_PII_US_SSN, 0.85f, false);
-    else if (sep == ' ')
-        add_cand(sc, i, p, POL_PII_US_SSN, 0.70f, false);
-    else
-        add_cand(sc, i, p, POL_PII_US_SSN, 0.75f, true);
-}
-
-/* ------------------------------------------------------------ CREDIT_CARD */
-
-static void
-scan_card(struct scan *sc, size_t i)
-{
-    char d[19];
-    size_t nd = 0, p = i, ng = 0;
-    size_t gend[8], gnd[8];
-    bool gok[8]; /* groups 0..k all 3-7 digits long */
-    int sep = 0;
-
-    for (;;) {
-        size_t s = p;
-
-        while (p < sc->len && is_digit(sc->t[p]) && nd < sizeof(d))
-            d[nd++] = (char)sc->t[p++];
-        if (is_digit(at(sc, p))) {
-            if (ng == 0)
-                return; /* a run longer than 19 digits */
-            break;      /* keep the complete groups before it */
-        }
-        gend[ng] = p;
-        gnd[ng] = nd;
-        gok[ng] = (ng == 0 || gok[ng - 1]) && p - s >= 3 && p - s <= 7;
-        ng++;
-        if (ng == CM_ARRAY_LEN(gend))
-            break;
-        if ((at(sc, p) == ' ' || at(sc, p) == '-') && (sep == 0 || sep == at(sc, p)) &&
-            is_digit(at(sc, p + 1))) {
-            sep = at(sc, p);
-            p++;
-            continue;
-        }
-        break;
-    }
-    for (size_t k = ng; k > 0; k--) {
-        size_t n = gnd[k - 1], e = gend[k - 1];
-
-        if (n < 13)
-            return;
-        if (n > 19 || (k > 1 && !gok[k - 1]) || !num_right_ok(sc, e))
-            continue;
-        if (k < ng && sep == '-')
-            continue; /* a cut inside a dashed run */
-        if (card_issuer_ok(d, n) && pol_pii_luhn_ok(d, n)) {
-            add_cand(sc, i, e, POL_PII_CREDIT_CARD, 0.95f, false);
-            return;
-        }
-    }
-}
-
-/* ------------------------------------------------------------ PHONE */
-
-struct pgroup {
-    size_t start; /* first digit */
-    size_t end;   /* after the group (after ')' for a parenthesised one) */
-    size_t nd;
-    bool paren;
-    int sep; /* separator before: ' ', '-', '.', 'p' (right after ')'), 0 */
-};
-
-/* An extension after the number ending at e ("x123", " ext. 123"); returns
- * the new end, or e. */
-static size_t
-phone_ext(const struct scan *sc, size_t e)
-{
-    static const char *const kw[] = {"extension", "ext.", "ext", "x", "#"};
-    size_t p = e, s;
-
-    if (at(sc, p) == ' ' || at(sc, p) == ',')
-        p++;
-    if (at(sc, p) == ' ')
-        p++;
-    for (size_t w = 0; w < CM_ARRAY_LEN(kw); w++) {
-        size_t k = 0;
-
-        while (kw[w][k] != '\0' && lower(at(sc, p + k)) == kw[w][k])
-            k++;
-        if (kw[w][k] != '\0')
-            continue;
-        s = p + k;
-        if (at(sc, s) == ' ' || (at(sc, s) == '.' && at(sc, s + 1) == ' '))
-            s += at(sc, s) == ' ' ? 1 : 2;
-        if (at(sc, s) == ' ')
-            s++;
-        {
-            size_t ds = s;
-
-            while (is_digit(at(sc, s)) && s - ds < 6)
-                s++;
-            if (s == ds || is_alnum(at(sc, s)))
-                return e;
-        }
-        return s;
-    }
-    return e;
-}
-
-/* Score of groups g[0..k) as a phone number, or 0 for no phone shape. */
-static float
-phone_shape(const struct scan *sc, bool plus, const struct pgroup *g, size_t k, bool cut,
-            bool *need_ctx)
-{
-    /* the value continues a space-separated run of digit groups */
-    bool glued = before(sc, g[0].start - g[0].paren, 1) == ' ' &&
-                 is_digit(before(sc, g[0].start - g[0].paren, 2));
-    size_t nd = 0, j = 0;
-    bool dots = false, others = false, spaces_only = true, paren = false;
-
-    *need_ctx = false;
-    for (size_t q = 0; q < k; q++) {
-        nd += g[q].nd;
-        paren = paren || g[q].paren;
-        if (q == 0)
-            continue;
-        dots = dots || g[q].sep == '.';
-        others = others || (g[q].sep != '.');
-        spaces_only = spaces_only && g[q].sep == ' ';
-    }
-    if (nd < 7 || nd > 15 || (dots && others))
-        return 0;
-
-    /* country codes do not start with 0 */
-    if (plus)
-        return nd >= 8 && sc->t[g[0].start] != '0' ? 0.85f : 0;
-
-    /* "0044 20 7946 0958": international prefix instead of '+'.  The
-     * shapes with a leading 0 are not cut out of a longer run of groups
-     * (hex dumps: "00 05 64 69 66 66 09 0a"). */
-    if (k >= 2 && !cut && !glued && !g[0].paren && g[0].nd >= 4 && g[0].nd <= 5 &&
-        sc->t[g[0].start] == '0' && sc->t[g[0].start + 1] == '0' && sc->t[g[0].start + 2] != '0' &&
-        nd >= 10 && !dots)
-        return 0.75f;
-
-    /* North American numbering plan */
-    if (k >= 4 && g[0].nd == 1 && sc->t[g[0].start] == '1' && !g[0].paren)
-        j = 1;
-    if (k - j == 3 && g[j].nd == 3 && g[j + 1].nd == 3 && g[j + 2].nd == 4 && !g[j + 1].paren &&
-        !g[j + 2].paren && sc->t[g[j].start] >= '2' && sc->t[g[j + 1].start] >= '2' &&
-        (g[j + 1].sep != 'p' || g[j].paren) && g[j + 2].sep != 'p')
-        return !(spaces_only && !paren) ? 0.75f : glued ? 0 : 0.60f;
-    if (k == 1 && !paren && (nd == 10 || (nd == 11 && sc->t[g[0].start] == '1'))) {
-        size_t a = g[0].start + (nd == 11);
-
-        if (sc->t[a] >= '2' && sc->t[a + 3] >= '2') {
-            *need_ctx = true;
-            return 0.60f;
-        }
-        return 0;
-    }
-    if (k == 2 && g[0].nd == 3 && g[1].nd == 4 && !paren && g[1].sep != ' ' &&
-        sc->t[g[0].start] >= '2') {
-        *need_ctx = true;
-        return 0.55f;
-    }
-
-    /* national format with trunk prefix 0: "020 7946 0958", "030 1234567" */
-    if (k >= 2 && k <= 5 && !cut && !glued && sc->t[g[0].start] == '0' &&
-        sc->t[g[0].start + 1] != '0' && g[0].nd >= 2 && g[0].nd <= 5 && nd >= 10 && nd <= 12 &&
-        !dots) {
-        for (size_t q = 0; q < k; q++) {
-            if (g[q].nd < 2)
-                return 0;
-        }
-        return 0.60f;
-    }
-    return 0;
-}
-
-static void
-scan_phone(struct scan *sc, size_t i)
-{
-    struct pgroup g[8];
-    size_t ng = 0, p = i;
-    bool plus = false;
-    int sep = 0;
-
-    if (sc->t[p] == '+') {
-        plus = true;
-        p++;
-    }
-    while (ng < CM_ARRAY_LEN(g)) {
-        struct pgroup *gr = &g[ng];
-        size_t ds;
-
-        gr->sep = sep;
-        gr->paren = at(sc, p) == '(';
-        if (gr->paren)
-            p++;
-        ds = p;
-        while (p < sc->len && is_digit(sc->t[p]) && p - ds < 15)
-            p++;
-        gr->start = ds;
-        gr->nd = p - ds;
-        if (gr->nd == 0)
-            break;
-        if (is_digit(at(sc, p)))
-            return; /* a digit run longer than any phone number */
-        if (gr->paren) {
-            if (at(sc, p) != ')')
-                break;
-            p++;
-        }
-        gr->end = p;
-        ng++;
-        sep = at(sc, p);
-        if (sep == ' ' || sep == '-' || sep == '.') {
-            if (is_digit(at(sc, p + 1)) || at(sc, p + 1) == '(') {
-                p++;
-                continue;
-            }
-            break;
-        }
-        if (gr->paren && (is_digit(sep) || sep == '(')) {
-            sep = 'p';
-            continue;
-        }
-        break;
-    }
-    for (size_t k = ng; k > 0; k--) {
-        bool need_ctx;
-        float score = phone_shape(sc, plus, g, k, k < ng, &need_ctx);
-        size_t e;
-
-        if (score <= 0)
-            continue;
-        e = phone_ext(sc, g[k - 1].end);
-        if (!num_right_ok(sc, e))
-            continue;
-        add_cand(sc, i, e, POL_PII_PHONE, score, need_ctx);
-        return;
-    }
-}
-
 /* ------------------------------------------------------------ resolution */
 
 static int
@@ -817,73 +509,363 @@ cand_cmp_start(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Keeps the candidates that win under the overlap rule, sorted by start. */
+/* Sorts by start with insertion sort: candidates arrive nearly in order
+ * (a recognizer's span starts at or shortly before its anchor). */
 static void
-resolve(struct scan *sc, size_t len, struct pol_pii_spans *out)
+sort_by_start(struct pol_pii_span *v, size_t n)
 {
-    struct pol_pii_spans *c = &sc->cand;
-    uint8_t *covered;
-    size_t kept = 0;
-
-    if (c->n == 0)
-        return;
-    if (c->n == 1) {
-        spans_push(out, &c->v[0]);
+    if (n > 256) {
+        qsort(v, n, sizeof(v[0]), cand_cmp_start);
         return;
     }
-    qsort(c->v, c->n, sizeof(c->v[0]), cand_cmp_priority);
-    covered = cm_calloc(len / 8 + 1, 1);
-    for (size_t k = 0; k < c->n; k++) {
-        const struct pol_pii_span *sp = &c->v[k];
+    for (size_t k = 1; k < n; k++) {
+        struct pol_pii_span x = v[k];
+        size_t j = k;
+
+        while (j > 0 && v[j - 1].start > x.start) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+static void
+sort_by_priority(struct pol_pii_span *v, size_t n)
+{
+    if (n > 32) {
+        qsort(v, n, sizeof(v[0]), cand_cmp_priority);
+        return;
+    }
+    for (size_t k = 1; k < n; k++) {
+        struct pol_pii_span x = v[k];
+        size_t j = k;
+
+        while (j > 0 && cand_cmp_priority(&v[j - 1], &x) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* Resolves one cluster v[0..n) of transitively overlapping candidates
+ * covering [lo, hi): keeps the winners in v[0..kept), sorted by start. */
+static size_t
+resolve_cluster(struct pol_pii_span *v, size_t n, size_t lo, size_t hi)
+{
+    uint8_t small[64], *covered;
+    size_t kept = 0, bits = hi - lo;
+
+    sort_by_priority(v, n);
+    covered = bits <= sizeof(small) * 8 ? small : cm_malloc(bits / 8 + 1);
+    memset(covered, 0, bits / 8 + 1 <= sizeof(small) ? sizeof(small) : bits / 8 + 1);
+    for (size_t k = 0; k < n; k++) {
+        const struct pol_pii_span sp = v[k];
         bool free_run = true;
 
-        for (size_t b = sp->start; b < sp->end && free_run; b++)
+        for (size_t b = sp.start - lo; b < sp.end - lo && free_run; b++)
             free_run = !(covered[b / 8] & (1u << (b % 8)));
         if (!free_run)
             continue;
-        for (size_t b = sp->start; b < sp->end; b++)
+        for (size_t b = sp.start - lo; b < sp.end - lo; b++)
             covered[b / 8] |= (uint8_t)(1u << (b % 8));
-        c->v[kept++] = *sp;
+        v[kept++] = sp;
     }
-    free(covered);
-    qsort(c->v, kept, sizeof(c->v[0]), cand_cmp_start);
-    for (size_t k = 0; k < kept; k++)
-        spans_push(out, &c->v[k]);
+    if (covered != small)
+        free(covered);
+    sort_by_start(v, kept);
+    return kept;
+}
+
+/* Keeps the candidates that win under the overlap rule, sorted by start:
+ * sorted by start, the candidates fall into clusters that overlap
+ * transitively; a cluster of one is kept, a larger one is decided by
+ * priority (pii_scan.h). */
+static void
+resolve(struct scan *sc, struct pol_pii_spans *out)
+{
+    struct pol_pii_spans *c = &sc->cand;
+    size_t k = 0;
+
+    sort_by_start(c->v, c->n);
+    while (k < c->n) {
+        size_t e = k + 1, hi = c->v[k].end, kept;
+
+        while (e < c->n && c->v[e].start < hi) {
+            if (c->v[e].end > hi)
+                hi = c->v[e].end;
+            e++;
+        }
+        kept = e - k == 1 ? 1 : resolve_cluster(c->v + k, e - k, c->v[k].start, hi);
+        for (size_t q = 0; q < kept; q++)
+            spans_push(out, &c->v[k + q]);
+        k = e;
+    }
+}
+
+/* ------------------------------------------------------------ the pass */
+
+const unsigned char pii_cls[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x10, 0x10, 0x10, 0x10, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x10, 0x40, 0x00, 0x40, 0x40, 0x40, 0x40, 0x40, 0xc0, 0x40, 0x40, 0xc0, 0x40, 0xe0, 0x40, 0x40,
+    0x69, 0x69, 0x69, 0x69, 0x69, 0x69, 0x69, 0x69, 0x69, 0x69, 0xc0, 0x40, 0x00, 0xc0, 0x00, 0x40,
+    0xc0, 0x6a, 0x6a, 0x6a, 0x6a, 0x6a, 0x6a, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62,
+    0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x62, 0x40, 0x00, 0x40, 0x00, 0x60,
+    0x00, 0x6c, 0x6c, 0x6c, 0x6c, 0x6c, 0x6c, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64,
+    0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x64, 0x00, 0x00, 0x00, 0x40, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/* The prefilter of the main loop: bit 0 a byte that may start a word
+ * worth a look (a digit, an upper-case letter, or the first letter of a
+ * lower-case token prefix: "aws", "eyJ", "gh", "github_pat_", "glpat-",
+ * "rk_", "sk", "secret", "www", "xox"), bit 1 a letter or digit, bit 2 an
+ * anchor ('@', ':', '=', '-', '+', '(').  A byte needs attention when it
+ * is an anchor, or a start byte after a byte that is not a letter or
+ * digit; the test is branch-free, so prose costs about two table loads
+ * per byte. */
+#define ST_START 1u
+#define ST_ALNUM 2u
+#define ST_ANCHOR 4u
+static unsigned char st_tab[256];
+
+static void
+st_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        unsigned v = 0;
+
+        if (is_digit(c) || is_upper(c) || (c != 0 && strchr("aegrswx", c) != NULL))
+            v |= ST_START;
+        if (is_alnum(c))
+            v |= ST_ALNUM;
+        if (c != 0 && strchr("@:=-+(", c) != NULL)
+            v |= ST_ANCHOR;
+        st_tab[c] = (unsigned char)v;
+    }
+}
+
+static pthread_once_t st_once = PTHREAD_ONCE_INIT;
+
+/* Month names are recognised capitalised ("March", "Mar"), so the
+ * upper-case start bit covers them. */
+static bool
+month_first(int c)
+{
+    switch (c) {
+    case 'J':
+    case 'F':
+    case 'M':
+    case 'A':
+    case 'S':
+    case 'O':
+    case 'N':
+    case 'D': return true;
+    default: return false;
+    }
+}
+
+/* IPv6 at a ':': the hex run of 1-4 digits before it starts the address
+ * ("fe80::1", "2001:db8::"), or "::" starts it. */
+static void
+v6_at_colon(struct scan *sc, size_t i)
+{
+    size_t s = i;
+
+    if (at(sc, i + 1) == ':' && !is_hex(before(sc, i, 1)))
+        scan_ipv6(sc, i);
+    while (s > 0 && i - s < 5 && is_hex(sc->t[s - 1]))
+        s--;
+    if (s < i && i - s <= 4 && !is_alnum(before(sc, s, 1)))
+        scan_ipv6(sc, s);
+}
+
+/* A run of letters and digits [i, j) that starts with a digit.  Each
+ * recognizer is tried only where its shape can start: most numbers in
+ * prompts ("42", "2023", "v1.2") fail these byte tests. */
+static void
+digit_run(struct scan *sc, size_t i, size_t j)
+{
+    size_t n = j - i;
+    int next = at(sc, j), next2 = at(sc, j + 1);
+    /* a digit group continues after one separator */
+    bool grp = (next == ' ' || next == '-' || next == '.' || next == '/') && is_digit(next2);
+
+    if (!num_left_ok(sc, i))
+        return;
+    if (next == '.' && want(sc, POL_PII_IP_ADDRESS))
+        scan_ipv4(sc, i);
+    if ((n == 9 || (n == 3 && grp)) && want(sc, POL_PII_US_SSN))
+        scan_ssn(sc, i);
+    if (n >= 3 && n <= 19 && (n >= 13 || grp) && want(sc, POL_PII_CREDIT_CARD))
+        scan_card(sc, i);
+    if (n <= 15 && (n >= 7 || grp || (next == ' ' && next2 == '(') || next == ')') &&
+        want(sc, POL_PII_PHONE))
+        scan_phone(sc, i);
+    if (n <= 4 && (grp || (next == ' ' && (is_upper(next2) || next2 == 'o')) || n > 2) &&
+        want(sc, POL_PII_DATE))
+        scan_date_num(sc, i);
+}
+
+/* Could a secret token start with the letters c, c2 (pii_rec_text.c:
+ * AKIA/ASIA/AIza, gh?_/github_pat_/glpat-, xox?-, sk_/rk_/sk-, eyJ, and
+ * the context words "aws" and "secret" before an AWS secret key)? */
+static bool
+secret_first(int c, int c2)
+{
+    switch (c) {
+    case 'A': return c2 == 'K' || c2 == 'S' || c2 == 'I' || c2 == 'W' || c2 == 'w';
+    case 'S': return c2 == 'e' || c2 == 'E';
+    case 'a': return c2 == 'w';
+    case 'g': return c2 == 'h' || c2 == 'i' || c2 == 'l';
+    case 'x': return c2 == 'o';
+    case 's': return c2 == 'k' || c2 == 'e';
+    case 'r': return c2 == 'k';
+    case 'e': return c2 == 'y';
+    default: return false;
+    }
+}
+
+/* A lower-case word start worth a look: "aws", "eyJ", "gh", "gi(thub_pat_)",
+ * "gl(pat-)", "rk_", "sk", "sec(ret)", "www", "xo(x)". */
+static bool
+lower_start(const struct scan *sc, size_t i)
+{
+    int c2 = at(sc, i + 1);
+
+    switch (sc->t[i]) {
+    case 'a': return c2 == 'w';
+    case 'e': return c2 == 'y';
+    case 'g': return c2 == 'h' || c2 == 'i' || c2 == 'l';
+    case 'r': return c2 == 'k';
+    case 's': return c2 == 'k' || (c2 == 'e' && at(sc, i + 2) == 'c');
+    case 'w': return c2 == 'w';
+    case 'x': return c2 == 'o';
+    default: return false;
+    }
+}
+
+/* A word start i (a start byte after a byte that is not a letter or
+ * digit); returns the end of its run of letters and digits. */
+static size_t
+word(struct scan *sc, size_t i)
+{
+    const unsigned char *t = sc->t;
+    int c = t[i], c2 = at(sc, i + 1), next;
+    size_t j = i + 1, n;
+
+    while (j < sc->len && (st_tab[t[j]] & ST_ALNUM))
+        j++;
+    if (is_digit(c)) {
+        digit_run(sc, i, j);
+        return j;
+    }
+    n = j - i;
+    next = at(sc, j);
+    if (is_upper(c) && is_upper(c2) && n >= 4 && is_digit(t[i + 2]) && is_digit(t[i + 3]) &&
+        want(sc, POL_PII_IBAN))
+        scan_iban(sc, i);
+    if (n >= 3 && n <= 9 && month_first(c) && want(sc, POL_PII_DATE)) {
+        int m = month_at(sc, i, j);
+
+        if (m != 0)
+            scan_date_word(sc, i, j, m);
+    }
+    if (secret_first(c, c2) && want(sc, POL_PII_SECRET))
+        scan_secret_word(sc, i, j);
+    if (n == 3 && next == '.' && c == 'w' && c2 == 'w' && t[i + 2] == 'w' &&
+        want(sc, POL_PII_URL) && before(sc, i, 1) != '/' && before(sc, i, 1) != '.' &&
+        before(sc, i, 1) != '@')
+        scan_url_www(sc, i);
+    return j;
+}
+
+/* One of the punctuation anchors at i. */
+static void
+anchor(struct scan *sc, size_t i)
+{
+    int c = sc->t[i], n1 = at(sc, i + 1);
+
+    switch (c) {
+    case '@':
+        if (want(sc, POL_PII_EMAIL))
+            scan_email(sc, i);
+        break;
+    case ':':
+        if (want(sc, POL_PII_IP_ADDRESS))
+            v6_at_colon(sc, i);
+        if (want(sc, POL_PII_URL) && n1 == '/' && at(sc, i + 2) == '/')
+            scan_url_scheme(sc, i);
+        if (want(sc, POL_PII_SECRET))
+            scan_secret_assign(sc, i);
+        break;
+    case '=':
+        if (want(sc, POL_PII_SECRET))
+            scan_secret_assign(sc, i);
+        break;
+    case '-':
+        if (want(sc, POL_PII_SECRET) && n1 == '-' && at(sc, i + 5) == 'B')
+            scan_pem(sc, i);
+        break;
+    case '+':
+    case '(':
+        if (want(sc, POL_PII_PHONE) && num_left_ok(sc, i) &&
+            (is_digit(n1) || (c == '+' && n1 == '(')))
+            scan_phone(sc, i);
+        break;
+    default: break;
+    }
 }
 
 int
 pol_pii_scan(const char *text, size_t len, unsigned labels, struct pol_pii_spans *out)
 {
     struct scan sc = {.t = (const unsigned char *)text, .len = len, .labels = labels};
-    bool want_num = labels & (POL_PII_MASK(POL_PII_PHONE) | POL_PII_MASK(POL_PII_CREDIT_CARD) |
-                              POL_PII_MASK(POL_PII_US_SSN) | POL_PII_MASK(POL_PII_IP_ADDRESS));
+    const unsigned char *t = sc.t;
+    size_t i = 0;
 
     pol_pii_spans_init(&sc.cand);
-    for (size_t i = 0; i < len; i++) {
-        int c = sc.t[i];
+    sc.pem_end = SIZE_MAX;
+    if ((labels & POL_PII_ALL) == 0)
+        return CM_OK;
+    pthread_once(&st_once, st_init);
+    {
+        unsigned prev = 0; /* st_tab of the byte before i */
 
-        if (c == '@') {
-            if (labels & POL_PII_MASK(POL_PII_EMAIL))
-                scan_email(&sc, i);
-            continue;
-        }
-        if (want_num && (is_digit(c) || c == '+' || c == '(') && num_left_ok(&sc, i)) {
-            if (is_digit(c)) {
-                if (labels & POL_PII_MASK(POL_PII_IP_ADDRESS))
-                    scan_ipv4(&sc, i);
-                if (labels & POL_PII_MASK(POL_PII_US_SSN))
-                    scan_ssn(&sc, i);
-                if (labels & POL_PII_MASK(POL_PII_CREDIT_CARD))
-                    scan_card(&sc, i);
+        while (i < len) {
+            unsigned x = st_tab[t[i]];
+
+            /* an anchor, or a start byte not preceded by a letter or digit */
+            if (((x & ST_ANCHOR) | (x & ~(prev >> 1) & ST_START)) == 0) {
+                prev = x;
+                i++;
+                continue;
             }
-            if ((labels & POL_PII_MASK(POL_PII_PHONE)) &&
-                (is_digit(c) || is_digit(at(&sc, i + 1)) || (c == '+' && at(&sc, i + 1) == '(')))
-                scan_phone(&sc, i);
+            if (x & ST_ANCHOR) {
+                anchor(&sc, i);
+                i++;
+            } else if (t[i] >= 'a' && !lower_start(&sc, i)) {
+                /* a common word ("read", "small", "every"): its bytes go by
+                 * one at a time, each behind a letter */
+                prev = x;
+                i++;
+                continue;
+            } else {
+                i = word(&sc, i);
+            }
+            prev = st_tab[t[i - 1]];
         }
-        if ((labels & POL_PII_MASK(POL_PII_IP_ADDRESS)) && (is_hex(c) || c == ':'))
-            scan_ipv6(&sc, i);
     }
-    resolve(&sc, len, out);
+    resolve(&sc, out);
     pol_pii_spans_fini(&sc.cand);
     return CM_OK;
 }

@@ -69,6 +69,8 @@ policy = $repo/deploy/policies/default.json
 instance = bench
 bootstrap_file = $work/kafka.bootstrap
 log_level = warn
+workers = 1
+admin_listen =
 CONF
 taskset -c 0 "$bin/steward" -c "$work/steward.conf" 2>"$work/steward.log" &
 sc_pid=$!; pids+=("$sc_pid")

@@ -23,17 +23,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct pol_body_limits lim = {.max_depth = 64};
     struct pol_pii_redact_opts opts = {.mask_keep = 4};
     struct cm_arena *arena;
-    enum pol_pii_op keep[POL_PII__COUNT], red[POL_PII__COUNT];
+    enum pol_pii_op keep[POL_LABEL_MAX], red[POL_LABEL_MAX];
     enum pol_route route;
     enum pol_dir dir;
 
     if (size < 1)
         return 0;
-    route = (enum pol_route)(data[0] % 4);
+    route = (enum pol_route)(data[0] % POL_ROUTE__COUNT);
     dir = (data[0] & 0x10) ? POL_DIR_RESPONSE : POL_DIR_REQUEST;
     data++;
     size--;
-    for (int l = 0; l < POL_PII__COUNT; l++) {
+    for (int l = 0; l < POL_LABEL_MAX; l++) {
         keep[l] = POL_PII_KEEP;
         red[l] = (l % 2) ? POL_PII_OP_REDACT : POL_PII_OP_MASK;
     }
@@ -43,10 +43,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct cm_err err;
         struct cm_buf out;
         size_t nrep;
-        unsigned counts[POL_PII__COUNT] = {0};
+        unsigned counts[POL_LABEL_MAX] = {0};
 
         err.msg[0] = '\0';
-        if (pol_body_parse(arena, route, dir, (const char *)data, size, &lim, &b, &err) != CM_OK) {
+        if (pol_body_parse(arena, route, dir, (const char *)data, size, &lim, NULL, &b, &err) !=
+            CM_OK) {
             if (err.msg[0] == '\0')
                 __builtin_trap();
             goto out;
@@ -54,6 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pol_body_counts(b, counts);
         (void)pol_body_model(b);
         (void)pol_body_stream(b);
+        (void)pol_body_modalities(b);
         cm_buf_init(&out);
         if (pol_body_rewrite(b, keep, &opts, &out, &nrep) != CM_OK || nrep != 0 ||
             out.len != size || (size && memcmp(out.p, data, size) != 0))
@@ -61,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cm_buf_reset(&out);
         if (pol_body_rewrite(b, red, &opts, &out, &nrep) != CM_OK)
             __builtin_trap();
-        if (pol_body_parse(arena, route, dir, out.p ? out.p : "", out.len, &lim, &b2, &err) !=
+        if (pol_body_parse(arena, route, dir, out.p ? out.p : "", out.len, &lim, NULL, &b2, &err) !=
             CM_OK)
             __builtin_trap(); /* the rewrite must stay valid JSON of the same shape */
         cm_buf_fini(&out);

@@ -1,12 +1,26 @@
 # tests/fuzz: libFuzzer harnesses, one per parser (see the `fuzzer` macro in
-# the root Makefile).  Each compiles the harness with the sources it needs.
+# the root Makefile).  Each compiles the harness with the sources it needs;
+# `make fuzz` builds them all, `make fuzz-run` runs each for FUZZ_SECONDS.
 FUZZ_COMMON_SRCS := $(COMMON_SRCS)
 FUZZ_POLICY_SRCS := $(POLICY_SRCS) $(COMMON_SRCS)
+FUZZ_POLICY_LIBS := $(LDLIBS_POLICY) $(LDLIBS_COMMON)
 
 # the options-table engine over inih (every config file)
 $(eval $(call fuzzer,fuzz_conf,$(FUZZ_COMMON_SRCS),$(LDLIBS_COMMON)))
 # request/response body inspection and byte-exact rewriting
-$(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(LDLIBS_POLICY) $(LDLIBS_COMMON)))
+$(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# the classifier's recognizers, the redaction operators, the streaming redactor
+$(eval $(call fuzzer,fuzz_pii_scan,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+$(eval $(call fuzzer,fuzz_pii_redact,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+$(eval $(call fuzzer,fuzz_pii_stream,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# the strict HTTP/1.1 framing guard in front of evhttp
+$(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c common/cm_hash.c common/cm_status.c common/cm_mem.c,$(LDLIBS_SSL)))
+# bounded inflation of gzip/deflate request bodies
+$(eval $(call fuzzer,fuzz_inflate,sidecar/sc_inflate.c common/cm_buf.c common/cm_mem.c common/cm_status.c,$(LDLIBS_Z)))
+# the policy loader (JSON and YAML), its compiled form, and the API-key file
+$(eval $(call fuzzer,fuzz_policy_load,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
+# loading a learned-model file from arbitrary bytes, and inference with it
+$(eval $(call fuzzer,fuzz_pii_model,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 # the lineage-context headers (traceparent, X-Steward-Parent, X-Steward-Inputs)
 # and the fingerprint normalisation
 FUZZ_AUDIT_SRCS := audit/aud_context.c $(COMMON_SRCS)

@@ -143,6 +143,7 @@ class Stack:
         self.url = self.env["STEWARD_URL"]
         self.db = self.env["STEWARD_DB"]
         self.model_url = self.env["MODEL_URL"]
+        self.admin_url = self.env["STEWARD_ADMIN_URL"]
 
     def stop(self):
         for sc in self.extra:
@@ -231,10 +232,13 @@ class Sidecar:
         self.dir = tempfile.mkdtemp(prefix="sidecar-", dir=stack.dir)
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
+        self.admin_port = free_port()
+        self.admin_url = "http://127.0.0.1:%d" % self.admin_port
         self.conf = os.path.join(self.dir, "steward.conf")
         self.log = os.path.join(self.dir, "steward.log")
         lines = {
             "listen": "127.0.0.1:%d" % self.port,
+            "admin_listen": "127.0.0.1:%d" % self.admin_port,
             "upstream": upstream or stack.model_url,
             "policy": policy or os.path.join(REPO, "deploy/policies/default.json"),
             "instance": "it-" + os.path.basename(self.dir),

@@ -142,8 +142,30 @@ class PipelineTest(unittest.TestCase):
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual(r.status, 415)
         r = request(self.st.url, "POST", "/v1/chat/completions", b"\x1f\x8b\x08\x00",
-                    headers={"Content-Encoding": "gzip"})
+                    headers={"Content-Encoding": "br"})
         self.assertEqual(r.status, 415)
+
+    def test_compressed_bodies_are_inflated_and_inspected(self):
+        import gzip
+        import zlib
+        raw = json.dumps(chat("mail jane.doe@example.com")).encode()
+        for enc, data in (("gzip", gzip.compress(raw)), ("deflate", zlib.compress(raw))):
+            r = request(self.st.url, "POST", "/v1/chat/completions", data,
+                        headers={"Content-Encoding": enc})
+            self.assertEqual(r.status, 200, r.body)
+            seen = self.st.model_received(r.record)[0]
+            self.assertNotIn("content-encoding", seen["headers"])
+            self.assertIn("<EMAIL>", seen["body"])
+            self.assert_no_fixture_pii(seen["body"], enc + " request")
+        # A bomb: 2 MiB of zeros in a few KiB; refused at max_body, not inflated whole.
+        bomb = gzip.compress(b'{"model":"x","messages":[],"pad":"' + b"0" * (2 << 20) + b'"}')
+        r = request(self.st.url, "POST", "/v1/chat/completions", bomb,
+                    headers={"Content-Encoding": "gzip"})
+        self.assertEqual(r.status, 413)
+        self.assertEqual(self.st.record_row(r.record)[2], "too_large")
+        r = request(self.st.url, "POST", "/v1/chat/completions", gzip.compress(raw)[:-9],
+                    headers={"Content-Encoding": "gzip"})
+        self.assertEqual(r.status, 400)
 
     def test_models_pass_through(self):
         r = request(self.st.url, "GET", "/v1/models")

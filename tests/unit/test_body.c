@@ -36,7 +36,7 @@ parse_ok(enum pol_route route, enum pol_dir dir, const char *json)
 {
     struct pol_body *b = NULL;
     struct cm_err err = {{0}};
-    int rc = pol_body_parse(arena, route, dir, json, strlen(json), &lim64, &b, &err);
+    int rc = pol_body_parse(arena, route, dir, json, strlen(json), &lim64, NULL, &b, &err);
 
     ck_assert_msg(rc == CM_OK, "parse failed: %s", err.msg);
     ck_assert_ptr_nonnull(b);
@@ -46,7 +46,7 @@ parse_ok(enum pol_route route, enum pol_dir dir, const char *json)
 /* Rewrites with every detected label redacted (EMAIL) or masked (others
  * as given) and returns a NUL-terminated copy. */
 static char *
-rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT], size_t *nrep)
+rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_LABEL_MAX], size_t *nrep)
 {
     struct pol_pii_redact_opts o = {.mask_keep = 4};
     struct cm_buf out;
@@ -58,9 +58,9 @@ rewrite(const struct pol_body *b, const enum pol_pii_op ops[POL_PII__COUNT], siz
 }
 
 static void
-all_redact(enum pol_pii_op ops[POL_PII__COUNT])
+all_redact(enum pol_pii_op ops[POL_LABEL_MAX])
 {
-    for (int l = 0; l < POL_PII__COUNT; l++)
+    for (int l = 0; l < POL_LABEL_MAX; l++)
         ops[l] = POL_PII_OP_REDACT;
 }
 
@@ -74,8 +74,8 @@ START_TEST(test_untouched_bytes)
                        "\t\"stream\":true, \"max_tokens\": 1e3, \"seed\": 18446744073709551616 }";
     struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
     const struct pol_body_finding *f;
-    unsigned counts[POL_PII__COUNT] = {0};
-    enum pol_pii_op ops[POL_PII__COUNT];
+    unsigned counts[POL_LABEL_MAX] = {0};
+    enum pol_pii_op ops[POL_LABEL_MAX];
     size_t nrep;
     char *out;
 
@@ -124,7 +124,7 @@ START_TEST(test_multipart)
         "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]}]}";
     struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
     const struct pol_body_finding *f;
-    enum pol_pii_op ops[POL_PII__COUNT];
+    enum pol_pii_op ops[POL_LABEL_MAX];
     size_t nrep;
     char *out;
 
@@ -154,7 +154,7 @@ START_TEST(test_escapes)
                        "\"caf\xc3\xa9\\n\\\"q\\\" \xf0\x9f\x98\x80 <EMAIL>/x\"}]}";
     struct pol_body *b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, in);
     const struct pol_body_finding *f;
-    enum pol_pii_op ops[POL_PII__COUNT];
+    enum pol_pii_op ops[POL_LABEL_MAX];
     size_t nrep;
     char *out;
 
@@ -210,6 +210,33 @@ static const struct shape_case shapes[] = {
      "{\"tools\":[{\"x\":{\"content\":\"a@example.com\"}}],\"messages\":[{\"meta\":{\"a\":[1,"
      "{\"content\":\"b@example.com\"}]},\"content\":\"c@example.com\"}]}",
      "/messages/0/content"},
+    /* OpenAI Responses API */
+    {POL_ROUTE_RESPONSES, POL_DIR_REQUEST,
+     "{\"model\":\"m\",\"instructions\":\"cc a@example.com\",\"input\":\"b@example.com\"}",
+     "/instructions /input"},
+    {POL_ROUTE_RESPONSES, POL_DIR_REQUEST,
+     "{\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":"
+     "\"a@example.com\"},{\"type\":\"input_image\",\"image_url\":\"https://x/a@example.com."
+     "png\"}]},{\"role\":\"user\",\"content\":\"b@example.com\"}]}",
+     "/input/0/content/0/text /input/1/content"},
+    {POL_ROUTE_RESPONSES, POL_DIR_RESPONSE,
+     "{\"output\":[{\"type\":\"message\",\"content\":[{\"type\":\"output_text\",\"text\":"
+     "\"a@example.com\"}]}]}",
+     "/output/0/content/0/text"},
+    {POL_ROUTE_RESPONSES, POL_DIR_RESPONSE,
+     "{\"type\":\"response.output_text.delta\",\"delta\":\"a@example.com\"}", "/delta"},
+    /* Anthropic Messages API */
+    {POL_ROUTE_MESSAGES, POL_DIR_REQUEST,
+     "{\"system\":\"a@example.com\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+     "\"text\",\"text\":\"b@example.com\"},{\"type\":\"image\",\"source\":{\"data\":"
+     "\"c@example.com\"}}]}]}",
+     "/system /messages/0/content/0/text"},
+    {POL_ROUTE_MESSAGES, POL_DIR_RESPONSE,
+     "{\"content\":[{\"type\":\"text\",\"text\":\"a@example.com\"}]}", "/content/0/text"},
+    {POL_ROUTE_MESSAGES, POL_DIR_RESPONSE,
+     "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":"
+     "\"a@example.com\"}}",
+     "/delta/text"},
 };
 
 START_TEST(test_shapes)
@@ -265,8 +292,8 @@ START_TEST(test_errors)
     const struct err_case *c = &errs[_i];
     struct pol_body *b = NULL;
     struct cm_err err = {{0}};
-    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64, &b,
-                            &err);
+    int rc = pol_body_parse(arena, c->route, POL_DIR_REQUEST, c->json, strlen(c->json), &lim64,
+                            NULL, &b, &err);
 
     ck_assert_msg(rc == c->rc, "case %d: rc %d, want %d (%s)", _i, rc, c->rc, err.msg);
     ck_assert_ptr_null(b);
@@ -301,21 +328,21 @@ START_TEST(test_depth)
     struct pol_body_limits lim = {.max_depth = 64};
     char *ok = nested(64), *deep = nested(65), *huge = nested(5000);
 
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim, &b, &err),
-        CM_OK);
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep), &lim, &b, &err),
-        CM_ELIMIT);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, ok, strlen(ok), &lim,
+                                    NULL, &b, &err),
+                     CM_OK);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, deep, strlen(deep),
+                                    &lim, NULL, &b, &err),
+                     CM_ELIMIT);
     ck_assert(strstr(err.msg, "request body:1:69: nested deeper than 64") != NULL);
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge), &lim, &b, &err),
-        CM_ELIMIT);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, huge, strlen(huge),
+                                    &lim, NULL, &b, &err),
+                     CM_ELIMIT);
     ck_assert(strncmp(err.msg, "response body:", 14) == 0);
     lim.max_depth = 2;
-    ck_assert_int_eq(
-        pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11, &lim, &b, &err),
-        CM_ELIMIT);
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"a\":[[1]]}", 11,
+                                    &lim, NULL, &b, &err),
+                     CM_ELIMIT);
     free(ok);
     free(deep);
     free(huge);
@@ -338,10 +365,10 @@ START_TEST(test_prefixes)
         int rc;
 
         memcpy(p, in, len);
-        rc = pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, p, len, &lim64, &b, &err);
+        rc = pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_REQUEST, p, len, &lim64, NULL, &b, &err);
         ck_assert_int_eq(rc, len == n ? CM_OK : CM_EINPUT);
         if (rc == CM_OK) {
-            enum pol_pii_op ops[POL_PII__COUNT];
+            enum pol_pii_op ops[POL_LABEL_MAX];
             size_t nrep;
             char *out;
 
@@ -353,6 +380,43 @@ START_TEST(test_prefixes)
         }
         free(p);
     }
+}
+END_TEST
+
+START_TEST(test_texts_and_splice)
+{
+    static const struct pol_body_limits texts = {.max_depth = 64, .texts_only = true};
+    static const char ev[] = "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                             "\"Hi \\u00e9 jane@example.com\"},\"finish_reason\":null},"
+                             "{\"index\":1,\"delta\":{\"content\":\"\"}}]}";
+    struct pol_body *b = NULL;
+    struct cm_err err;
+    struct cm_str repl[2];
+    struct cm_buf out;
+    const char *t, *ptr;
+    size_t n;
+
+    ck_assert_int_eq(pol_body_parse(arena, POL_ROUTE_CHAT, POL_DIR_RESPONSE, ev, sizeof(ev) - 1,
+                                    &texts, NULL, &b, &err),
+                     CM_OK);
+    ck_assert_uint_eq(pol_body_ntexts(b), 2);
+    t = pol_body_text(b, 0, &n, &ptr);
+    ck_assert_str_eq(ptr, "/choices/0/delta/content");
+    ck_assert_uint_eq(n, strlen("Hi \xc3\xa9 jane@example.com"));
+    ck_assert_mem_eq(t, "Hi \xc3\xa9 jane@example.com", n);
+    /* texts_only detects nothing */
+    ck_assert_uint_eq(pol_body_findings(b, &(const struct pol_body_finding *){NULL}), 0);
+    (void)pol_body_text(b, 1, &n, &ptr);
+    ck_assert_str_eq(ptr, "/choices/1/delta/content");
+    ck_assert_uint_eq(n, 0);
+    repl[0] = CM_STR("held \"back\"");
+    repl[1] = (struct cm_str){NULL, 0};
+    cm_buf_init(&out);
+    ck_assert_int_eq(pol_body_splice(b, repl, &out), CM_OK);
+    ck_assert_str_eq(out.p, "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+                            "\"held \\\"back\\\"\"},\"finish_reason\":null},"
+                            "{\"index\":1,\"delta\":{\"content\":\"\"}}]}");
+    cm_buf_fini(&out);
 }
 END_TEST
 
@@ -378,11 +442,57 @@ START_TEST(test_usage)
 }
 END_TEST
 
+struct mod_case {
+    enum pol_route route;
+    const char *json;
+    unsigned want;
+};
+
+static const struct mod_case mods[] = {
+    {POL_ROUTE_CHAT, "{\"messages\":[{\"content\":\"hi\"}]}", POL_MOD_TEXT},
+    {POL_ROUTE_CHAT, "{\"messages\":[{\"content\":\"\"}]}", 0},
+    {POL_ROUTE_CHAT,
+     "{\"messages\":[{\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"}}]}]}",
+     POL_MOD_IMAGE},
+    {POL_ROUTE_CHAT,
+     "{\"messages\":[{\"content\":[{\"type\":\"text\",\"text\":\"x\"},{\"type\":"
+     "\"input_audio\",\"input_audio\":{\"data\":\"AAAA\",\"format\":\"wav\"}}]}]}",
+     POL_MOD_TEXT | POL_MOD_AUDIO},
+    {POL_ROUTE_CHAT,
+     "{\"messages\":[{\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"f\"}}]}]}",
+     POL_MOD_FILE},
+    /* the member alone says it, whatever "type" claims */
+    {POL_ROUTE_CHAT, "{\"messages\":[{\"content\":[{\"image_url\":{\"url\":\"u\"}}]}]}",
+     POL_MOD_IMAGE},
+    {POL_ROUTE_RESPONSES,
+     "{\"input\":[{\"content\":[{\"type\":\"input_image\",\"image_url\":\"u\"},{\"type\":"
+     "\"input_file\",\"file_id\":\"f\"}]}]}",
+     POL_MOD_IMAGE | POL_MOD_FILE},
+    {POL_ROUTE_MESSAGES,
+     "{\"messages\":[{\"content\":[{\"type\":\"image\",\"source\":{}},{\"type\":\"document\","
+     "\"source\":{}}]}]}",
+     POL_MOD_IMAGE | POL_MOD_FILE},
+    /* routes without parts see none */
+    {POL_ROUTE_EMBEDDING, "{\"input\":\"x\",\"type\":\"image\"}", POL_MOD_TEXT},
+};
+
+START_TEST(test_modalities)
+{
+    const struct mod_case *c = &mods[_i];
+    struct pol_body *b = parse_ok(c->route, POL_DIR_REQUEST, c->json);
+
+    ck_assert_msg(pol_body_modalities(b) == c->want, "case %d: modalities %#x, want %#x", _i,
+                  pol_body_modalities(b), c->want);
+}
+END_TEST
+
 START_TEST(test_route_names)
 {
     ck_assert_str_eq(pol_route_name(POL_ROUTE_CHAT), "chat");
     ck_assert_str_eq(pol_route_name(POL_ROUTE_COMPLETION), "completion");
     ck_assert_str_eq(pol_route_name(POL_ROUTE_EMBEDDING), "embedding");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_RESPONSES), "responses");
+    ck_assert_str_eq(pol_route_name(POL_ROUTE_MESSAGES), "messages");
     ck_assert_str_eq(pol_route_name(POL_ROUTE_OTHER), "other");
 }
 END_TEST
@@ -398,11 +508,13 @@ body_suite(void)
     tcase_add_test(tc, test_multipart);
     tcase_add_test(tc, test_escapes);
     tcase_add_loop_test(tc, test_shapes, 0, (int)CM_ARRAY_LEN(shapes));
+    tcase_add_loop_test(tc, test_modalities, 0, (int)CM_ARRAY_LEN(mods));
     tcase_add_loop_test(tc, test_errors, 0, (int)CM_ARRAY_LEN(errs));
     tcase_add_test(tc, test_depth);
     tcase_add_test(tc, test_prefixes);
     tcase_add_test(tc, test_route_names);
     tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_texts_and_splice);
     suite_add_tcase(s, tc);
     return s;
 }

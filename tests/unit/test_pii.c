@@ -8,6 +8,7 @@
  * synthetic (documentation ranges, test card numbers, invalid-area SSNs).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,78 @@ static const struct pos_case positives[] = {
     {"[2001:db8::2]:443", "2001:db8::2", POL_PII_IP_ADDRESS},
     {"ip ::1", "::1", POL_PII_IP_ADDRESS},
     {"after the update the server ip is 10.2.3.4", "10.2.3.4", POL_PII_IP_ADDRESS},
+    /* IBAN: electronic and printed forms, several registry lengths */
+    {"IBAN DE89 3704 0044 0532 0130 00.", "DE89 3704 0044 0532 0130 00", POL_PII_IBAN},
+    {"pay to GB82WEST12345698765432 today", "GB82WEST12345698765432", POL_PII_IBAN},
+    {"GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32", POL_PII_IBAN},
+    {"FR1420041010050500013M02606", "FR1420041010050500013M02606", POL_PII_IBAN},
+    {"NL91ABNA0417164300,", "NL91ABNA0417164300", POL_PII_IBAN},
+    {"iban: BE68539007547034", "BE68539007547034", POL_PII_IBAN},
+    {"NO9386011117947", "NO9386011117947", POL_PII_IBAN},
+    {"(CH9300762011623852957)", "CH9300762011623852957", POL_PII_IBAN},
+    /* URL */
+    {"see https://example.com/a_(b).", "https://example.com/a_(b)", POL_PII_URL},
+    {"(https://example.com/x)", "https://example.com/x", POL_PII_URL},
+    {"visit www.example.co.uk/path?q=1, ok", "www.example.co.uk/path?q=1", POL_PII_URL},
+    {"http://user:pw@host.example/x", "http://user:pw@host.example/x", POL_PII_URL},
+    {"'https://a.example/c'", "https://a.example/c", POL_PII_URL},
+    {"ftp://files.example.org/a.txt;", "ftp://files.example.org/a.txt", POL_PII_URL},
+    {"[docs](https://docs.example.org/x#y)", "https://docs.example.org/x#y", POL_PII_URL},
+    {"git+ssh://git.example.com:22/r.git!", "git+ssh://git.example.com:22/r.git", POL_PII_URL},
+    /* DATE */
+    {"born 1985-03-15", "1985-03-15", POL_PII_DATE},
+    {"DOB: 03/15/1985", "03/15/1985", POL_PII_DATE},
+    {"on 15.03.1985.", "15.03.1985", POL_PII_DATE},
+    {"due 15/03/24", "15/03/24", POL_PII_DATE},
+    {"on March 15, 2024 we", "March 15, 2024", POL_PII_DATE},
+    {"15 March 2024", "15 March 2024", POL_PII_DATE},
+    {"see you Mar 15th!", "Mar 15th", POL_PII_DATE},
+    {"15th of March, 2024", "15th of March, 2024", POL_PII_DATE},
+    {"leap 29.02.2024", "29.02.2024", POL_PII_DATE},
+    {"Sept. 3, 1999", "Sept. 3, 1999", POL_PII_DATE},
+    {"born in March 1985", "March 1985", POL_PII_DATE},
+    {"1 Jan 2000", "1 Jan 2000", POL_PII_DATE},
+    /* SECRET */
+    {"key AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE", POL_PII_SECRET},
+    {"ASIAY34FZKBOKMUTVV7A,", "ASIAY34FZKBOKMUTVV7A", POL_PII_SECRET},
+    {"ghp_0123456789abcdefghijABCDEFGHIJ012345", "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+     POL_PII_SECRET},
+    {"github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+     "github_pat_11ABCDEFG0123456789_abcdefghijklmnop", POL_PII_SECRET},
+    {"glpat-abcdefghij0123456789", "glpat-abcdefghij0123456789", POL_PII_SECRET},
+    {"xoxb-1234567890-abcdefghij", "xoxb-1234567890-abcdefghij", POL_PII_SECRET},
+    {"stripe sk_live_0123456789abcdef", "sk_live_0123456789abcdef", POL_PII_SECRET},
+    {"rk_live_0123456789abcdef.", "rk_live_0123456789abcdef", POL_PII_SECRET},
+    {"AIzaSyA1234567890abcdefghijklmnopqrstuv", "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+     POL_PII_SECRET},
+    {"OPENAI_KEY sk-proj-abc123def456ghi789jkl012", "sk-proj-abc123def456ghi789jkl012",
+     POL_PII_SECRET},
+    {"password=Xk9#pQ2!vL7@mR4", "Xk9#pQ2!vL7@mR4", POL_PII_SECRET},
+    {"{\"api_key\": \"a8f3k2j9d8s7f6g5h4j3\"}", "a8f3k2j9d8s7f6g5h4j3", POL_PII_SECRET},
+    {"DB_PASSWORD: 'hunter2hunter2'", "hunter2hunter2", POL_PII_SECRET},
+    {"auth_token = 9f8e7d6c5b4a39281716a5b4", "9f8e7d6c5b4a39281716a5b4", POL_PII_SECRET},
+    {"aws secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", POL_PII_SECRET},
+    {"Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+     "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+     "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     POL_PII_SECRET},
+    {"key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf\n"
+     "9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\nthanks",
+     "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf\n"
+     "9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----",
+     POL_PII_SECRET},
+    {"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n(truncated)",
+     "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC", POL_PII_SECRET},
+    /* context words */
+    {"call me at 415 555 0132", "415 555 0132", POL_PII_PHONE},
+    {"phone: (555) 123-4567", "(555) 123-4567", POL_PII_PHONE},
+    {"call 015-155-0132", "015-155-0132", POL_PII_PHONE},
+    {"001-415-555-0132x123", "001-415-555-0132x123", POL_PII_PHONE},
+    {"maestro 6759 6498 2643 8453", "6759 6498 2643 8453", POL_PII_CREDIT_CARD},
+    {"5018 0000 0000 0009", "5018 0000 0000 0009", POL_PII_CREDIT_CARD},
+    {"jcb 213100000000001", "213100000000001", POL_PII_CREDIT_CARD},
 };
 
 static const struct neg_case negatives[] = {
@@ -126,6 +199,7 @@ static const struct neg_case negatives[] = {
     {"1234567", POL_PII_PHONE},
     {"555-0132", POL_PII_PHONE},
     {"115-555-0132", POL_PII_PHONE},
+    {"(555) 123-4567", POL_PII_PHONE}, /* invalid exchange, no context word */
     {"415-155-0132", POL_PII_PHONE},
     {"415-555-01322", POL_PII_PHONE},
     {"a415-555-0132", POL_PII_PHONE},
@@ -183,6 +257,61 @@ static const struct neg_case negatives[] = {
     {"1:2:3:4:5:6:7:8:9", POL_PII_IP_ADDRESS},
     {"2001:db8::g1", POL_PII_IP_ADDRESS},
     {"::", POL_PII_IP_ADDRESS},
+    /* IBAN */
+    {"DE89370400440532013001", POL_PII_IBAN},     /* bad check digits */
+    {"DE89 3704 0044 0532 0130 0", POL_PII_IBAN}, /* too short for DE */
+    {"DE8937040044053201300012", POL_PII_IBAN},   /* too long for DE */
+    {"ZZ89370400440532013000", POL_PII_IBAN},     /* no such country */
+    {"DE89 37040044 0532 0130 00", POL_PII_IBAN}, /* broken grouping */
+    {"de89370400440532013000", POL_PII_IBAN},     /* lower case */
+    {"xDE89370400440532013000", POL_PII_IBAN},
+    /* URL */
+    {"a://b", POL_PII_URL},
+    {"C://Users", POL_PII_URL},
+    {"www.example", POL_PII_URL},
+    {"the www. prefix", POL_PII_URL},
+    {"http://", POL_PII_URL},
+    {"mailto:jane@example.com", POL_PII_URL},
+    {"std::string", POL_PII_URL},
+    /* DATE */
+    {"version 1.2.3", POL_PII_DATE},
+    {"at 10:30", POL_PII_DATE},
+    {"in 2023", POL_PII_DATE},
+    {"Feb 30, 2024", POL_PII_DATE},
+    {"29.02.2023", POL_PII_DATE},
+    {"May I help", POL_PII_DATE},
+    {"march 5 miles", POL_PII_DATE},
+    {"13/13/2024", POL_PII_DATE},
+    {"2024-13-01", POL_PII_DATE},
+    {"v1.12.2024.3", POL_PII_DATE},
+    {"192.168.10.12", POL_PII_DATE},
+    {"1-2-3", POL_PII_DATE},
+    {"12345", POL_PII_DATE},
+    {"expires 12/29", POL_PII_DATE},
+    {"2024-03-15T10:22:31Z", POL_PII_DATE},
+    {"Mar 32", POL_PII_DATE},
+    {"March 2024 sales", POL_PII_DATE},
+    /* SECRET */
+    {"AKIAIOSFODNN7EXAMPL", POL_PII_SECRET}, /* 19 characters */
+    {"AKIAIOSFODNN7EXAMPLEX", POL_PII_SECRET},
+    {"ghp_short", POL_PII_SECRET},
+    {"sk-learn is a library", POL_PII_SECRET},
+    {"xoxb-", POL_PII_SECRET},
+    {"eyJub3QiOiJhIGp3dCJ9.eyJ4IjoxfQ.sig", POL_PII_SECRET}, /* header without "alg" */
+    {"password = get_password()", POL_PII_SECRET},
+    {"token: ${TOKEN}", POL_PII_SECRET},
+    {"password: ********", POL_PII_SECRET},
+    {"password=<password>", POL_PII_SECRET},
+    {"password == other", POL_PII_SECRET},
+    {"token = self.token", POL_PII_SECRET},
+    {"max_tokens: 512", POL_PII_SECRET},
+    {"api_key = aaaaaaaaaaaaaaaaaaaa", POL_PII_SECRET},
+    {"secret: short", POL_PII_SECRET},
+    {"password: null", POL_PII_SECRET},
+    {"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", POL_PII_SECRET}, /* no context */
+    {"-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOC\n-----END PUBLIC KEY-----",
+     POL_PII_SECRET},
+    {"the secret to success is patience", POL_PII_SECRET},
 };
 
 static void
@@ -322,13 +451,73 @@ START_TEST(test_context_score)
 }
 END_TEST
 
+/* Context words raise and lower confidence; validators of the new types. */
+START_TEST(test_context_more)
+{
+    struct pol_pii_spans a, b;
+    const char *pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n";
+
+    pol_pii_spans_init(&a);
+    pol_pii_spans_init(&b);
+    scan_str("on 1985-03-15", POL_PII_ALL, &a);
+    scan_str("DOB 1985-03-15", POL_PII_ALL, &b);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_uint_eq(b.n, 1);
+    ck_assert(b.v[0].score >= a.v[0].score + 0.25f);
+    pol_pii_spans_reset(&a);
+    pol_pii_spans_reset(&b);
+    scan_str("x 415-555-0132", POL_PII_ALL, &a);
+    scan_str("order 415-555-0132", POL_PII_ALL, &b);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_uint_eq(b.n, 1);
+    ck_assert(b.v[0].score < a.v[0].score);
+    pol_pii_spans_reset(&a);
+    pol_pii_spans_reset(&b);
+    scan_str("GB82WEST12345698765432", POL_PII_ALL, &a);
+    scan_str("IBAN GB82WEST12345698765432", POL_PII_ALL, &b);
+    ck_assert(b.v[0].score > a.v[0].score);
+    /* an IP address inside a URL wins (more specific, higher score) */
+    pol_pii_spans_reset(&a);
+    scan_str("http://192.168.0.1/path", POL_PII_ALL, &a);
+    ck_assert_uint_eq(a.n, 1);
+    ck_assert_int_eq(a.v[0].label, POL_PII_IP_ADDRESS);
+    pol_pii_spans_fini(&a);
+    pol_pii_spans_fini(&b);
+
+    ck_assert_uint_eq(pol_pii_iban_len("DE"), 22);
+    ck_assert_uint_eq(pol_pii_iban_len("NO"), 15);
+    ck_assert_uint_eq(pol_pii_iban_len("RU"), 33);
+    ck_assert_uint_eq(pol_pii_iban_len("US"), 0);
+    ck_assert(pol_pii_iban_ok("DE89370400440532013000", 22));
+    ck_assert(!pol_pii_iban_ok("DE89370400440532013001", 22));
+    ck_assert(!pol_pii_iban_ok("DE8937040044053201300", 21));
+    ck_assert(!pol_pii_iban_ok("DE89 3704004405320130", 22));
+
+    /* an unterminated PEM block is open until its END line arrives */
+    ck_assert_uint_eq(pol_pii_scan_open("abc", 3), 3);
+    ck_assert_uint_eq(pol_pii_scan_open(pem, strlen(pem)), 0);
+    {
+        char buf[256];
+
+        snprintf(buf, sizeof(buf), "x %s-----END EC PRIVATE KEY-----\n", pem);
+        ck_assert_uint_eq(pol_pii_scan_open(buf, strlen(buf)), strlen(buf));
+        snprintf(buf, sizeof(buf), "ok\n%s", pem);
+        ck_assert_uint_eq(pol_pii_scan_open(buf, strlen(buf)), 3);
+    }
+}
+END_TEST
+
 /* Every prefix of a dense sample, from an exactly sized heap copy (ASan
  * reports any read past len), and arbitrary bytes. */
 START_TEST(test_prefixes_and_bytes)
 {
     const char *t = "\xc3\xa9jane@example.com (415) 555-0132 x12 +44 20 7946 0958 "
                     "4111-1111-1111-1111 123-45-6789 ssn 123456789 192.168.0.1 "
-                    "::ffff:192.0.2.1 fe80::1 a@b.cd 0044 20 7946 0958 ext. 7";
+                    "::ffff:192.0.2.1 fe80::1 a@b.cd 0044 20 7946 0958 ext. 7 "
+                    "DE89 3704 0044 0532 0130 00 https://x.example/a?b=(c) www.example.org "
+                    "March 15, 2024 15.03.1985 AKIAIOSFODNN7EXAMPLE password=\"Xk9#pQ2!vL7\" "
+                    "-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY----- "
+                    "eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.c2ln";
     size_t n = strlen(t);
     struct pol_pii_spans s;
     unsigned char junk[4096];
@@ -355,7 +544,7 @@ START_TEST(test_prefixes_and_bytes)
 
     for (int round = 0; round < 50; round++) {
         for (size_t k = 0; k < sizeof(junk); k++) {
-            static const char alphabet[] = "0123456789 .-:+()@abcfx\xc3\xa9";
+            static const char alphabet[] = "0123456789 .-:+()@abcfx\xc3\xa9/=_\"ADEGKMJ";
 
             x = x * 1103515245u + 12345u;
             junk[k] = (round & 1) ? (unsigned char)(x >> 16)
@@ -490,6 +679,7 @@ pii_suite(void)
     tcase_add_test(tc, test_labels);
     tcase_add_test(tc, test_many_sorted);
     tcase_add_test(tc, test_context_score);
+    tcase_add_test(tc, test_context_more);
     tcase_add_test(tc, test_prefixes_and_bytes);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * fuzz_pii_model: libFuzzer target for the learned PII model's file parser
+ * and, through it, its inference on arbitrary text.
+ *
+ * The first input byte picks a mode:
+ *   0  the rest is a model file, loaded as it is (the checksum stops most
+ *      inputs: this checks that nothing before it trusts the bytes);
+ *   1  the same with the SHA-256 trailer recomputed first, so that every
+ *      header field and section check meets hostile values;
+ *   2  the rest builds a valid small model (weights, transitions and
+ *      gazetteer slots from the input) and the remaining bytes are decoded
+ *      with it as text: inference on arbitrary bytes and weights.
+ * Any model that loads is run over a fixed text and over the input.
+ * Build: make fuzz-pii (clang -fsanitize=fuzzer,address,undefined).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cm_buf.h"
+#include "common/cm_hash.h"
+#include "policy/pii/pii_detect.h"
+#include "policy/pii/pii_model.h"
+#include "policy/pii/pii_model_int.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+run(const struct pol_pii_model *m, const uint8_t *text, size_t n)
+{
+    static const char fixed[] = "Dr. Jane Roe of Acme Corp met John Smith in Paris.";
+    struct pol_pii_spans sp;
+
+    pol_pii_spans_init(&sp);
+    if (pol_pii_detect(m, fixed, sizeof(fixed) - 1, POL_PII_ALL, &sp) != CM_OK)
+        abort();
+    pol_pii_spans_reset(&sp);
+    if (pol_pii_model_find(m, (const char *)text, n, POL_PII_ALL, &sp) != CM_OK)
+        abort();
+    for (size_t k = 0; k < sp.n; k++) {
+        if (sp.v[k].start >= sp.v[k].end || sp.v[k].end > n ||
+            (k && sp.v[k - 1].end > sp.v[k].start) || !(sp.v[k].score >= 0.0f) ||
+            sp.v[k].score > 1.0f)
+            abort();
+    }
+    pol_pii_spans_fini(&sp);
+}
+
+static void
+mode_build(const uint8_t *data, size_t size)
+{
+    enum { HB = 8, NW = (1 << HB) * PII_ROW };
+    static float w[NW];
+    float tr[PII_ROW * PII_ROW];
+    struct pii_gaz_builder gb;
+    struct pii_image_parts parts = {0};
+    struct pol_pii_model *m = NULL;
+    struct cm_buf img;
+    struct cm_err err;
+    struct pol_pii_gaz *gaz;
+    size_t pos = 0;
+
+    /* weights: cycle through the input as signed bytes */
+    for (size_t k = 0; k < NW; k++)
+        w[k] = size ? (float)(int8_t)data[k % size] : 0.0f;
+    for (size_t k = 0; k < PII_ROW * PII_ROW; k++)
+        tr[k] = size ? (float)(int8_t)data[(k * 7) % size] : 0.0f;
+    /* gazetteer: a few phrases cut from the input */
+    pii_gaz_builder_init(&gb);
+    for (unsigned k = 0; k < 4 && pos + 4 <= size; k++) {
+        size_t n = 1 + data[pos] % 12;
+
+        if (pos + 1 + n > size)
+            break;
+        pii_gaz_builder_add(&gb, (const char *)data + pos + 1, n, data[pos] % G__COUNT);
+        pos += 1 + n;
+    }
+    gaz = pii_gaz_builder_table(&gb);
+    pii_gaz_builder_fini(&gb);
+    parts.ntypes = 1 + (size ? data[0] % PII_MAX_TYPES : 0);
+    for (unsigned k = 0; k < parts.ntypes; k++)
+        parts.types[k] = (enum pol_pii_label)k;
+    parts.hash_bits = HB;
+    parts.seed = size > 1 ? data[1] : 0;
+    parts.weights = w;
+    parts.trans = tr;
+    parts.gaz = gaz;
+    cm_buf_init(&img);
+    pii_image_build(&parts, &img);
+    pol_pii_gaz_free(gaz);
+    if (pol_pii_model_load_mem(img.p, img.len, &m, &err) != CM_OK)
+        abort(); /* a built image must load */
+    cm_buf_fini(&img);
+    run(m, data + pos, size - pos);
+    pol_pii_model_free(m);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct pol_pii_model *m = NULL;
+    struct cm_err err;
+    uint8_t *copy;
+
+    if (size < 1)
+        return 0;
+    switch (data[0] % 3) {
+    case 0:
+    case 1:
+        copy = malloc(size - 1 ? size - 1 : 1);
+        memcpy(copy, data + 1, size - 1);
+        if (data[0] % 3 == 1 && size - 1 >= CM_SHA256_LEN)
+            cm_sha256(copy, size - 1 - CM_SHA256_LEN, copy + size - 1 - CM_SHA256_LEN);
+        if (pol_pii_model_load_mem(copy, size - 1, &m, &err) == CM_OK) {
+            run(m, copy, size - 1);
+            pol_pii_model_free(m);
+        }
+        free(copy);
+        break;
+    default: mode_build(data + 1, size - 1); break;
+    }
+    return 0;
+}

@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Strict HTTP on the data port (issue 5): every class of malformed framing
+is refused with its status, the connection is closed so nothing pipelined
+behind it runs, nothing reaches the model server, and the refusal is
+recorded.  The bytes are sent raw over a socket."""
+
+import re
+import unittest
+
+import harness
+from harness import raw_exchange, request
+
+BODY = b'{"model":"x","messages":[{"role":"user","content":"hi"}]}'
+TAIL = b"GET /v1/models HTTP/1.1\r\nHost: a\r\n\r\n"  # pipelined behind the bad request
+
+
+def post(extra_headers, body=BODY, te=False):
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+    if not te:
+        head += b"Content-Length: %d\r\n" % len(body)
+    return head + extra_headers + b"\r\n" + body
+
+
+CASES = [
+    ("duplicate Content-Length", post(b"Content-Length: 3\r\n"), 400),
+    ("Content-Length with Transfer-Encoding", post(b"Transfer-Encoding: chunked\r\n"), 400),
+    ("0x chunk size", post(b"Transfer-Encoding: chunked\r\n",
+                           b"0x%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n", te=True), 400),
+    ("chunk size with a space", post(b"Transfer-Encoding: chunked\r\n",
+                                     b" %x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n", te=True), 400),
+    ("unknown transfer coding", post(b"Transfer-Encoding: gzip, chunked\r\n",
+                                     b"0\r\n\r\n", te=True), 501),
+    ("obs-fold", post(b"X-Folded: a\r\n b\r\n"), 400),
+    ("whitespace before colon", post(b"X-Space : a\r\n"), 400),
+    ("control byte in a value", post(b"X-Ctl: a\x01b\r\n"), 400),
+    ("NUL in a value", post(b"X-Nul: a\x00b\r\n"), 400),
+    ("duplicate Host", post(b"Host: b\r\n"), 400),
+    ("missing Host", b"GET /v1/models HTTP/1.1\r\n\r\n", 400),
+    ("absolute-form target", b"GET http://evil.example/v1/models HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("target too long", b"GET /v1/models?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    ("header line too long", post(b"X-Big: " + b"b" * 9000 + b"\r\n"), 431),
+    ("too many headers", post(b"".join(b"X-H%d: v\r\n" % i for i in range(120))), 431),
+]
+
+
+class StrictHttpTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.st = harness.STACK
+
+    def check(self, name, payload, status):
+        before = len(self.st.model_received())
+        data, closed = raw_exchange(self.st.url, payload + TAIL)
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+        self.assertIsNotNone(m, "%s: no HTTP answer: %r" % (name, data[:200]))
+        self.assertEqual(int(m.group(1)), status, "%s: %r" % (name, data[:300]))
+        self.assertTrue(closed, "%s: connection left open" % name)
+        self.assertEqual(len(re.findall(rb"HTTP/1\.[01] \d{3}", data)), 1,
+                         "%s: a request pipelined behind the bad one ran" % name)
+        self.assertEqual(len(self.st.model_received()), before,
+                         "%s: something reached the model server" % name)
+        rec = re.search(rb"X-Steward-Record: ([0-9a-f-]{36})", data, re.I)
+        return rec.group(1).decode() if rec else None
+
+    def test_malformed_framing(self):
+        recorded = 0
+        for name, payload, status in CASES:
+            with self.subTest(name):
+                rec = self.check(name, payload, status)
+                if rec:
+                    row = self.st.record_row(rec)
+                    self.assertEqual(row[3], str(status))
+                    recorded += 1
+        # Every refusal that reached steward's pipeline is recorded; evhttp
+        # itself may answer a few classes before steward sees them.
+        self.assertGreaterEqual(recorded, len(CASES) - 3)
+
+    def test_well_formed_chunked_body_is_served(self):
+        payload = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                   b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n" + TAIL)
+        data, _ = raw_exchange(self.st.url, payload)
+        self.assertEqual(re.findall(rb"HTTP/1\.1 (\d{3})", data), [b"200", b"200"], data[:400])
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class SlowClientTest(unittest.TestCase):
+    def test_trickling_client_is_cut_off_and_recorded(self):
+        import socket
+        import time
+        st = harness.STACK
+        sc = st.sidecar(options={"request_timeout": "2s", "client_timeout": "10s"}).start()
+        s = socket.create_connection(("127.0.0.1", sc.port), timeout=5)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        closed, data = False, b""
+        deadline = time.monotonic() + 30 * harness.SCALE
+        while time.monotonic() < deadline and not closed:
+            try:
+                s.sendall(b" ")  # one byte at a time, never idle long enough
+                s.settimeout(0.2)
+                chunk = s.recv(4096)
+                if not chunk:
+                    closed = True
+                data += chunk
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+        s.close()
+        self.assertTrue(closed, "a trickling client was never cut off")
+        self.assertTrue(data == b"" or data.startswith(b"HTTP/1.1 408"), data[:100])
+        m = harness.wait_until(lambda: re.search(
+            r"exchange record=(\S+) route=other status=408 outcome=request_timeout",
+            open(sc.log).read()), 10, "the 408 record in the log")
+        self.assertEqual(st.record_row(m.group(1))[2:4], ["request_timeout", "408"])
+        self.assertEqual(sc.stop(), 0)

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Operating the sidecar (issue 5): the admin listener (health, readiness,
+Prometheus metrics, reload), worker threads, and a SIGTERM drain that lets
+exchanges in flight finish and flushes their lineage."""
+
+import json
+import os
+import re
+import signal
+import threading
+import unittest
+
+import harness
+from harness import request, wait_until
+
+
+def metric(text, name, **labels):
+    """The value of one sample in Prometheus text, or None."""
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = ",".join(sorted((m.group(3) or "").split(","))) if m.group(3) else ""
+        if got == want:
+            return float(m.group(4))
+    return None
+
+
+def chat(content, **extra):
+    body = {"model": "local-llama", "messages": [{"role": "user", "content": content}]}
+    body.update(extra)
+    return body
+
+
+class AdminTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.st = harness.STACK
+
+    def test_health_and_readiness(self):
+        r = request(self.st.admin_url, "GET", "/healthz")
+        self.assertEqual((r.status, r.body), (200, b"ok\n"))
+        r = request(self.st.admin_url, "GET", "/readyz")
+        self.assertEqual(r.status, 200)
+        r = request(self.st.admin_url, "GET", "/nope")
+        self.assertEqual(r.status, 404)
+
+    def test_metrics_count_exchanges_and_findings(self):
+        before = request(self.st.admin_url, "GET", "/metrics").body.decode()
+        b_redact = metric(before, "steward_exchanges_total", route="chat", decision="redact",
+                          outcome="ok") or 0
+        b_email = metric(before, "steward_findings_total", direction="request", type="EMAIL")
+        r = request(self.st.url, "POST", "/v1/chat/completions", chat("to jane.doe@example.com"))
+        self.assertEqual(r.status, 200)
+        r = request(self.st.url, "POST", "/v1/chat/completions", "{broken")
+        self.assertEqual(r.status, 400)
+        after = request(self.st.admin_url, "GET", "/metrics")
+        self.assertTrue(after.headers["content-type"].startswith("text/plain; version=0.0.4"))
+        text = after.body.decode()
+        self.assertEqual(metric(text, "steward_exchanges_total", route="chat", decision="redact",
+                                outcome="ok"), b_redact + 1)
+        self.assertGreaterEqual(metric(text, "steward_exchanges_total", route="chat",
+                                       decision="none", outcome="bad_request"), 1)
+        self.assertEqual(metric(text, "steward_findings_total", direction="request",
+                                type="EMAIL"), b_email + 1)
+        self.assertIsNotNone(metric(text, "steward_governance_seconds_count"))
+        self.assertIsNotNone(metric(text, "steward_upstream_seconds_bucket", le="+Inf"))
+        self.assertEqual(metric(text, "steward_policy_info", id="steward-default",
+                                hash=self.st.record_row(r.record)[7]), 1)
+        # Every sample line is well-formed exposition text.
+        for line in text.splitlines():
+            self.assertRegex(line, r'^(# (HELP|TYPE) .+|[a-z_]+(\{[^}]*\})? [0-9.e+-]+)$')
+
+    def test_reload_endpoint_and_failed_reload_keeps_policy(self):
+        path = os.path.join(self.st.dir, "reload-policy.json")
+        with open(os.path.join(harness.REPO, "deploy/policies/default.json")) as f:
+            good = json.load(f)
+        with open(path, "w") as f:
+            json.dump(good, f)
+        sc = self.st.sidecar(policy=path, options={"workers": "2"}).start()
+        r = request(sc.admin_url, "POST", "/reload")
+        self.assertEqual(r.status, 200)
+        # Break the file: the reload fails and the old policy keeps enforcing.
+        with open(path, "w") as f:
+            f.write('{"id": "broken", "request": {"EMAIL": "vaporise"}}')
+        r = request(sc.admin_url, "POST", "/reload")
+        self.assertEqual(r.status, 500)
+        sc.signal(signal.SIGHUP)
+        text = wait_until(lambda: (lambda t: t if metric(
+            t, "steward_policy_reloads_total", result="failed") == 2 else None)(
+            request(sc.admin_url, "GET", "/metrics").body.decode()), 10, "failed reload count")
+        self.assertEqual(metric(text, "steward_policy_reloads_total", result="ok"), 1)
+        r = request(sc.url, "POST", "/v1/chat/completions", chat("x", model="external-a") | {
+            "messages": [{"role": "user", "content": "card 4111 1111 1111 1111"}]})
+        self.assertEqual(r.status, 403, "the old policy no longer enforces")
+        # A good file again: the new policy is in force for new exchanges.
+        good["id"] = "reloaded-policy"
+        with open(path, "w") as f:
+            json.dump(good, f)
+        sc.signal(signal.SIGHUP)
+        wait_until(lambda: metric(request(sc.admin_url, "GET", "/metrics").body.decode(),
+                                  "steward_policy_reloads_total", result="ok") == 2, 10, "reload")
+        r = request(sc.url, "POST", "/v1/chat/completions", chat("hello"))
+        self.assertEqual(self.st.record_row(r.record)[6], "reloaded-policy")
+        self.assertEqual(sc.stop(), 0)
+        log = open(sc.log).read()
+        self.assertIn("policy_reload_failed", log)
+
+    def test_workers_serve_concurrently(self):
+        sc = self.st.sidecar(options={"workers": "3"}).start()
+        results, errors = [], []
+
+        def client(i):
+            try:
+                for j in range(10):
+                    r = request(sc.url, "POST", "/v1/chat/completions",
+                                chat("ticket %d-%d from jane.doe@example.com" % (i, j)))
+                    results.append((r.status, r.record))
+            except Exception as e:  # collected and asserted below
+                errors.append(e)
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(len(results), 60)
+        self.assertTrue(all(s == 200 for s, _ in results))
+        self.assertEqual(len({rec for _, rec in results}), 60)
+        text = request(sc.admin_url, "GET", "/metrics").body.decode()
+        self.assertEqual(metric(text, "steward_workers"), 3)
+        for _, rec in results[::15]:
+            self.st.record_row(rec)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_sigterm_drains_in_flight_exchanges(self):
+        sc = self.st.sidecar().start()
+        out = {}
+
+        def slow():
+            out["r"] = request(sc.url, "POST", "/v1/chat/completions", chat("slow one"),
+                               headers={"X-Stub-Delay-Ms": "1500"})
+        t = threading.Thread(target=slow)
+        t.start()
+        wait_until(lambda: metric(request(sc.admin_url, "GET", "/metrics").body.decode(),
+                                  "steward_inflight_exchanges") == 1, 10, "the slow exchange")
+        sc.signal(signal.SIGTERM)
+        t.join(30 * harness.SCALE)
+        self.assertEqual(out["r"].status, 200)
+        self.assertEqual(sc.proc.wait(30 * harness.SCALE), 0)
+        self.assertEqual(self.st.record_row(out["r"].record)[2], "ok")
+
+
+if __name__ == "__main__":
+    unittest.main()
