@@ -85,6 +85,9 @@ enum st {
     S_MOD_IMAGE, /* a member whose presence means a modality: noted, skipped */
     S_MOD_AUDIO,
     S_MOD_FILE,
+    S_TCALLS, /* tool_calls: array of tool-call objects */
+    S_TCALL,  /* a tool call: its "function" */
+    S_TFUNC,  /* the function: its JSON-string "arguments" (S_TEXT) */
 };
 
 struct walk {
@@ -284,7 +287,17 @@ child_key(const struct walk *w, enum st st, const char *key, size_t n)
         default: break;
         }
         return S_SKIP;
-    case S_MSG: return KEY("content") ? S_CONTENT : S_SKIP;
+    case S_MSG:
+        if (KEY("content"))
+            return S_CONTENT;
+        if (KEY("tool_calls"))
+            return S_TCALLS;
+        /* responses API items: function_call arguments, function_call_output */
+        if (w->route == POL_ROUTE_RESPONSES && (KEY("arguments") || KEY("output")))
+            return S_TEXT;
+        return S_SKIP;
+    case S_TCALL: return KEY("function") ? S_TFUNC : S_SKIP;
+    case S_TFUNC: return KEY("arguments") ? S_TEXT : S_SKIP;
     case S_PART:
         if (KEY("text"))
             return S_TEXT;
@@ -303,7 +316,10 @@ child_key(const struct walk *w, enum st st, const char *key, size_t n)
         if (w->route == POL_ROUTE_COMPLETION && KEY("text"))
             return S_TEXT;
         return S_SKIP;
-    case S_CMSG: return KEY("content") ? S_CONTENT : S_SKIP;
+    case S_CMSG:
+        if (KEY("content"))
+            return S_CONTENT;
+        return KEY("tool_calls") ? S_TCALLS : S_SKIP;
     default: return S_SKIP;
     }
 #undef KEY
@@ -317,6 +333,7 @@ child_idx(enum st st)
     case S_CONTENT: return S_PART;
     case S_STRS: return S_STR;
     case S_CHOICES: return S_CHOICE;
+    case S_TCALLS: return S_TCALL;
     case S_ITEMS:
     case S_OUTPUT: return S_MSG;
     default: return S_SKIP;
@@ -527,11 +544,14 @@ walk(struct walk *w, int i, enum st st, int *next)
         return walk_array(w, i, st, next);
     case S_MSGS:
     case S_CHOICES:
+    case S_TCALLS:
         if (t->type != JSMN_ARRAY)
             return walk_err(w, i, "expected an array");
         return walk_array(w, i, st, next);
     case S_MSG:
     case S_CHOICE:
+    case S_TCALL:
+    case S_TFUNC:
         if (t->type != JSMN_OBJECT)
             return walk_err(w, i, "expected an object");
         return walk_object(w, i, st, next);

@@ -13,13 +13,16 @@
  *
  * Fields inspected, by route and direction:
  *   chat       request: messages[*].content (string, or parts[*].text of
- *              "text" parts); response: choices[*].message.content,
- *              choices[*].delta.content (SSE chunks)
+ *              "text" parts; tool results are messages too) and
+ *              messages[*].tool_calls[*].function.arguments; response:
+ *              choices[*].message.content, choices[*].delta.content (SSE
+ *              chunks) and the tool_calls[*].function.arguments of both
  *   completion request: prompt (string or array of strings);
  *              response: choices[*].text
  *   embedding  request: input (string or array of strings); response: none
  *   responses  request: instructions, input (string, or items whose
- *              content is a string or parts[*].text); response:
+ *              content is a string or parts[*].text, function_call
+ *              arguments, function_call_output output); response:
  *              output[*].content[*].text, and "delta" of SSE events
  *   messages   request: system (string or blocks[*].text),
  *              messages[*].content (string or blocks[*].text); response:

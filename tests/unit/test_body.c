@@ -420,6 +420,43 @@ START_TEST(test_texts_and_splice)
 }
 END_TEST
 
+START_TEST(test_tool_calls)
+{
+    static const char req[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":null,"
+        "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":"
+        "\"send_mail\",\"arguments\":\"{\\\"to\\\":\\\"jane.doe@example.com\\\"}\"}}]},"
+        "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"sent to bob@example.org\"}]}";
+    static const char resp[] =
+        "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"tool_calls\":"
+        "[{\"id\":\"c2\",\"type\":\"function\",\"function\":{\"name\":\"lookup\","
+        "\"arguments\":\"{\\\"ssn\\\":\\\"123-45-6789\\\"}\"}}]}}]}";
+    enum pol_pii_op ops[POL_LABEL_MAX];
+    const struct pol_body_finding *f;
+    struct pol_body *b;
+    size_t n, nrep;
+    char *out;
+
+    for (int l = 0; l < POL_LABEL_MAX; l++)
+        ops[l] = POL_PII_OP_REDACT;
+    b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, req);
+    n = pol_body_findings(b, &f);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(f[0].pointer, "/messages/0/tool_calls/0/function/arguments");
+    ck_assert_str_eq(f[1].pointer, "/messages/1/content");
+    out = rewrite(b, ops, &nrep);
+    ck_assert_uint_eq(nrep, 2);
+    ck_assert_ptr_null(strstr(out, "jane.doe@example.com"));
+    ck_assert_ptr_nonnull(strstr(out, "\"arguments\":\"{\\\"to\\\":\\\"<EMAIL>\\\"}\""));
+    free(out);
+    b = parse_ok(POL_ROUTE_CHAT, POL_DIR_RESPONSE, resp);
+    n = pol_body_findings(b, &f);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(f[0].pointer, "/choices/0/message/tool_calls/0/function/arguments");
+    ck_assert_str_eq(pol_pii_label_name(f[0].label), "US_SSN");
+}
+END_TEST
+
 START_TEST(test_usage)
 {
     long long pt, ct;
@@ -515,6 +552,7 @@ body_suite(void)
     tcase_add_test(tc, test_route_names);
     tcase_add_test(tc, test_usage);
     tcase_add_test(tc, test_texts_and_splice);
+    tcase_add_test(tc, test_tool_calls);
     suite_add_tcase(s, tc);
     return s;
 }
