@@ -148,6 +148,12 @@ bench: $(BENCHES)
 bench-proxy: programs
 	$(Q)tests/bench/bench_proxy.sh $(BENCH_SECONDS)
 
+# The auditor's queries on BENCH_RECORDS synthetic lineage records.
+BENCH_RECORDS ?= 1000000
+BENCHES += bench-audit
+bench-audit: programs
+	$(Q)STEWARD_BIN=$(BIN) tests/bench/bench_audit.sh $(BENCH_RECORDS)
+
 deps:
 	$(Q)deploy/deps.sh
 
@@ -193,7 +199,7 @@ clean:
 help:
 	@sed -n '1,12p' Makefile
 
-.PHONY: all programs tests demo check fuzz fuzz-run bench bench-proxy test test-unit test-integration check-asan deps format \
+.PHONY: all programs tests demo check fuzz fuzz-run bench bench-proxy bench-audit test test-unit test-integration check-asan deps format \
         format-check check-deps docs check-docs clean help
 .DELETE_ON_ERROR:
 

@@ -139,6 +139,37 @@ aud_pg_exec(struct aud_pg *pg, const char *sql, struct cm_err *err)
     return res_check(pg, res, NULL, err);
 }
 
+/* STEWARD_PG_EXPLAIN=1: each SELECT/WITH statement is first run under
+ * EXPLAIN (ANALYZE, BUFFERS) and its plan printed to stderr (benchmarks and
+ * "why is this report slow"; the statement then runs a second time). */
+static void
+explain(struct aud_pg *pg, const char *sql, int n, const char *const *values, const int *lengths,
+        const int *formats)
+{
+    const char *env = getenv("STEWARD_PG_EXPLAIN");
+    char *text;
+    PGresult *res;
+    size_t len;
+
+    if (env == NULL || strcmp(env, "1") != 0 ||
+        (strncmp(sql, "SELECT", 6) != 0 && strncmp(sql, "WITH", 4) != 0))
+        return;
+    len = strlen(sql) + 40;
+    text = malloc(len);
+    if (text == NULL)
+        return;
+    snprintf(text, len, "EXPLAIN (ANALYZE, BUFFERS) %s", sql);
+    res = PQexecParams(pg->conn, text, n, NULL, values, lengths, formats, 0);
+    fprintf(stderr, "-- explain: %.160s\n", sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        for (int r = 0; r < PQntuples(res); r++)
+            fprintf(stderr, "%s\n", PQgetvalue(res, r, 0));
+    else
+        fprintf(stderr, "-- explain failed: %s", PQerrorMessage(pg->conn));
+    PQclear(res);
+    free(text);
+}
+
 int
 aud_pg_query(struct aud_pg *pg, const char *sql, const struct aud_pg_param *params, size_t nparams,
              struct aud_pg_res **out, struct cm_err *err)
@@ -156,6 +187,7 @@ aud_pg_query(struct aud_pg *pg, const char *sql, const struct aud_pg_param *para
         lengths[i] = (int)params[i].len;
         formats[i] = params[i].binary ? 1 : 0;
     }
+    explain(pg, sql, (int)nparams, values, lengths, formats);
     res = PQexecParams(pg->conn, sql, (int)nparams, NULL, values, lengths, formats, 0);
     if (res == NULL) {
         pg->sqlstate[0] = '\0';

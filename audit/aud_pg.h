@@ -45,7 +45,9 @@ bool aud_pg_alive(struct aud_pg *pg);
 int aud_pg_exec(struct aud_pg *pg, const char *sql, struct cm_err *err) CM_MUSTCHECK;
 /* Runs one statement with bound parameters.  On CM_OK, *out (when out is
  * not NULL) is an owned result: free with aud_pg_res_free.  Errors as for
- * aud_pg_exec. */
+ * aud_pg_exec.  With STEWARD_PG_EXPLAIN=1 in the environment a SELECT or
+ * WITH statement is first run under EXPLAIN (ANALYZE, BUFFERS), its plan
+ * printed on stderr (benchmarks; the statement then runs again). */
 int aud_pg_query(struct aud_pg *pg, const char *sql, const struct aud_pg_param *params,
                  size_t nparams, struct aud_pg_res **out, struct cm_err *err) CM_MUSTCHECK;
 /* The SQLSTATE of the last failed call ("" when none or not a server error). */

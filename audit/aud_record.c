@@ -209,6 +209,11 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
     for (size_t i = 0; i < rec->n_modalities; i++)
         if (rec->modalities[i] == NULL)
             return cm_err_set(err, CM_EINPUT, "request.modalities[%zu]: NULL", i);
+    if (rec->n_inputs > 0 && rec->inputs == NULL)
+        return cm_err_set(err, CM_EINPUT, "inputs: NULL with %zu entries", rec->n_inputs);
+    for (size_t i = 0; i < rec->n_inputs; i++)
+        if (rec->inputs[i] == NULL)
+            return cm_err_set(err, CM_EINPUT, "inputs[%zu]: NULL", i);
     for (size_t i = 0; i < rec->n_findings; i++) {
         const struct aud_finding *f = &rec->findings[i];
 
@@ -217,6 +222,12 @@ rec_check(const struct aud_record *rec, struct cm_err *err)
                               "findings[%zu]: direction, type, pointer and "
                               "action are required",
                               i);
+        if (f->n_fingerprints > 0 && f->fingerprints == NULL)
+            return cm_err_set(err, CM_EINPUT, "findings[%zu].fingerprints: NULL with %zu entries",
+                              i, f->n_fingerprints);
+        for (size_t k = 0; k < f->n_fingerprints; k++)
+            if (f->fingerprints[k] == NULL)
+                return cm_err_set(err, CM_EINPUT, "findings[%zu].fingerprints[%zu]: NULL", i, k);
     }
     return CM_OK;
 }
@@ -288,6 +299,7 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
         put_key(out, "count", false);
         cm_buf_printf(out, "%u", f->count);
         put_kstr(out, "action", f->action, false);
+        put_strv(out, "fingerprints", f->fingerprints, f->n_fingerprints);
         cm_buf_putc(out, '}');
     }
     cm_buf_putc(out, ']');
@@ -306,6 +318,16 @@ rec_write(const struct aud_record *rec, struct cm_buf *out)
     put_opt_int(out, "prompt_tokens", rec->prompt_tokens, true);
     put_opt_int(out, "completion_tokens", rec->completion_tokens, false);
     cm_buf_putc(out, '}');
+
+    put_key(out, "trace", false);
+    cm_buf_putc(out, '{');
+    put_kstr(out, "trace_id", rec->trace_id, true);
+    put_kstr(out, "span_id", rec->span_id, false);
+    put_kstr(out, "parent_span_id", rec->parent_span_id, false);
+    cm_buf_putc(out, '}');
+    put_kstr(out, "parent_record", rec->parent_record, false);
+    put_strv(out, "inputs", rec->inputs, rec->n_inputs);
+    put_kstr(out, "fingerprint_key_id", rec->fingerprint_key_id, false);
     if (rec->chain_id != NULL)
         aud_record_put_chain(out, rec->chain_id, rec->chain_seq, rec->chain_prev);
     cm_buf_putc(out, '}');

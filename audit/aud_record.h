@@ -35,6 +35,10 @@ struct aud_finding {
     const char *pointer;   /* JSON pointer of the field, e.g. "/messages/0/content" */
     unsigned count;
     const char *action; /* "allow" | "mask" | "redact" | "hash" | "deny" */
+    /* Keyed fingerprints (common/cm_fingerprint.h: 64 hex digits) of the
+     * distinct values of this finding; NULL/0 when fingerprinting is off. */
+    const char *const *fingerprints;
+    size_t n_fingerprints;
 };
 
 /* Embedded by value; strings borrowed; NULL means absent (JSON null). */
@@ -89,6 +93,15 @@ struct aud_record {
     const char *chain_id;   /* UUID of the chain */
     uint64_t chain_seq;     /* 1, 2, ... */
     const char *chain_prev; /* 64 hex: SHA-256 of the predecessor's bytes */
+    /* Lineage context (audit/aud_context.h).  trace_id and span_id are set
+     * for every exchange the sidecar handles; NULL is written as null. */
+    const char *trace_id;       /* 32 lower-case hex digits */
+    const char *span_id;        /* 16 lower-case hex digits: this exchange */
+    const char *parent_span_id; /* from traceparent, or NULL */
+    const char *parent_record;  /* X-Steward-Parent: canonical UUID text, or NULL */
+    const char *const *inputs;  /* X-Steward-Inputs: document ids/URIs */
+    size_t n_inputs;
+    const char *fingerprint_key_id; /* cm_fp_key id, or NULL: fingerprinting off */
 };
 
 /* Zeroes rec and sets the "unknown" values (-1 tokens). */

@@ -40,6 +40,7 @@ aud_ftype_name(enum aud_ftype type)
     case AUD_T_STRING: return "a string";
     case AUD_T_STRING_NULL: return "a string or null";
     case AUD_T_UUID: return "a UUID string";
+    case AUD_T_UUID_NULL: return "a UUID string or null";
     case AUD_T_TIME: return "an RFC 3339 date-time string";
     case AUD_T_INT32: return "a 32-bit integer";
     case AUD_T_INT64: return "an integer";
@@ -84,6 +85,9 @@ value_ok(const json_t *v, enum aud_ftype type)
     case AUD_T_STRING: return json_is_string(v);
     case AUD_T_STRING_NULL: return json_is_string(v) || json_is_null(v);
     case AUD_T_UUID: return json_is_string(v) && cm_uuid_parse(json_string_value(v), id) == CM_OK;
+    case AUD_T_UUID_NULL:
+        return json_is_null(v) ||
+               (json_is_string(v) && cm_uuid_parse(json_string_value(v), id) == CM_OK);
     case AUD_T_TIME: return json_is_string(v) && time_ok(json_string_value(v));
     case AUD_T_INT32:
         return json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
@@ -215,7 +219,8 @@ aud_field_sql_expr(struct cm_buf *b, const char *var, const struct aud_field *f)
     case AUD_T_STRING_ARRAY:
         cm_buf_printf(b, "ARRAY(SELECT jsonb_array_elements_text(%s->'%s'))", obj, f->key);
         return;
-    case AUD_T_UUID: cm_buf_printf(b, "(%s->>'%s')::uuid", obj, f->key); return;
+    case AUD_T_UUID:
+    case AUD_T_UUID_NULL: cm_buf_printf(b, "(%s->>'%s')::uuid", obj, f->key); return;
     case AUD_T_TIME: cm_buf_printf(b, "(%s->>'%s')::timestamptz", obj, f->key); return;
     case AUD_T_INT32: cm_buf_printf(b, "(%s->>'%s')::int", obj, f->key); return;
     case AUD_T_INT64:

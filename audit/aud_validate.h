@@ -26,6 +26,7 @@ enum aud_ftype {
     AUD_T_STRING,       /* string */
     AUD_T_STRING_NULL,  /* string or null */
     AUD_T_UUID,         /* string: canonical 8-4-4-4-12 UUID */
+    AUD_T_UUID_NULL,    /* UUID string or null */
     AUD_T_TIME,         /* string: RFC 3339 date-time */
     AUD_T_INT32,        /* integer in -2^31 .. 2^31-1 (SQL int) */
     AUD_T_INT64,        /* integer (SQL bigint) */

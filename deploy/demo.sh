@@ -92,10 +92,14 @@ bold "the deny, in full (steward-audit query --decision deny --format json --lim
 
 bold "chain integrity (steward-audit verify --pubkey signing.key.pub)"
 "$bin/steward-audit" verify --db "$STEWARD_DB" --pubkey "$STEWARD_PUBKEY" | tail -n 6 || true
+bold "compliance report (steward-audit report --from $started)"
+ended=$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)
+"$bin/steward-audit" report --db "$STEWARD_DB" --from "$started" --to "$ended" \
+    --out "$run/report.html" --controller "Demo Org (synthetic data)" --pubkey "$STEWARD_PUBKEY" || true
 
 bold "where things are"
 echo "lineage database:  psql '$STEWARD_DB' -c 'select * from lineage_records'"
 echo "model saw:         $run/model-received.jsonl"
 echo "logs:              $run/logs/"
-echo "compliance report: arrives with the auditor's side (issue 7); until then steward-audit query is the report"
+echo "compliance report: $run/report.html (docs/auditing.md: trace, subject, export, retention)"
 [ "$count" -ge "$sent" ] || { echo "demo: only $count of $sent records arrived" >&2; exit 1; }

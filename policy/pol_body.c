@@ -43,7 +43,7 @@
 struct body_str {
     size_t start; /* the string token, quotes included: [start, end) */
     size_t end;
-    const char *pointer; /* JSON pointer, in the arena (texts_only) */
+    const char *pointer; /* JSON pointer of the field, in the arena */
     const char *text; /* decoded, in the arena */
     size_t len;
     const struct pol_pii_span *spans;
@@ -410,6 +410,7 @@ inspect(struct walk *w, int i)
     s->nspans = w->spans.n;
 
     pointer = cm_arena_strndup(w->arena, w->ptr.len ? w->ptr.p : "", w->ptr.len);
+    s->pointer = pointer;
     for (size_t k = 0; k < s->nspans; k++)
         per[spans[k].label]++;
     for (unsigned l = 0; l < POL_LABEL_MAX; l++) {
@@ -752,6 +753,18 @@ pol_body_findings(const struct pol_body *b, const struct pol_body_finding **out)
 {
     *out = b->findings;
     return b->nfindings;
+}
+
+void
+pol_body_each_value(const struct pol_body *b, pol_body_value_cb fn, void *arg)
+{
+    for (size_t k = 0; k < b->nstrs; k++) {
+        const struct body_str *s = &b->strs[k];
+
+        for (size_t q = 0; q < s->nspans; q++)
+            fn(arg, s->spans[q].label, s->pointer, s->text + s->spans[q].start,
+               s->spans[q].end - s->spans[q].start);
+    }
 }
 
 int

@@ -105,6 +105,15 @@ const char *pol_body_text(const struct pol_body *b, size_t i, size_t *len, const
  * other byte is copied.  Returns CM_OK. */
 int pol_body_splice(const struct pol_body *b, const struct cm_str *texts, struct cm_buf *out)
     CM_MUSTCHECK;
+/* Called once per detected value: label, the JSON pointer of its field
+ * (valid with the arena) and the decoded value (borrowed, valid only during
+ * the call: never log or keep it). */
+typedef void (*pol_body_value_cb)(void *arg, enum pol_pii_label label, const char *pointer,
+                                  const char *value, size_t len);
+/* Calls fn for every detected value, in body order.  For keyed
+ * fingerprints of values (the sidecar's lineage record); nothing else
+ * should need the values. */
+void pol_body_each_value(const struct pol_body *b, pol_body_value_cb fn, void *arg);
 
 /* Appends the rewritten body to out.  *nreplaced gets the number of values
  * replaced (0 means out holds the original bytes).  Returns CM_OK. */

@@ -4,6 +4,7 @@
  */
 #include "sidecar/sc_options.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -141,6 +142,10 @@ static const struct cm_opt sc_opts[] = {
     {"signing_key", CM_OPT_PATH, NULL, CM_OPT_RESTART | CM_OPT_SECRET, OFF(signing_key),
      "Ed25519 private key (PEM) that signs checkpoints; must not be readable by group or "
      "others (steward-audit keygen). Unset: checkpoints are unsigned."},
+    {"fingerprint_key_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(fingerprint_key_file),
+     "Secret key (a file of 16 to 1024 bytes, mode 0600) for the keyed fingerprints "
+     "(HMAC-SHA256) of detected values in lineage records, which make subject search "
+     "(steward-audit subject) possible without storing values. Unset: no fingerprints."},
 };
 
 int
@@ -170,6 +175,12 @@ sc_options_load(struct sc_options *o, const char *path, char *const *overrides, 
         return cm_err_set(err, CM_EINPUT,
                           "%s: set kafka.bootstrap.servers or bootstrap_file for lineage delivery",
                           path ? path : "(command line)");
+    if (o->fingerprint_key_file != NULL) {
+        o->fingerprint_key = cm_malloc(sizeof(*o->fingerprint_key));
+        rc = cm_fp_key_load(o->fingerprint_key_file, o->fingerprint_key, err);
+        if (rc != CM_OK)
+            return rc;
+    }
     if (o->instance == NULL) {
         char host[256];
 
@@ -184,6 +195,11 @@ sc_options_load(struct sc_options *o, const char *path, char *const *overrides, 
 void
 sc_options_fini(struct sc_options *o)
 {
+    if (o->fingerprint_key != NULL) {
+        cm_fp_key_clear(o->fingerprint_key);
+        free(o->fingerprint_key);
+        o->fingerprint_key = NULL;
+    }
     cm_conf_fini(sc_opts, CM_ARRAY_LEN(sc_opts), o);
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "common/cm_conf.h"
+#include "common/cm_fingerprint.h"
 #include "common/cm_status.h"
 
 enum sc_unknown_path {
@@ -79,6 +80,10 @@ struct sc_options {
     long long checkpoint_records;
     int64_t checkpoint_interval_us;
     char *signing_key;
+    char *fingerprint_key_file;
+    /* Loaded from fingerprint_key_file by sc_options_load (owned, cleared
+     * and freed by sc_options_fini); NULL: fingerprinting off. */
+    struct cm_fp_key *fingerprint_key;
 };
 
 /* Applies defaults, then the file (if path is not NULL), then each "k=v" of

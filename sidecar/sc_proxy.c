@@ -72,9 +72,11 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 
+#include "audit/aud_context.h"
 #include "audit/aud_record.h"
 #include "common/cm_arena.h"
 #include "common/cm_buf.h"
+#include "common/cm_fingerprint.h"
 #include "common/cm_log.h"
 #include "common/cm_mem.h"
 #include "common/cm_time.h"
@@ -89,6 +91,7 @@
 #include "sidecar/sc_upstream.h"
 
 #define EX_MAX_FINDINGS 64
+#define EX_MAX_FPS 64 /* distinct fingerprints kept per finding */
 #define EX_MAX_GROUPS 32
 #define PURPOSE_MAX 64
 #define ROUTE_MODELS_NAME "models"
@@ -132,8 +135,8 @@ struct sc_proxy {
 struct guard_slot {
     struct bufferevent *bev;
     struct sc_guard g;
-    unsigned dispatched; /* requests of this connection seen by proxy_handle */
-    int64_t started_us;  /* monotonic start of the request being received, or 0 */
+    unsigned dispatched;          /* requests of this connection seen by proxy_handle */
+    int64_t started_us;           /* monotonic start of the request being received, or 0 */
     struct sockaddr_storage peer; /* to tell this connection from a later one */
     socklen_t peerlen;
 };
@@ -245,6 +248,16 @@ struct sc_exchange {
     const char *lineage;        /* fate for the log: queued, kafka, spool, dropped */
     enum aud_fate fate;         /* set by the emitter's thread */
     struct sc_exchange *done_next;
+    /* Lineage context (audit/aud_context.h) and the fingerprints of each
+     * finding's values (findings[i] <-> fps[i]; strings in the arena). */
+    struct aud_trace trace;
+    char parent[CM_UUID_STR_LEN];
+    const char *inputs[AUD_MAX_INPUTS];
+    size_t ninputs;
+    struct {
+        const char **v;
+        size_t n, cap;
+    } fps[EX_MAX_FINDINGS];
 };
 
 static void ex_finish(struct sc_exchange *ex);
@@ -314,9 +327,76 @@ ex_input(const struct sc_exchange *ex, const unsigned *counts, unsigned modaliti
     in->counts = counts;
 }
 
+/* The finding slot of (direction, type, pointer, action), created if new;
+ * past EX_MAX_FINDINGS the last slot absorbs the rest (pointer "(more)"),
+ * so counts stay honest. */
+static size_t
+ex_finding_slot(struct sc_exchange *ex, const char *direction, const char *type,
+                const char *pointer, const char *action)
+{
+    struct aud_finding *af;
+
+    for (size_t j = 0; j < ex->nfindings; j++) {
+        struct aud_finding *e = &ex->findings[j];
+
+        if (strcmp(e->direction, direction) == 0 && strcmp(e->type, type) == 0 &&
+            strcmp(e->pointer, pointer) == 0 && strcmp(e->action, action) == 0)
+            return j;
+    }
+    if (ex->nfindings == EX_MAX_FINDINGS) {
+        ex->findings[EX_MAX_FINDINGS - 1].pointer = "(more)";
+        return EX_MAX_FINDINGS - 1;
+    }
+    af = &ex->findings[ex->nfindings];
+    af->direction = direction;
+    af->type = type;
+    af->action = action;
+    af->pointer = cm_arena_strndup(ex->arena, pointer, strlen(pointer));
+    af->count = 0;
+    return ex->nfindings++;
+}
+
+struct fp_ctx {
+    struct sc_exchange *ex;
+    const char *direction;
+    const struct pol_decision *d;
+};
+
+/* pol_body_each_value callback: the keyed fingerprint of one detected
+ * value (common/cm_fingerprint.h) joins its finding's list, once. */
+static void
+ex_fingerprint(void *arg, enum pol_pii_label label, const char *pointer, const char *value,
+               size_t len)
+{
+    struct fp_ctx *c = arg;
+    struct sc_exchange *ex = c->ex;
+    const char *type = pol_set_label_name(ex->ps, label);
+    size_t i =
+        ex_finding_slot(ex, c->direction, type, pointer, pol_action_name(c->d->actions[label]));
+    char fp[CM_FP_HEX_LEN];
+
+    cm_fp_compute(ex->px->opts->fingerprint_key, type, value, len, fp);
+    for (size_t k = 0; k < ex->fps[i].n; k++)
+        if (strcmp(ex->fps[i].v[k], fp) == 0)
+            return;
+    if (ex->fps[i].n == EX_MAX_FPS)
+        return;
+    if (ex->fps[i].n == ex->fps[i].cap) {
+        size_t cap = ex->fps[i].cap ? 2 * ex->fps[i].cap : 4;
+        const char **v = cm_arena_alloc(ex->arena, cap * sizeof(*v));
+
+        if (ex->fps[i].n > 0)
+            memcpy(v, ex->fps[i].v, ex->fps[i].n * sizeof(*v));
+        ex->fps[i].v = v;
+        ex->fps[i].cap = cap;
+    }
+    ex->fps[i].v[ex->fps[i].n++] = cm_arena_strndup(ex->arena, fp, CM_FP_HEX_LEN - 1);
+}
+
 /* Merges the findings of one inspected body into the exchange, under the
- * actions of decision d.  Strings are copied into the exchange's arena
- * because SSE events use a scratch arena. */
+ * actions of decision d, with the fingerprints of their values when a
+ * fingerprint key is configured.  Strings are copied into the exchange's
+ * arena because SSE events use a scratch arena. */
 static void
 ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_body *b,
                 const struct pol_decision *d)
@@ -325,35 +405,17 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
     size_t n = pol_body_findings(b, &f);
 
     for (size_t i = 0; i < n; i++) {
-        const char *type = pol_set_label_name(ex->ps, f[i].label);
-        const char *action = pol_action_name(d->actions[f[i].label]);
-        struct aud_finding *af = NULL;
+        size_t slot = ex_finding_slot(ex, direction, pol_set_label_name(ex->ps, f[i].label),
+                                      f[i].pointer, pol_action_name(d->actions[f[i].label]));
 
-        for (size_t j = 0; j < ex->nfindings && af == NULL; j++) {
-            struct aud_finding *e = &ex->findings[j];
-
-            if (strcmp(e->direction, direction) == 0 && strcmp(e->type, type) == 0 &&
-                strcmp(e->pointer, f[i].pointer) == 0 && strcmp(e->action, action) == 0)
-                af = e;
-        }
-        if (af == NULL) {
-            if (ex->nfindings == EX_MAX_FINDINGS) {
-                /* Keep the count honest in the last slot rather than drop it. */
-                af = &ex->findings[EX_MAX_FINDINGS - 1];
-                af->pointer = "(more)";
-            } else {
-                af = &ex->findings[ex->nfindings++];
-                af->direction = direction;
-                af->type = type;
-                af->action = action;
-                af->pointer =
-                    cm_arena_strndup(ex->arena, f[i].pointer, strlen(f[i].pointer));
-                af->count = 0;
-            }
-        }
-        af->count += f[i].count;
+        ex->findings[slot].count += f[i].count;
         sc_metrics_finding(ex->px->metrics, strcmp(direction, "response") == 0, f[i].label,
                            f[i].count);
+    }
+    if (n > 0 && ex->px->opts->fingerprint_key != NULL) {
+        struct fp_ctx c = {ex, direction, d};
+
+        pol_body_each_value(b, ex_fingerprint, &c);
     }
 }
 
@@ -522,8 +584,19 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     rec.latency_governance_us = ex->governance_us;
     rec.prompt_tokens = ex->prompt_tokens;
     rec.completion_tokens = ex->completion_tokens;
+    for (size_t i = 0; i < ex->nfindings; i++) {
+        ex->findings[i].fingerprints = ex->fps[i].v;
+        ex->findings[i].n_fingerprints = ex->fps[i].n;
+    }
     rec.findings = ex->findings;
     rec.n_findings = ex->nfindings;
+    rec.trace_id = ex->trace.trace_id;
+    rec.span_id = ex->trace.span_id;
+    rec.parent_span_id = ex->trace.parent_span_id[0] ? ex->trace.parent_span_id : NULL;
+    rec.parent_record = ex->parent[0] ? ex->parent : NULL;
+    rec.inputs = ex->inputs;
+    rec.n_inputs = ex->ninputs;
+    rec.fingerprint_key_id = px->opts->fingerprint_key ? px->opts->fingerprint_key->id : NULL;
 
     cm_buf_init(&json);
     rc = aud_record_json(&rec, &json, &err);
@@ -609,8 +682,8 @@ ex_end_stream(struct sc_exchange *ex)
 static void
 ex_release(struct sc_exchange *ex)
 {
-    bool refuse = ex->fate == AUD_FATE_DROPPED &&
-                  ex->px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
+    bool refuse =
+        ex->fate == AUD_FATE_DROPPED && ex->px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
 
     ex->holding = false;
     ex->lineage = fate_name(ex->fate);
@@ -800,8 +873,8 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
             ex->completion_tokens = ct;
     }
     if (ex->model_served == NULL && pol_body_model(b) != NULL)
-        ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
-                                            strlen(pol_body_model(b)));
+        ex->model_served =
+            cm_arena_strndup(ex->arena, pol_body_model(b), strlen(pol_body_model(b)));
     pol_body_counts(b, counts);
     ex_input(ex, counts, pol_body_modalities(b), &in);
     pol_set_eval(ex->ps, POL_DIR_RESPONSE, &in, &d);
@@ -864,8 +937,8 @@ ex_streams_record(struct sc_exchange *ex)
             af = &ex->findings[ex->nfindings++];
             af->direction = "response";
             af->type = pol_pii_label_name((enum pol_pii_label)l);
-            af->pointer = cm_arena_strndup(ex->arena, ex->streams[i].key,
-                                           strlen(ex->streams[i].key));
+            af->pointer =
+                cm_arena_strndup(ex->arena, ex->streams[i].key, strlen(ex->streams[i].key));
             af->count = (unsigned)counts[l];
             af->action = pol_action_name(ex->sdec.actions[l]);
             sc_metrics_finding(ex->px->metrics, 1, (enum pol_pii_label)l, (unsigned)counts[l]);
@@ -972,8 +1045,8 @@ sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, in
             ex->completion_tokens = ct;
     }
     if (ex->model_served == NULL && pol_body_model(b) != NULL)
-        ex->model_served = cm_arena_strndup(ex->arena, pol_body_model(b),
-                                            strlen(pol_body_model(b)));
+        ex->model_served =
+            cm_arena_strndup(ex->arena, pol_body_model(b), strlen(pol_body_model(b)));
     nt = pol_body_ntexts(b);
     texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
     for (size_t i = 0; i < nt; i++) {
@@ -1054,7 +1127,7 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
 
                 (void)pol_body_text(b, k, &tl, &ptr);
                 texts[k] = strcmp(ptr, s->key) == 0 ? (struct cm_str){fin.p, fin.len}
-                                                   : (struct cm_str){"", 0};
+                                                    : (struct cm_str){"", 0};
             }
             cm_buf_puts(out, "data: ");
             if (pol_body_splice(b, texts, out) != CM_OK)
@@ -1216,8 +1289,7 @@ reply_whole(struct sc_exchange *ex, struct evhttp_request *ureq, int code)
         if (!is_json_type(ct)) {
             cm_buf_fini(&rewritten);
             ex_fail(ex, SC_OUT_UPSTREAM_ERROR, 0, "uninspectable_answer",
-                    "the model server answered with a content type steward cannot inspect",
-                    false);
+                    "the model server answered with a content type steward cannot inspect", false);
             return;
         }
         ok = inspect_answer(ex, ex->arena, body, len, &rewritten, &rc);
@@ -1352,8 +1424,7 @@ ex_forward(struct sc_exchange *ex, enum evhttp_cmd_type cmd, const char *body, s
     /* The upstream request is ours: own request line, own framing, an
      * allowlist of headers.  What was inspected is exactly what is sent. */
     evhttp_add_header(oh, "Host", sc_upstream_host(px->up));
-    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(ex->creq), next)
-    {
+    TAILQ_FOREACH (kv, evhttp_request_get_input_headers(ex->creq), next) {
         /* A steward API key is for steward, never for the model server. */
         if (px->keys != NULL &&
             (strcasecmp(kv->key, "Authorization") == 0 || strcasecmp(kv->key, "x-api-key") == 0))
@@ -1405,10 +1476,8 @@ static const struct {
     const char *path;
     enum pol_route route;
 } api_routes[] = {
-    {"/v1/chat/completions", POL_ROUTE_CHAT},
-    {"/v1/completions", POL_ROUTE_COMPLETION},
-    {"/v1/embeddings", POL_ROUTE_EMBEDDING},
-    {"/v1/responses", POL_ROUTE_RESPONSES},
+    {"/v1/chat/completions", POL_ROUTE_CHAT}, {"/v1/completions", POL_ROUTE_COMPLETION},
+    {"/v1/embeddings", POL_ROUTE_EMBEDDING},  {"/v1/responses", POL_ROUTE_RESPONSES},
     {"/v1/messages", POL_ROUTE_MESSAGES},
 };
 
@@ -1454,7 +1523,8 @@ guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
         slot->dispatched = 0;
         slot->started_us = 0;
         slot->peerlen = sizeof(slot->peer);
-        if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&slot->peer, &slot->peerlen) != 0)
+        if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&slot->peer, &slot->peerlen) !=
+            0)
             slot->peerlen = 0;
         sc_guard_init(&slot->g, &guard_px->glim);
     }
@@ -1567,9 +1637,9 @@ static struct bufferevent *
 client_bev(struct event_base *base, void *arg)
 {
     struct sc_proxy *px = arg;
-    struct bufferevent *bev = px->tls != NULL ? sc_tls_server_bev(base, px->tls)
-                                              : bufferevent_socket_new(base, -1,
-                                                                       BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = px->tls != NULL
+                                  ? sc_tls_server_bev(base, px->tls)
+                                  : bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 
     guard_px = px;
     if (bev == NULL)
@@ -1700,6 +1770,42 @@ media_type(struct cm_arena *arena, const char *ct)
     return out;
 }
 
+/* The lineage context headers (audit/aud_context.h).  Invalid values are
+ * ignored and logged by name only; they never fail the request. */
+static void
+ex_read_context(struct sc_exchange *ex, struct evkeyvalq *ih)
+{
+    const char *traceparent = NULL, *parent = NULL;
+    struct evkeyval *kv;
+    int ntp = 0, nparent = 0;
+    size_t nbad = 0;
+
+    TAILQ_FOREACH (kv, ih, next) {
+        if (strcasecmp(kv->key, "traceparent") == 0) {
+            traceparent = kv->value;
+            ntp++;
+        } else if (strcasecmp(kv->key, "X-Steward-Parent") == 0) {
+            parent = kv->value;
+            nparent++;
+        } else if (strcasecmp(kv->key, "X-Steward-Inputs") == 0) {
+            aud_inputs_split(kv->value, strlen(kv->value), ex->arena, ex->inputs, &ex->ninputs,
+                             AUD_MAX_INPUTS, &nbad);
+        }
+    }
+    if (nparent > 0 && (nparent > 1 || aud_parent_parse(parent, ex->parent) != CM_OK)) {
+        ex->parent[0] = '\0';
+        cm_log_warn("sidecar", "context_header_ignored record=%s header=x-steward-parent",
+                    ex->id_str);
+    }
+    /* Two traceparent headers: the specification says to ignore both. */
+    if (aud_trace_init(&ex->trace, ex->id, ntp == 1 ? traceparent : NULL) != CM_OK || ntp > 1)
+        cm_log_warn("sidecar", "context_header_ignored record=%s header=traceparent", ex->id_str);
+    if (nbad > 0)
+        cm_log_warn("sidecar",
+                    "context_header_ignored record=%s header=x-steward-inputs entries=%zu",
+                    ex->id_str, nbad);
+}
+
 static void
 proxy_handle(struct evhttp_request *req, void *arg)
 {
@@ -1735,6 +1841,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     plen = q ? (size_t)(q - uri) : strlen(uri);
     ex->path = cm_arena_strndup(ex->arena, uri, plen > 256 ? 256 : plen);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), client_closed, ex);
+    ex_read_context(ex, ih);
     if (px->tls != NULL) {
         char id[256];
 

@@ -12,7 +12,8 @@
 # binaries come from $STEWARD_BIN (default build/debug/bin).  Every process
 # logs to RUN_DIR/logs/NAME.log; RUN_DIR/env holds the addresses:
 #   STEWARD_URL STEWARD_ADMIN_URL STEWARD_DB MODEL_URL KAFKA_BOOTSTRAP KAFKA_CONTROL
-#   STEWARD_PUBKEY
+#   STEWARD_PUBKEY STEWARD_FINGERPRINT_KEY_FILE (the sidecar's fingerprint
+#   key, for steward-audit subject)
 # The sidecar spools lineage into RUN_DIR/spool and signs checkpoints with
 # RUN_DIR/signing.key (made by `steward-audit keygen` on first start).
 # Production does not use this script: point the sidecar at any Kafka
@@ -110,6 +111,11 @@ kafka.session.timeout.ms = 6000
 CONF
     alive loader || start loader "$bin/steward-loader" -c "$run/loader.conf"
 
+    # The key of the values' fingerprints (subject search): random per stack.
+    if [ ! -s "$run/fingerprint.key" ]; then
+        (umask 077 && head -c 32 /dev/urandom >"$run/fingerprint.key")
+    fi
+
     if ! alive steward; then
         port=$(free_port)
         admin_port=$(free_port)
@@ -125,6 +131,7 @@ upstream = http://127.0.0.1:$model_port
 policy = ${STEWARD_POLICY:-$repo/deploy/policies/default.json}
 instance = local-demo
 bootstrap_file = $run/kafka.bootstrap
+fingerprint_key_file = $run/fingerprint.key
 forward_headers = ${STEWARD_FORWARD_HEADERS:-accept,authorization,user-agent,traceparent,tracestate,x-request-id}
 spool_dir = $run/spool
 signing_key = $run/signing.key
@@ -147,6 +154,7 @@ KAFKA_BOOTSTRAP=$(cat "$run/kafka.bootstrap")
 KAFKA_CONTROL=$run/kafka.sock
 STEWARD_RUN_DIR=$run
 STEWARD_PUBKEY=$run/signing.key.pub
+STEWARD_FINGERPRINT_KEY_FILE=$run/fingerprint.key
 ENV
     echo "stack: up; addresses in $run/env" >&2
 }

@@ -26,3 +26,11 @@ $(eval $(call fuzzer,fuzz_spool,audit/aud_spool.c $(FUZZ_COMMON_SRCS),$(LDLIBS_Z
 # the loader's record validator, the checkpoint parser and verify's chain reader
 $(eval $(call fuzzer,fuzz_record,audit/aud_validate.c audit/aud_chain.c audit/aud_record.c \
     audit/aud_sign.c $(FUZZ_COMMON_SRCS),$(LDLIBS_JANSSON) $(LDLIBS_Z) $(LDLIBS_COMMON)))
+# the lineage-context headers (traceparent, X-Steward-Parent, X-Steward-Inputs)
+# and the fingerprint normalisation
+FUZZ_AUDIT_SRCS := audit/aud_context.c $(FUZZ_COMMON_SRCS)
+$(eval $(call fuzzer,fuzz_context,$(FUZZ_AUDIT_SRCS),$(LDLIBS_COMMON)))
+# report and OpenLineage rendering of whatever JSON the store holds
+FUZZ_RENDER_SRCS := audit/aud_report.c audit/aud_svg.c audit/aud_graph.c \
+                    audit/aud_openlineage.c $(FUZZ_COMMON_SRCS)
+$(eval $(call fuzzer,fuzz_audit_render,$(FUZZ_RENDER_SRCS),$(LDLIBS_JANSSON) -lm $(LDLIBS_COMMON)))

@@ -23,11 +23,15 @@
 
 #define TS_START 1764431435123456LL /* 2025-11-29T15:50:35.123456Z */
 
+#define FP_A "4f0c0b3a7d35b5f1a1e3c7d9e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6e8f0"
+#define FP_B "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+static const char *const fps[] = {FP_A, FP_B};
 static const struct aud_finding findings[] = {
-    {"request", "EMAIL", "/messages/0/content", 1, "redact"},
-    {"response", "PHONE", "/choices/0/message/content", 2, "mask"},
+    {"request", "EMAIL", "/messages/0/content", 1, "redact", fps, 1},
+    {"response", "PHONE", "/choices/0/message/content", 2, "mask", fps, 2},
 };
 static const char *const rules[] = {"pii-redact", "hr-internal"};
+static const char *const inputs[] = {"doc://kb/7", "s3://bucket/key.pdf"};
 
 /* A complete record with every field set. */
 static void
@@ -68,6 +72,13 @@ full_record(struct aud_record *rec)
     rec->chain_id = "01932a4b-0000-7000-8000-00000000c4a1";
     rec->chain_seq = 1;
     rec->chain_prev = "0000000000000000000000000000000000000000000000000000000000000000";
+    rec->trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    rec->span_id = "90a1b2c3d4e5f607";
+    rec->parent_span_id = "00f067aa0ba902b7";
+    rec->parent_record = "01932a4b-5c6d-7e8f-90a1-b2c3d4e5f600";
+    rec->inputs = inputs;
+    rec->n_inputs = CM_ARRAY_LEN(inputs);
+    rec->fingerprint_key_id = "0123456789abcdef";
 }
 
 /* Builds rec and parses the output; fails the test when either fails. */
@@ -155,7 +166,19 @@ START_TEST(test_build_full)
     ck_assert_str_eq(sget(f, NULL, "pointer"), "/choices/0/message/content");
     ck_assert_int_eq(iget(f, NULL, "count"), 2);
     ck_assert_str_eq(sget(f, NULL, "action"), "mask");
-    ck_assert_int_eq(json_object_size(f), 5);
+    arr = json_object_get(f, "fingerprints");
+    ck_assert_int_eq(json_array_size(arr), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 1)), FP_B);
+    ck_assert_int_eq(json_object_size(f), 6);
+
+    ck_assert_str_eq(sget(root, "trace", "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+    ck_assert_str_eq(sget(root, "trace", "span_id"), "90a1b2c3d4e5f607");
+    ck_assert_str_eq(sget(root, "trace", "parent_span_id"), "00f067aa0ba902b7");
+    ck_assert_str_eq(sget(root, NULL, "parent_record"), "01932a4b-5c6d-7e8f-90a1-b2c3d4e5f600");
+    arr = json_object_get(root, "inputs");
+    ck_assert_int_eq(json_array_size(arr), 2);
+    ck_assert_str_eq(json_string_value(json_array_get(arr, 1)), "s3://bucket/key.pdf");
+    ck_assert_str_eq(sget(root, NULL, "fingerprint_key_id"), "0123456789abcdef");
     json_decref(root);
 }
 END_TEST
@@ -191,6 +214,11 @@ START_TEST(test_build_nulls)
     ck_assert_int_eq(json_array_size(json_object_get(root, "findings")), 0);
     v = json_object_get(json_object_get(root, "policy"), "matched_rules");
     ck_assert(json_is_array(v) && json_array_size(v) == 0);
+    ck_assert_ptr_null(sget(root, "trace", "trace_id"));
+    ck_assert_ptr_null(sget(root, "trace", "parent_span_id"));
+    ck_assert_ptr_null(sget(root, NULL, "parent_record"));
+    ck_assert_ptr_null(sget(root, NULL, "fingerprint_key_id"));
+    ck_assert_int_eq(json_array_size(json_object_get(root, "inputs")), 0);
     json_decref(root);
 }
 END_TEST
@@ -239,8 +267,17 @@ END_TEST
 /* Each required value missing gives CM_EINPUT naming it, and leaves the
  * output buffer as it was. */
 static const char *const required_names[] = {
-    "record_id",    "ts_start",      "ts_end",  "instance",    "request.method",
-    "request.path", "request.route", "outcome", "findings[0]",
+    "record_id",
+    "ts_start",
+    "ts_end",
+    "instance",
+    "request.method",
+    "request.path",
+    "request.route",
+    "outcome",
+    "findings[0]",
+    "inputs[1]",
+    "findings[0].fingerprints[1]",
 };
 
 START_TEST(test_build_required)
@@ -264,6 +301,22 @@ START_TEST(test_build_required)
         rec.findings = &f;
         rec.n_findings = 1;
         break;
+    case 9: {
+        static const char *const bad[] = {"doc://a", NULL};
+
+        rec.inputs = bad;
+        break;
+    }
+    case 10: {
+        static const char *const bad[] = {FP_A, NULL};
+
+        f.pointer = "/p";
+        f.fingerprints = bad;
+        f.n_fingerprints = 2;
+        rec.findings = &f;
+        rec.n_findings = 1;
+        break;
+    }
     }
     cm_buf_init(&b);
     cm_buf_puts(&b, "prefix");
@@ -301,7 +354,8 @@ type_matches(const json_t *v, enum aud_ftype t)
     case AUD_T_STRING:
     case AUD_T_UUID:
     case AUD_T_TIME: return json_is_string(v);
-    case AUD_T_STRING_NULL: return json_is_string(v) || json_is_null(v);
+    case AUD_T_STRING_NULL:
+    case AUD_T_UUID_NULL: return json_is_string(v) || json_is_null(v);
     case AUD_T_SHA256: return json_is_string(v);
     case AUD_T_INT32:
     case AUD_T_SEQ:
@@ -390,7 +444,8 @@ check_schema_type(const json_t *prop, enum aud_ftype t, const char *name)
     case AUD_T_STRING:
     case AUD_T_UUID:
     case AUD_T_TIME: want = "string"; break;
-    case AUD_T_STRING_NULL: want_null = "string"; break;
+    case AUD_T_STRING_NULL:
+    case AUD_T_UUID_NULL: want_null = "string"; break;
     case AUD_T_SHA256: want = "string"; break;
     case AUD_T_INT32:
     case AUD_T_SEQ:
@@ -409,10 +464,10 @@ check_schema_type(const json_t *prop, enum aud_ftype t, const char *name)
                           strcmp(json_string_value(json_array_get(type, 1)), "null") == 0,
                       "schema: %s should have type [\"%s\", \"null\"]", name, want_null);
     }
-    if (t == AUD_T_UUID || t == AUD_T_TIME) {
+    if (t == AUD_T_UUID || t == AUD_T_UUID_NULL || t == AUD_T_TIME) {
         const char *fmt = json_string_value(json_object_get(prop, "format"));
 
-        ck_assert_msg(fmt != NULL && strcmp(fmt, t == AUD_T_UUID ? "uuid" : "date-time") == 0,
+        ck_assert_msg(fmt != NULL && strcmp(fmt, t == AUD_T_TIME ? "date-time" : "uuid") == 0,
                       "schema: %s has the wrong format", name);
     }
     if (t == AUD_T_STRING_ARRAY || t == AUD_T_OBJECT_ARRAY) {
@@ -619,6 +674,18 @@ static const struct {
     {"chain", "seq", "\"1\"", "chain.seq: expected a positive integer"},
     {"chain", "prev", "\"ABC\"", "chain.prev: expected 64 lower-case hex digits"},
     {"chain", "id", "\"x\"", "chain.id: expected a UUID"},
+    {"", "trace", NULL, NULL},
+    {"", "trace", "[]", "trace: expected an object"},
+    {"trace", "span_id", NULL, "trace.span_id: missing"},
+    {"trace", "trace_id", "7", "trace.trace_id: expected a string or null"},
+    {"", "parent_record", NULL, NULL},
+    {"", "parent_record", "null", NULL},
+    {"", "parent_record", "\"doc-1\"", "parent_record: expected a UUID string or null"},
+    {"", "inputs", NULL, NULL},
+    {"", "inputs", "[1]", "inputs: expected an array of strings"},
+    {"findings", "fingerprints", NULL, NULL},
+    {"findings", "fingerprints", "\"ab\"", "findings[0].fingerprints: expected an array"},
+    {"", "fingerprint_key_id", "5", "fingerprint_key_id: expected a string or null"},
 };
 
 START_TEST(test_validate_mutation)
