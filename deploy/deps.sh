@@ -18,6 +18,12 @@ else
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # prometheus is here for promtool (make check-deploy); on a machine run by
+    # systemd its package also enables and starts a Prometheus server on :9090.
+    if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+        $sudo systemctl disable --now prometheus.service prometheus-node-exporter.service \
+            >/dev/null 2>&1 || true
+    fi
 fi
 
 # The OpenAI SDK (npm) for the compatibility test, pinned by

@@ -244,6 +244,20 @@ def cmd_units(root, prefix):
                             % (name, m.group(1), path))
         if "steward -n" not in text and "steward-loader -n" not in text:
             problem("%s: no ExecStartPre validating the configuration (-n)" % name)
+        # the spool of the example configuration is writable in the sandbox
+        rw = re.findall(r"^ReadWritePaths=(.*)$", text, re.M)
+        rw = [p for line in rw for p in line.split()]
+        conf = re.search(r" -c (/etc/steward/\S+)", text)
+        example = os.path.join(root + prefix, "share/steward/examples",
+                               os.path.basename(conf.group(1))) if conf else ""
+        if os.path.exists(example):
+            with open(example) as f:
+                for line, key, value in conf_lines(f.read()):
+                    if key == "spool_dir":
+                        n += 1
+                        if not any(value == p or value.startswith(p.rstrip("/") + "/") for p in rw):
+                            problem("%s: spool_dir = %s (%s) is not under ReadWritePaths %s"
+                                    % (name, value, os.path.basename(example), " ".join(rw)))
     print("  %d paths checked" % n)
 
 
