@@ -9,7 +9,8 @@
 #                  binaries and man pages from the temp tree), and every path
 #                  their Exec lines name exists
 #   rules          promtool check rules and promtool test rules
-#                  (tests/deploy/alerts_test.yml) on deploy/monitoring/alerts.yml
+#                  (tests/deploy/alerts_test.yml) on deploy/monitoring/alerts.yml;
+#                  each alert's runbook link names a section of docs/runbook.md
 #   metrics        a sidecar started alone: /healthz and /readyz answer 200,
 #                  its /metrics passes promtool check metrics, and every
 #                  steward_* metric the alerts use is one it serves
@@ -24,7 +25,7 @@
 # Prints one line per check and "check-deploy: N passed, N failed"; exits 1
 # if any failed.  STEWARD_BUILD selects the build (default build/debug).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 repo=$(pwd)
 build=${STEWARD_BUILD:-build/debug}
 bin=$repo/$build/bin
@@ -118,6 +119,7 @@ check "systemd units: paths" python3 tests/deploy/check_refs.py units "$local_ro
 # ---------------------------------------------------------------- prometheus
 check "promtool check rules" promtool check rules deploy/monitoring/alerts.yml
 check "promtool test rules" bash -c 'cd tests/deploy && promtool test rules alerts_test.yml'
+check "alerts: runbook sections exist" python3 tests/deploy/check_refs.py anchors
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

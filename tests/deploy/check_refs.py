@@ -23,6 +23,9 @@ line per problem and exits 1 if it found any).
                                       of the Makefile, it runs as non-root
   check_refs.py man BIN               each program's man page names every
                                       option of its --help text
+  check_refs.py anchors               every docs/*.md#section that deploy/
+                                      (the alerts' runbook annotations) names
+                                      is a heading of that page
 
 Only the Python standard library and python3-yaml (yamllint's dependency).
 """
@@ -352,10 +355,30 @@ def cmd_man(bindir):
     print("  %d options checked" % n)
 
 
+def slug(heading):
+    """GitHub's anchor of a markdown heading."""
+    s = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return s.replace(" ", "-")
+
+
+def cmd_anchors():
+    n = 0
+    for path in glob.glob(os.path.join(REPO, "deploy", "**", "*.y*ml"), recursive=True):
+        with open(path) as f:
+            text = f.read()
+        for doc, anchor in re.findall(r"(docs/[\w.-]+\.md)#([\w-]+)", text):
+            n += 1
+            with open(os.path.join(REPO, doc)) as f:
+                anchors = {slug(h) for h in re.findall(r"^#+ (.*)$", f.read(), re.M)}
+            if anchor not in anchors:
+                problem("%s: %s#%s: no such section" % (os.path.relpath(path, REPO), doc, anchor))
+    print("  %d links checked" % n)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"keys": cmd_keys, "confs": cmd_confs, "k8s": cmd_k8s, "units": cmd_units,
-     "container": cmd_container, "man": cmd_man}[cmd](*args)
+     "container": cmd_container, "man": cmd_man, "anchors": cmd_anchors}[cmd](*args)
     sys.exit(1 if problems else 0)
 
 
