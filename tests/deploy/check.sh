@@ -150,7 +150,15 @@ live_metrics() {
     h=$(curl -s -o /dev/null -w '%{http_code}' "$admin/healthz")
     r=$(curl -s -o /dev/null -w '%{http_code}' "$admin/readyz")
     [ "$h $r" = "200 200" ] || { echo "/healthz $h, /readyz $r"; tail -n 5 "$work/sidecar/log"; return 1; }
+    # one exchange, so that the counters have samples: the model server is
+    # not there, so it is a 502 (upstream_error) after a redaction
+    local data
+    data=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$work/sidecar/log" | head -n 1)
+    curl -s -o /dev/null -H 'Content-Type: application/json' \
+        -d '{"model":"m","messages":[{"role":"user","content":"write to jane.roe@example.com"}]}' \
+        "http://$data/v1/chat/completions"
     curl -sf "$admin/metrics" >"$work/metrics.txt" || { echo "no /metrics"; return 1; }
+    grep -q "^steward_exchanges_total{" "$work/metrics.txt" || { echo "no exchange counted"; return 1; }
     silent promtool check metrics <"$work/metrics.txt" || return 1
     # every steward_* metric an alert uses is served
     local m bad=0
