@@ -13,7 +13,10 @@
 #                  each alert's runbook link names a section of docs/runbook.md
 #   metrics        a sidecar started alone: /healthz and /readyz answer 200,
 #                  its /metrics passes promtool check metrics, and every
-#                  steward_* metric the alerts use is one it serves
+#                  steward_* metric the alerts use is one it serves; run under
+#                  strace, its system calls (start, an exchange, metrics,
+#                  reloads, the spool, the stop) all pass steward.service's
+#                  SystemCallFilter
 #   keys           every option deploy/ sets exists (--config-doc)
 #   configs        every configuration deploy/ ships passes `steward -n` /
 #                  `steward-loader -n` (absolute paths mapped into a temp root
@@ -63,7 +66,7 @@ silent() {
     [ -z "$out" ] || { printf '%s\n' "$out"; return 1; }
 }
 
-for tool in yamllint promtool systemd-analyze groff readelf dpkg curl python3; do
+for tool in yamllint promtool systemd-analyze groff readelf dpkg curl python3 strace; do
     command -v "$tool" >/dev/null || { echo "check-deploy: $tool is missing (make deps)"; exit 1; }
 done
 
@@ -138,8 +141,11 @@ workers = 1
 kafka.bootstrap.servers = 127.0.0.1:9
 spool_dir = $work/sidecar/spool
 CONF
-"$bin/steward" -c "$work/sidecar/steward.conf" >"$work/sidecar/log" 2>&1 &
-pids+=($!)
+# Under strace, to hold its system calls against the unit's SystemCallFilter.
+strace -f -qq -o "$work/sidecar/trace" "$bin/steward" -c "$work/sidecar/steward.conf" \
+    >"$work/sidecar/log" 2>&1 &
+tracer=$!
+pids+=("$tracer")
 admin=http://127.0.0.1:$admin_port
 for _ in $(seq 100); do
     curl -sf "$admin/healthz" >/dev/null 2>&1 && break
@@ -169,6 +175,20 @@ live_metrics() {
     return $bad
 }
 check "/healthz, /readyz, promtool check metrics, alert metric names" live_metrics
+
+# A reload and a stop, then every system call the sidecar made must pass
+# steward.service's SystemCallFilter (with SystemCallErrorNumber=EPERM a
+# call outside it would fail at run time under systemd).
+syscalls_in_filter() {
+    local sc
+    sc=$(pgrep -P "$tracer" -x steward) || { echo "the sidecar is not running"; return 1; }
+    curl -s -X POST "$admin/reload" >/dev/null
+    kill -HUP "$sc" && sleep 0.3 && kill -TERM "$sc"
+    wait "$tracer" || true
+    python3 tests/deploy/check_refs.py syscalls "$work/sidecar/trace" \
+        "$local_root/usr/local/lib/systemd/system/steward.service"
+}
+check "systemd: the sidecar's system calls pass SystemCallFilter" syscalls_in_filter
 
 # ---------------------------------------------------------------- configs
 check "config keys in deploy/ exist" python3 tests/deploy/check_refs.py keys "$bin"

@@ -23,6 +23,8 @@ line per problem and exits 1 if it found any).
                                       of the Makefile, it runs as non-root
   check_refs.py man BIN               each program's man page names every
                                       option of its --help text
+  check_refs.py syscalls TRACE UNIT   every system call in the strace -f log
+                                      TRACE passes UNIT's SystemCallFilter=
   check_refs.py anchors               every docs/*.md#section that deploy/
                                       (the alerts' runbook annotations) names
                                       is a heading of that page
@@ -355,6 +357,49 @@ def cmd_man(bindir):
     print("  %d options checked" % n)
 
 
+def syscall_set(group, seen=None):
+    """The system calls of a systemd-analyze syscall-filter group, nested
+    groups expanded; a plain name stands for itself."""
+    if not group.startswith("@"):
+        return {group}
+    seen = seen if seen is not None else set()
+    if group in seen:
+        return set()
+    seen.add(group)
+    out = subprocess.run(["systemd-analyze", "syscall-filter", group], check=True,
+                         capture_output=True, text=True).stdout
+    calls = set()
+    for line in out.splitlines()[1:]:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            calls |= syscall_set(line, seen)
+    return calls
+
+
+def cmd_syscalls(trace, unit):
+    with open(unit) as f:
+        filters = re.findall(r"^SystemCallFilter=(.*)$", f.read(), re.M)
+    allowed, denied = set(), set()
+    for line in filters:
+        deny = line.startswith("~")
+        for item in line.lstrip("~").split():
+            (denied if deny else allowed).update(syscall_set(item))
+    used = set()
+    with open(trace) as f:
+        for line in f:
+            m = re.match(r"^\d+\s+([a-z_0-9]+)\(", line)
+            if m:
+                used.add(m.group(1))
+    used.discard("execve")  # strace starting the program
+    if not used:
+        problem("%s: no system calls traced" % trace)
+    for call in sorted(used):
+        if call in denied or (allowed and call not in allowed):
+            problem("%s: the sidecar calls %s, which SystemCallFilter= refuses"
+                    % (os.path.basename(unit), call))
+    print("  %d system calls checked against %d allowed" % (len(used), len(allowed - denied)))
+
+
 def slug(heading):
     """GitHub's anchor of a markdown heading."""
     s = re.sub(r"[^\w\- ]", "", heading.strip().lower())
@@ -378,7 +423,8 @@ def cmd_anchors():
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"keys": cmd_keys, "confs": cmd_confs, "k8s": cmd_k8s, "units": cmd_units,
-     "container": cmd_container, "man": cmd_man, "anchors": cmd_anchors}[cmd](*args)
+     "container": cmd_container, "man": cmd_man, "anchors": cmd_anchors,
+     "syscalls": cmd_syscalls}[cmd](*args)
     sys.exit(1 if problems else 0)
 
 
