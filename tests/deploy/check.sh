@@ -36,7 +36,10 @@ work=$(mktemp -d /tmp/steward-check-deploy-XXXXXX)
 passed=0
 failed=0
 pids=()
+tracer=""
 cleanup() {
+    # the traced sidecar first (strace's child), then what we started
+    [ -z "$tracer" ] || kill "$(pgrep -P "$tracer" -x steward)" 2>/dev/null || true
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -184,7 +187,12 @@ syscalls_in_filter() {
     sc=$(pgrep -P "$tracer" -x steward) || { echo "the sidecar is not running"; return 1; }
     curl -s -X POST "$admin/reload" >/dev/null
     kill -HUP "$sc" && sleep 0.3 && kill -TERM "$sc"
-    wait "$tracer" || true
+    # strace has written the whole trace once it exits (not our child here)
+    for _ in $(seq 150); do
+        kill -0 "$tracer" 2>/dev/null || break
+        sleep 0.1
+    done
+    ! kill -0 "$tracer" 2>/dev/null || { echo "the sidecar did not stop in 15 s"; return 1; }
     python3 tests/deploy/check_refs.py syscalls "$work/sidecar/trace" \
         "$local_root/usr/local/lib/systemd/system/steward.service"
 }
