@@ -224,11 +224,11 @@ install: $(addprefix $(BIN)/,$(INSTALL_PROGRAMS))
 	$(Q)$(INSTALL) -m 0644 $(PII_MODEL) $(I_SHARE)/steward-pii.model
 	$(Q)$(INSTALL) -m 0644 schema/sql/*.sql $(I_SHARE)/schema/sql/
 	$(Q)$(INSTALL) -m 0644 schema/lineage.schema.json $(I_SHARE)/schema/
-	$(Q)for f in $(EXAMPLE_CONFS); do $(prefixed) $$f > $(I_SHARE)/examples/$$(basename $$f) || exit 1; done
+	$(Q)for f in $(EXAMPLE_CONFS); do $(prefixed) $$f > $(I_SHARE)/examples/$$(basename $$f) && chmod 0644 $(I_SHARE)/examples/$$(basename $$f) || exit 1; done
 	$(Q)$(INSTALL) -m 0644 deploy/policies/*.json deploy/policies/*.yaml $(I_SHARE)/examples/policies/
 	$(Q)$(INSTALL) -m 0644 deploy/policies/tests/*.yaml $(I_SHARE)/examples/policies/tests/
 	$(Q)$(INSTALL) -m 0644 deploy/monitoring/alerts.yml $(I_SHARE)/examples/
-	$(Q)for f in $(UNITS); do $(prefixed) $$f > $(I_UNIT)/$$(basename $$f) || exit 1; done
+	$(Q)for f in $(UNITS); do $(prefixed) $$f > $(I_UNIT)/$$(basename $$f) && chmod 0644 $(I_UNIT)/$$(basename $$f) || exit 1; done
 	$(Q)$(INSTALL) -m 0644 deploy/systemd/steward.sysusers $(I_SYSU)/steward.conf
 	$(Q)$(INSTALL) -m 0644 $(MAN1) $(I_MAN)/man1/
 	$(Q)$(INSTALL) -m 0644 $(MAN5) $(I_MAN)/man5/
