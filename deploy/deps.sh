@@ -17,7 +17,30 @@ else
     echo "deps: installing ${#missing[@]} packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # prometheus is here for promtool (make check-deploy), but its package
+    # also starts a Prometheus server (port 9090) and enables it at boot.  It
+    # is installed on its own, with services kept from starting (policy-rc.d,
+    # unless the machine already has one), then disabled.
+    others=()
+    for p in "${missing[@]}"; do [ "$p" = prometheus ] || others+=("$p"); done
+    [ ${#others[@]} -eq 0 ] || $sudo apt-get install -y -qq --no-install-recommends "${others[@]}"
+    if [ ${#others[@]} -ne ${#missing[@]} ]; then
+        made_policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\n# deploy/deps.sh: no service starts while prometheus installs\nexit 101\n' |
+                $sudo tee /usr/sbin/policy-rc.d >/dev/null
+            $sudo chmod 755 /usr/sbin/policy-rc.d
+            made_policy=1
+        fi
+        $sudo apt-get install -y -qq --no-install-recommends prometheus || status=$?
+        [ -z "$made_policy" ] || $sudo rm -f /usr/sbin/policy-rc.d
+        [ "${status:-0}" -eq 0 ] || exit "$status"
+        if [ -d /run/systemd/system ]; then
+            $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+        else
+            $sudo update-rc.d prometheus disable >/dev/null 2>&1 || true
+        fi
+    fi
 fi
 
 # The OpenAI SDK (npm) for the compatibility test, pinned by
