@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,8 +121,24 @@ struct verify {
     bool last_reordered;
     struct vchain *vc;
 
-    FILE *out; /* one line per problem */
+    FILE *out;                /* one line per problem */
+    struct sa_progress *prog; /* or NULL */
 };
+
+/* One line about a problem, on v->out; clears a progress line first. */
+static void vproblem(struct verify *v, const char *fmt, ...) CM_PRINTF(2, 3);
+
+static void
+vproblem(struct verify *v, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (v->prog != NULL)
+        sa_progress_done(v->prog);
+    va_start(ap, fmt);
+    vfprintf(v->out, fmt, ap);
+    va_end(ap);
+}
 
 static struct vchain *
 vchain_get(struct verify *v, const char *id, bool create)
@@ -217,8 +234,8 @@ verify_checkpoints(struct verify *v, struct aud_pg *pg, const struct aud_pg_para
         }
         if (problem != NULL) {
             v->cp_problems++;
-            fprintf(v->out, "checkpoint chain=%s seq=%" PRId64 " problem=\"%s\"\n", chain, seq,
-                    problem);
+            vproblem(v, "checkpoint chain=%s seq=%" PRId64 " problem=\"%s\"\n", chain, seq,
+                     problem);
             continue; /* an untrusted checkpoint pins nothing */
         }
         vc->cps = cm_realloc(vc->cps, (vc->ncps + 1) * sizeof(*vc->cps));
@@ -301,11 +318,11 @@ verify_columns(struct verify *v, struct aud_pg *pg, const struct aud_pg_param *f
     }
     for (size_t r = 0; r < aud_pg_res_rows(res); r++) {
         v->edits++;
-        fprintf(v->out,
-                "edit chain=%s seq=%s record=%s what=\"stored columns differ from the record: "
-                "%s\"\n",
-                aud_pg_res_value(res, r, 1), aud_pg_res_value(res, r, 2),
-                aud_pg_res_value(res, r, 0), aud_pg_res_value(res, r, 3));
+        vproblem(v,
+                 "edit chain=%s seq=%s record=%s what=\"stored columns differ from the record: "
+                 "%s\"\n",
+                 aud_pg_res_value(res, r, 1), aud_pg_res_value(res, r, 2),
+                 aud_pg_res_value(res, r, 0), aud_pg_res_value(res, r, 3));
     }
 out:
     aud_pg_res_free(res);
@@ -319,9 +336,9 @@ report_missing(struct verify *v, const char *chain, int64_t from, int64_t to, co
 {
     v->gaps++;
     v->missing += (uint64_t)(to - from + 1);
-    fprintf(v->out,
-            "gap chain=%s seq=%" PRId64 "..%" PRId64 " missing=%" PRId64 " after=%s before=%s\n",
-            chain, from, to, to - from + 1, after, before);
+    vproblem(v,
+             "gap chain=%s seq=%" PRId64 "..%" PRId64 " missing=%" PRId64 " after=%s before=%s\n",
+             chain, from, to, to - from + 1, after, before);
 }
 
 /* Seqs from..to of chain are not stored: what retention deleted is counted
@@ -416,10 +433,10 @@ verify_row(struct verify *v, const char *record_id, const char *chain, int64_t s
     v->records++;
     if (chain == NULL) {
         v->unverifiable++;
-        fprintf(v->out,
-                "unverifiable record=%s what=\"no chain: loaded before migration 0002, or its "
-                "chain columns were removed\"\n",
-                record_id);
+        vproblem(v,
+                 "unverifiable record=%s what=\"no chain: loaded before migration 0002, or its "
+                 "chain columns were removed\"\n",
+                 record_id);
         return;
     }
     if (!v->in_chain || strcmp(chain, v->chain) != 0) {
@@ -437,10 +454,10 @@ verify_row(struct verify *v, const char *record_id, const char *chain, int64_t s
     if (!bytea_decode(bytes_text, bytes) ||
         aud_chain_link_parse(bytes->p, bytes->len, &link, &err) != CM_OK) {
         v->edits++;
-        fprintf(v->out,
-                "edit chain=%s seq=%" PRId64 " record=%s what=\"stored bytes are not a chained "
-                "record\"\n",
-                chain, seq, record_id);
+        vproblem(v,
+                 "edit chain=%s seq=%" PRId64 " record=%s what=\"stored bytes are not a chained "
+                 "record\"\n",
+                 chain, seq, record_id);
         memset(&link, 0, sizeof(link));
         link.seq = seq;
     } else {
@@ -449,19 +466,19 @@ verify_row(struct verify *v, const char *record_id, const char *chain, int64_t s
 
         if (a == NULL || b == NULL || !json_equal(a, b)) {
             v->edits++;
-            fprintf(v->out,
-                    "edit chain=%s seq=%" PRId64 " record=%s what=\"stored JSON differs from the "
-                    "stored bytes\"\n",
-                    chain, seq, record_id);
+            vproblem(v,
+                     "edit chain=%s seq=%" PRId64 " record=%s what=\"stored JSON differs from the "
+                     "stored bytes\"\n",
+                     chain, seq, record_id);
         }
         json_decref(a);
         json_decref(b);
         if (strcmp(link.record_id, record_id) != 0 || strcmp(link.chain_id, chain) != 0) {
             v->edits++;
-            fprintf(v->out,
-                    "edit chain=%s seq=%" PRId64 " record=%s what=\"the bytes belong to record "
-                    "%s of chain %s\"\n",
-                    chain, seq, record_id, link.record_id, link.chain_id);
+            vproblem(v,
+                     "edit chain=%s seq=%" PRId64 " record=%s what=\"the bytes belong to record "
+                     "%s of chain %s\"\n",
+                     chain, seq, record_id, link.record_id, link.chain_id);
         }
     }
     cm_sha256(bytes->p, bytes->len, digest);
@@ -469,16 +486,16 @@ verify_row(struct verify *v, const char *record_id, const char *chain, int64_t s
     if (link.seq != 0 && link.seq != seq) {
         reordered = true;
         v->reorders++;
-        fprintf(v->out,
-                "reorder chain=%s seq=%" PRId64 " record=%s what=\"sits at seq %" PRId64
-                " but its signed bytes say seq %" PRId64 "\"\n",
-                chain, seq, record_id, seq, link.seq);
+        vproblem(v,
+                 "reorder chain=%s seq=%" PRId64 " record=%s what=\"sits at seq %" PRId64
+                 " but its signed bytes say seq %" PRId64 "\"\n",
+                 chain, seq, record_id, seq, link.seq);
     }
     linkable = !reordered && !v->last_reordered;
     if (seq == v->last_seq) {
         v->duplicates++;
-        fprintf(v->out, "duplicate chain=%s seq=%" PRId64 " records=%s,%s\n", chain, seq,
-                v->last_record, record_id);
+        vproblem(v, "duplicate chain=%s seq=%" PRId64 " records=%s,%s\n", chain, seq,
+                 v->last_record, record_id);
         linkable = false;
     } else if (seq > v->last_seq + 1) {
         report_gap(v, chain, v->last_seq + 1, seq - 1, v->last_record, record_id);
@@ -487,15 +504,15 @@ verify_row(struct verify *v, const char *record_id, const char *chain, int64_t s
     if (linkable && link.prev[0] != '\0' && strcmp(link.prev, v->last_hash) != 0) {
         v->edits++;
         if (v->last_seq == 0)
-            fprintf(v->out,
-                    "edit chain=%s seq=%" PRId64 " record=%s what=\"the first record's prev is "
-                    "not zero\"\n",
-                    chain, seq, record_id);
+            vproblem(v,
+                     "edit chain=%s seq=%" PRId64 " record=%s what=\"the first record's prev is "
+                     "not zero\"\n",
+                     chain, seq, record_id);
         else
-            fprintf(v->out,
-                    "edit chain=%s seq=%" PRId64 " record=%s what=\"its bytes no longer hash to "
-                    "the prev of record %s (seq %" PRId64 "): one of the two was altered\"\n",
-                    chain, v->last_seq, v->last_record, record_id, seq);
+            vproblem(v,
+                     "edit chain=%s seq=%" PRId64 " record=%s what=\"its bytes no longer hash to "
+                     "the prev of record %s (seq %" PRId64 "): one of the two was altered\"\n",
+                     chain, v->last_seq, v->last_record, record_id, seq);
     }
     for (size_t i = 0; v->vc != NULL && i < v->vc->ncps; i++) {
         struct vcp *cp = &v->vc->cps[i];
@@ -504,10 +521,10 @@ verify_row(struct verify *v, const char *record_id, const char *chain, int64_t s
             cp->seen = true;
             if (strcmp(cp->hash, hash) != 0) {
                 v->edits++;
-                fprintf(v->out,
-                        "edit chain=%s seq=%" PRId64 " record=%s what=\"does not match the "
-                        "signed checkpoint of seq %" PRId64 "\"\n",
-                        chain, seq, record_id, seq);
+                vproblem(v,
+                         "edit chain=%s seq=%" PRId64 " record=%s what=\"does not match the "
+                         "signed checkpoint of seq %" PRId64 "\"\n",
+                         chain, seq, record_id, seq);
             }
         }
     }
@@ -553,6 +570,8 @@ verify_walk(struct verify *v, struct aud_pg *pg, const struct aud_pg_param *filt
                        aud_pg_res_value(res, r, 4), &bytes);
         }
         aud_pg_res_free(res);
+        if (v->prog != NULL)
+            sa_progress_step(v->prog, "%" PRIu64 " records walked", v->records);
         if (rows < VERIFY_FETCH)
             break;
     }
@@ -602,6 +621,7 @@ sa_cmd_verify(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct verify v;
+    struct sa_progress prog;
     const char *db = NULL;
     char **chains = cm_calloc((size_t)argc + 1, sizeof(char *));
     size_t nchains = 0;
@@ -614,6 +634,8 @@ sa_cmd_verify(int argc, char **argv)
 
     memset(&v, 0, sizeof(v));
     v.out = stdout;
+    sa_progress_init(&prog, "verify");
+    v.prog = &prog;
     cm_buf_init(&list);
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -657,6 +679,7 @@ sa_cmd_verify(int argc, char **argv)
         verify_walk(&v, pg, &filter, nchains > 0) != 0)
         goto out;
     (void)!aud_pg_exec(pg, "COMMIT", &err);
+    sa_progress_done(&prog);
     problems = v.gaps + v.edits + v.reorders + v.duplicates + v.cp_problems + v.unverifiable;
     printf("verify: chains=%zu records=%" PRIu64 " checkpoints=%" PRIu64 " signatures_ok=%" PRIu64
            "%s gaps=%" PRIu64 " missing=%" PRIu64 " edits=%" PRIu64 " reorders=%" PRIu64
