@@ -157,11 +157,20 @@ enum ex_kind {
  * last event that carried it, re-used to send what the redactor still holds
  * when the stream ends. */
 #define EX_MAX_STREAMS 8
+/* The distinct keyed fingerprints of one finding's values (strings in the
+ * exchange's arena). */
+struct ex_fps {
+    const char **v;
+    size_t n, cap;
+};
+
 struct ex_stream {
     char *key;
     struct pol_pii_stream *st;
     struct pol_pii_restorer *rs;
     struct cm_buf last;
+    struct sc_exchange *ex;
+    struct ex_fps fps[POL_PII__COUNT]; /* per label, until the record */
 };
 
 struct sc_exchange {
@@ -254,10 +263,7 @@ struct sc_exchange {
     char parent[CM_UUID_STR_LEN];
     const char *inputs[AUD_MAX_INPUTS];
     size_t ninputs;
-    struct {
-        const char **v;
-        size_t n, cap;
-    } fps[EX_MAX_FINDINGS];
+    struct ex_fps fps[EX_MAX_FINDINGS];
 };
 
 static void ex_finish(struct sc_exchange *ex);
@@ -356,6 +362,32 @@ ex_finding_slot(struct sc_exchange *ex, const char *direction, const char *type,
     return ex->nfindings++;
 }
 
+/* Adds the keyed fingerprint (common/cm_fingerprint.h) of a detected value
+ * of entity type to l, once; at most EX_MAX_FPS per finding. */
+static void
+ex_fps_add(struct sc_exchange *ex, struct ex_fps *l, const char *type, const char *value,
+           size_t len)
+{
+    char fp[CM_FP_HEX_LEN];
+
+    cm_fp_compute(ex->px->opts->fingerprint_key, type, value, len, fp);
+    for (size_t k = 0; k < l->n; k++)
+        if (strcmp(l->v[k], fp) == 0)
+            return;
+    if (l->n == EX_MAX_FPS)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 4;
+        const char **v = cm_arena_alloc(ex->arena, cap * sizeof(*v));
+
+        if (l->n > 0)
+            memcpy(v, l->v, l->n * sizeof(*v));
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = cm_arena_strndup(ex->arena, fp, CM_FP_HEX_LEN - 1);
+}
+
 struct fp_ctx {
     struct sc_exchange *ex;
     const char *direction;
@@ -373,24 +405,17 @@ ex_fingerprint(void *arg, enum pol_pii_label label, const char *pointer, const c
     const char *type = pol_set_label_name(ex->ps, label);
     size_t i =
         ex_finding_slot(ex, c->direction, type, pointer, pol_action_name(c->d->actions[label]));
-    char fp[CM_FP_HEX_LEN];
 
-    cm_fp_compute(ex->px->opts->fingerprint_key, type, value, len, fp);
-    for (size_t k = 0; k < ex->fps[i].n; k++)
-        if (strcmp(ex->fps[i].v[k], fp) == 0)
-            return;
-    if (ex->fps[i].n == EX_MAX_FPS)
-        return;
-    if (ex->fps[i].n == ex->fps[i].cap) {
-        size_t cap = ex->fps[i].cap ? 2 * ex->fps[i].cap : 4;
-        const char **v = cm_arena_alloc(ex->arena, cap * sizeof(*v));
+    ex_fps_add(ex, &ex->fps[i], type, value, len);
+}
 
-        if (ex->fps[i].n > 0)
-            memcpy(v, ex->fps[i].v, ex->fps[i].n * sizeof(*v));
-        ex->fps[i].v = v;
-        ex->fps[i].cap = cap;
-    }
-    ex->fps[i].v[ex->fps[i].n++] = cm_arena_strndup(ex->arena, fp, CM_FP_HEX_LEN - 1);
+/* pol_pii_stream_on_value callback: a value of a streamed answer field. */
+static void
+ex_stream_fingerprint(void *arg, enum pol_pii_label label, const char *value, size_t len)
+{
+    struct ex_stream *s = arg;
+
+    ex_fps_add(s->ex, &s->fps[label], pol_pii_label_name(label), value, len);
 }
 
 /* Merges the findings of one inspected body into the exchange, under the
@@ -934,6 +959,7 @@ ex_streams_record(struct sc_exchange *ex)
                 ex->redacted = true;
             if (ex->nfindings == EX_MAX_FINDINGS)
                 break;
+            ex->fps[ex->nfindings] = ex->streams[i].fps[l];
             af = &ex->findings[ex->nfindings++];
             af->direction = "response";
             af->type = pol_pii_label_name((enum pol_pii_label)l);
@@ -961,6 +987,10 @@ ex_stream_for(struct sc_exchange *ex, const char *key)
     if (s->st == NULL)
         return NULL;
     s->key = cm_strdup(key);
+    s->ex = ex;
+    memset(s->fps, 0, sizeof(s->fps));
+    if (ex->px->opts->fingerprint_key != NULL)
+        pol_pii_stream_on_value(s->st, ex_stream_fingerprint, s);
     if (ex->vault != NULL && pol_pii_vault_count(ex->vault) > 0)
         s->rs = pol_pii_restorer_new(ex->vault);
     cm_buf_init(&s->last);

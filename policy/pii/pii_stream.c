@@ -55,6 +55,8 @@ struct pol_pii_stream {
     int pem_m; /* SW_PEM: bytes of "-----END " matched, 9: matched */
     bool finished;
     size_t counts[POL_PII__COUNT];
+    pol_pii_stream_value_fn on_value; /* or NULL */
+    void *on_value_arg;
 };
 
 static bool
@@ -106,6 +108,13 @@ pol_pii_stream_counts(const struct pol_pii_stream *st, size_t counts[POL_PII__CO
     memcpy(counts, st->counts, sizeof(st->counts));
 }
 
+void
+pol_pii_stream_on_value(struct pol_pii_stream *st, pol_pii_stream_value_fn fn, void *arg)
+{
+    st->on_value = fn;
+    st->on_value_arg = arg;
+}
+
 static void
 part_push(struct pol_pii_spans *s, size_t start, size_t end, enum pol_pii_label label, float score)
 {
@@ -136,8 +145,13 @@ emit(struct pol_pii_stream *st, size_t to, struct cm_buf *out)
         if (sp->end <= from || sp->start >= to || s >= e)
             continue;
         part_push(&st->part, s - from, e - from, sp->label, sp->score);
-        if (sp->start >= from)
+        if (sp->start >= from) {
             st->counts[sp->label]++;
+            /* The whole value is in raw: spans are found in what is held. */
+            if (st->on_value != NULL)
+                st->on_value(st->on_value_arg, sp->label, st->raw.p + sp->start,
+                             sp->end - sp->start);
+        }
     }
     pol_pii_redact_v(st->raw.p + from, to - from, st->part.v, st->part.n, st->ops, st->opts,
                      st->vault, out);

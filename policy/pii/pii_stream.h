@@ -83,6 +83,14 @@ size_t pol_pii_stream_held(const struct pol_pii_stream *st);
 /* Spans replaced so far per label (KEEP spans are counted too, as found),
  * for the lineage record: counts[label]. */
 void pol_pii_stream_counts(const struct pol_pii_stream *st, size_t counts[POL_PII__COUNT]);
+/* fn(arg, label, value, len) is called once for each span counted above, as
+ * its text is released, with the original value (borrowed for the call):
+ * for the keyed fingerprints of the lineage record.  A value swallowed by a
+ * forced cut is counted as SECRET but not passed (its end never arrived
+ * whole).  fn NULL: off. */
+typedef void (*pol_pii_stream_value_fn)(void *arg, enum pol_pii_label label, const char *value,
+                                        size_t len);
+void pol_pii_stream_on_value(struct pol_pii_stream *st, pol_pii_stream_value_fn fn, void *arg);
 
 /* ------------------------------------------------------------ restore */
 

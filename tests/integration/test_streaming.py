@@ -7,6 +7,7 @@ are restored; the first token reaches the client before the answer ends."""
 import http.client
 import json
 import os
+import subprocess
 import time
 import unittest
 
@@ -63,7 +64,8 @@ class StreamingTest(unittest.TestCase):
         # E-mail addresses may reach the model, never come back: the stub
         # echoes the prompt in 3-byte deltas, so the address is cut up.
         pol = self.policy("resp.yaml", "id: it-stream-resp\nresponse: {EMAIL: redact, PHONE: mask}\n")
-        sc = self.st.sidecar(policy=pol).start()
+        key = self.st.env["STEWARD_FINGERPRINT_KEY_FILE"]
+        sc = self.st.sidecar(policy=pol, options={"fingerprint_key_file": key}).start()
         status, rec, events = sse_chat(sc.url, "write to jane.doe@example.com or +1 415-555-0132",
                                        {"X-Stub-Echo": "1", "X-Stub-Chunk-Bytes": "3"})
         self.assertEqual(status, 200)
@@ -80,6 +82,17 @@ class StreamingTest(unittest.TestCase):
         self.st.record_row(rec)
         f = self.st.findings(rec)
         self.assertIn(["response", "EMAIL", "1", "redact"], f)
+        # The streamed answer's values are fingerprinted like whole ones:
+        # a subject search for the address finds this record.
+        fps = self.st.sql("select direction, type from lineage_fingerprints "
+                          "where record_id = :'p1' order by 1, 2", rec)
+        self.assertIn(["response", "EMAIL"], fps)
+        found = subprocess.run([os.path.join(harness.BIN, "steward-audit"), "subject", "-",
+                                "--type", "EMAIL", "--key-file", key, "--format", "json",
+                                "--db", self.st.db], input="jane.doe@example.com",
+                               capture_output=True, text=True, timeout=60)
+        self.assertEqual(found.returncode, 0, found.stderr)
+        self.assertIn(rec, found.stdout)
         self.assertEqual(sc.stop(), 0)
 
     def test_first_token_before_the_end(self):

@@ -407,6 +407,58 @@ START_TEST(test_counts)
 }
 END_TEST
 
+/* The values the stream passes to its value callback, as "LABEL=value\n"
+ * lines in the order it passes them. */
+static void
+collect_value(void *arg, enum pol_pii_label label, const char *value, size_t len)
+{
+    struct cm_buf *b = arg;
+
+    cm_buf_printf(b, "%s=", pol_pii_label_name(label));
+    cm_buf_append(b, value, len);
+    cm_buf_putc(b, '\n');
+}
+
+/* Every span's original value reaches the callback exactly once, whatever
+ * the split: the same list as the whole text's spans, in text order. */
+START_TEST(test_values_every_split)
+{
+    const char *t = samples[_i];
+    size_t n = strlen(t);
+    enum pol_pii_op ops[POL_PII__COUNT];
+    struct pol_pii_redact_opts o = opts();
+    struct pol_pii_spans sp;
+    struct cm_buf ref, got, out;
+
+    ops_for(1, ops);
+    cm_buf_init(&ref);
+    cm_buf_init(&got);
+    cm_buf_init(&out);
+    pol_pii_spans_init(&sp);
+    ck_assert_int_eq(pol_pii_detect(NULL, t, n, POL_PII_ALL, &sp), CM_OK);
+    for (size_t k = 0; k < sp.n; k++)
+        collect_value(&ref, sp.v[k].label, t + sp.v[k].start, sp.v[k].end - sp.v[k].start);
+    for (size_t c = 0; c <= n; c++) {
+        struct pol_pii_stream *st = pol_pii_stream_new(NULL, POL_PII_ALL, ops, &o, NULL);
+
+        cm_buf_reset(&got);
+        pol_pii_stream_on_value(st, collect_value, &got);
+        ck_assert_int_eq(pol_pii_stream_feed(st, t, c, &out), CM_OK);
+        ck_assert_int_eq(pol_pii_stream_feed(st, t + c, n - c, &out), CM_OK);
+        ck_assert_int_eq(pol_pii_stream_finish(st, &out), CM_OK);
+        ck_assert_msg(got.len == ref.len && (ref.len == 0 || memcmp(got.p, ref.p, ref.len) == 0),
+                      "split at %zu: values differ:\n%.*s---\n%.*s", c, (int)got.len,
+                      got.p ? got.p : "", (int)ref.len, ref.p ? ref.p : "");
+        pol_pii_stream_free(st);
+        cm_buf_reset(&out);
+    }
+    pol_pii_spans_fini(&sp);
+    cm_buf_fini(&ref);
+    cm_buf_fini(&got);
+    cm_buf_fini(&out);
+}
+END_TEST
+
 static Suite *
 stream_suite(void)
 {
@@ -421,6 +473,8 @@ stream_suite(void)
     tcase_add_test(tc, test_longer_than_window);
     tcase_add_test(tc, test_pem_held_whole);
     tcase_add_test(tc, test_counts);
+    tcase_add_loop_test(tc, test_values_every_split, 0,
+                        (int)(sizeof(samples) / sizeof(samples[0])));
     tcase_set_timeout(tc, 300);
     suite_add_tcase(s, tc);
     return s;
