@@ -28,19 +28,20 @@ static const struct {
     const char *type;
     enum cm_fp_norm norm;
 } norms[] = {
-    {"EMAIL", CM_FP_NORM_EMAIL},   {"PHONE", CM_FP_NORM_DIGITS}, {"CREDIT_CARD", CM_FP_NORM_DIGITS},
+    {"PHONE", CM_FP_NORM_DIGITS}, {"CREDIT_CARD", CM_FP_NORM_DIGITS},
     {"US_SSN", CM_FP_NORM_DIGITS}, {"IBAN", CM_FP_NORM_ALNUM},
+    {"DATE", CM_FP_NORM_ASIS},     {"SECRET", CM_FP_NORM_ASIS},
 };
 
 enum cm_fp_norm
 cm_fp_norm_of(const char *type)
 {
     if (type == NULL)
-        return CM_FP_NORM_ASIS;
+        return CM_FP_NORM_TEXT;
     for (size_t i = 0; i < CM_ARRAY_LEN(norms); i++)
         if (strcmp(norms[i].type, type) == 0)
             return norms[i].norm;
-    return CM_FP_NORM_ASIS;
+    return CM_FP_NORM_TEXT;
 }
 
 static bool
@@ -52,18 +53,22 @@ is_space(char c)
 size_t
 cm_fp_normalise(enum cm_fp_norm norm, const char *value, size_t len, char *out)
 {
-    size_t n = 0, start = 0, end = len;
+    size_t n = 0;
+    bool space = false;
 
     switch (norm) {
     case CM_FP_NORM_ASIS: memcpy(out, value, len); return len;
-    case CM_FP_NORM_EMAIL:
-        while (start < end && is_space(value[start]))
-            start++;
-        while (end > start && is_space(value[end - 1]))
-            end--;
-        for (size_t i = start; i < end; i++) {
+    case CM_FP_NORM_TEXT:
+        for (size_t i = 0; i < len; i++) {
             char c = value[i];
 
+            if (is_space(c)) {
+                space = true;
+                continue;
+            }
+            if (space && n > 0)
+                out[n++] = ' ';
+            space = false;
             out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
         }
         return n;

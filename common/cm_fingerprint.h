@@ -6,12 +6,19 @@
  *
  *     hex(HMAC-SHA256(key, normalise(type, value)))
  *
- * where normalise() depends on the entity type: EMAIL is trimmed of ASCII
- * white space and ASCII lower-cased; PHONE, CREDIT_CARD and US_SSN keep their
- * ASCII digits only; IBAN keeps letters and digits, letters upper-cased;
- * every other type (PERSON, IP_ADDRESS, ...) is taken as-is.  So "Jane.Doe@
- * Example.com " and "jane.doe@example.com" have one fingerprint, as have
- * "415-555-0132" and "(415) 555 0132".
+ * where normalise() depends on the entity type: PHONE, CREDIT_CARD and
+ * US_SSN keep their ASCII digits only; IBAN keeps letters and digits,
+ * letters upper-cased; DATE and SECRET are taken as they are; every other
+ * type (EMAIL, URL, PERSON, LOCATION, ORGANIZATION, IP_ADDRESS, custom
+ * recognizers' types) is ASCII lower-cased with runs of ASCII white space
+ * collapsed to one space and trimmed.  So "Jane.Doe@Example.com " and
+ * "jane.doe@example.com" have one fingerprint, as have "415-555-0132" and
+ * "(415) 555 0132", and "Jane  DOE" and "jane doe".
+ *
+ * This is also the normalisation of the policy's keyed operators (hash,
+ * pseudonymise: pol_pii_normalise calls cm_fp_normalise), under their own
+ * per-tenant keys: the two keys are separate on purpose (what the model
+ * sees must not be joinable with what auditors hold), the rule is one.
  *
  * The sidecar (fingerprints of detected values, in lineage records) and
  * steward-audit subject (the fingerprint of the value searched for) both call
@@ -49,13 +56,13 @@ struct cm_fp_key {
 
 enum cm_fp_norm {
     CM_FP_NORM_ASIS,   /* unchanged */
-    CM_FP_NORM_EMAIL,  /* trimmed, ASCII lower case */
+    CM_FP_NORM_TEXT,   /* ASCII lower case, white-space runs -> one space, trimmed */
     CM_FP_NORM_DIGITS, /* ASCII digits only */
     CM_FP_NORM_ALNUM,  /* ASCII letters (upper-cased) and digits only */
 };
 
 /* The normalisation of an entity type name ("EMAIL", "US_SSN", ...);
- * CM_FP_NORM_ASIS for NULL and unknown names. */
+ * CM_FP_NORM_TEXT for NULL and names not listed (custom types). */
 enum cm_fp_norm cm_fp_norm_of(const char *type);
 
 /* Writes the normalised value into out, which must hold len bytes (the

@@ -149,8 +149,8 @@ sa_cmd_subject(int argc, char **argv)
     static const struct {
         enum cm_fp_norm norm;
         const char *type;
-    } tries[] = {{CM_FP_NORM_ASIS, NULL},
-                 {CM_FP_NORM_EMAIL, "EMAIL"},
+    } tries[] = {{CM_FP_NORM_ASIS, "SECRET"}, /* and DATE */
+                 {CM_FP_NORM_TEXT, "EMAIL"},    /* and URL, PERSON, LOCATION, ... */
                  {CM_FP_NORM_DIGITS, "PHONE"},
                  {CM_FP_NORM_ALNUM, "IBAN"}};
     static const char *const heads[] = {"TIME",  "RECORD",    "TENANT", "CALLER", "PURPOSE",

@@ -30,6 +30,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/cm_fingerprint.h"
 #include "common/cm_mem.h"
 
 /* ------------------------------------------------------------ UTF-8 */
@@ -82,64 +83,14 @@ pol_pii_utf8_count(const char *s, size_t n)
 
 /* ------------------------------------------------------------ normalise */
 
-static void
-lower_collapse(const char *v, size_t n, struct cm_buf *out)
-{
-    bool space = false;
-
-    for (size_t k = 0; k < n; k++) {
-        char c = v[k];
-
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-            space = true;
-            continue;
-        }
-        if (space && out->len > 0)
-            cm_buf_putc(out, ' ');
-        space = false;
-        cm_buf_putc(out, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
-    }
-}
-
+/* One rule for every keyed use of a value: the lineage fingerprints'
+ * (common/cm_fingerprint.h), by the label's name. */
 void
 pol_pii_normalise(enum pol_pii_label label, const char *v, size_t n, struct cm_buf *out)
 {
-    switch (label) {
-    case POL_PII_PHONE:
-    case POL_PII_CREDIT_CARD:
-    case POL_PII_US_SSN:
-        for (size_t k = 0; k < n; k++) {
-            if (v[k] >= '0' && v[k] <= '9')
-                cm_buf_putc(out, v[k]);
-        }
-        break;
-    case POL_PII_IBAN:
-        for (size_t k = 0; k < n; k++) {
-            char c = v[k];
-
-            if (c >= 'a' && c <= 'z')
-                c = (char)(c - 32);
-            if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
-                cm_buf_putc(out, c);
-        }
-        break;
-    case POL_PII_IP_ADDRESS:
-        for (size_t k = 0; k < n; k++)
-            cm_buf_putc(out, (v[k] >= 'A' && v[k] <= 'Z') ? (char)(v[k] + 32) : v[k]);
-        break;
-    case POL_PII_DATE:
-    case POL_PII_SECRET: cm_buf_append(out, v, n); break;
-    default: {
-        /* collapse relative to this value, not to what out held before */
-        struct cm_buf tmp;
-
-        cm_buf_init(&tmp);
-        lower_collapse(v, n, &tmp);
-        cm_buf_append(out, tmp.p, tmp.len);
-        cm_buf_fini(&tmp);
-        break;
-    }
-    }
+    cm_buf_reserve(out, n + 1);
+    out->len += cm_fp_normalise(cm_fp_norm_of(pol_pii_label_name(label)), v, n, out->p + out->len);
+    out->p[out->len] = '\0';
 }
 
 void

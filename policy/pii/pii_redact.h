@@ -30,10 +30,11 @@
  *                reveals equality of values and nothing else
  *
  * Normalisation (for hash, pseudonymise and pol_pii_fingerprint; the
- * replaced text itself is never changed): EMAIL, URL, PERSON, LOCATION,
- * ORGANIZATION are ASCII-lower-cased with runs of white space collapsed
- * to one space; PHONE, CREDIT_CARD, US_SSN keep digits only; IBAN keeps
- * letters and digits, upper-cased; IP_ADDRESS is lower-cased; DATE and
+ * replaced text itself is never changed) is the lineage fingerprints' one
+ * rule (common/cm_fingerprint.h): EMAIL, URL, PERSON, LOCATION,
+ * ORGANIZATION and IP_ADDRESS are ASCII-lower-cased with runs of white
+ * space collapsed to one space and trimmed; PHONE, CREDIT_CARD, US_SSN
+ * keep digits only; IBAN keeps letters and digits, upper-cased; DATE and
  * SECRET are taken as they are.  So "Jane.Doe@Example.com" and
  * "jane.doe@example.com", or "(415) 555-0132" and "415.555.0132", map to
  * the same token.
