@@ -55,6 +55,15 @@ while read -r id; do
     suppress+=("--suppress=$id")
 done < <(sed -n -E 's/^global: ([A-Za-z0-9_]+) # .*/\1/p' "$baseline")
 
+# cppcheck's build directory: its results per file, reused while the file
+# and what it includes are unchanged (a second run takes seconds).  Keyed
+# on everything else that decides the results: cppcheck's version, this
+# script, tests/lint/steward.cfg and the global suppressions.
+cache=$out/cache-$({ cppcheck --version; cat "$0" tests/lint/steward.cfg; printf '%s\n' "${suppress[@]}"; } |
+    sha256sum | cut -c1-16)
+find "$out" -maxdepth 1 -name 'cache-*' ! -path "$cache" -exec rm -rf {} +
+mkdir -p "$cache"
+
 # Findings one a line: FILE:LINE:COLUMN: ID: MESSAGE.  --error-exitcode=10
 # tells findings (10) from cppcheck failing (anything else non-zero).
 rc=0
@@ -64,7 +73,7 @@ cppcheck -j "$jobs" -q --std=c11 --platform=unix64 \
     --library=gnu --library=openssl --library=zlib --library=tests/lint/steward.cfg \
     --enable=warning,style,performance,portability \
     --inline-suppr --suppress=missingIncludeSystem "${suppress[@]}" \
-    --error-exitcode=10 \
+    --cppcheck-build-dir="$cache" --error-exitcode=10 \
     --template='{file}:{line}:{column}: {id}: {message}' \
     --output-file="$out/cppcheck.txt" \
     "${SRCS[@]}" || rc=$?
