@@ -42,7 +42,7 @@ cm_arena_new(size_t chunk)
 }
 
 static void
-arena_free_chunks(struct arena_chunk *c, struct arena_chunk *keep)
+arena_free_chunks(struct arena_chunk *c, const struct arena_chunk *keep)
 {
     while (c != NULL) {
         struct arena_chunk *next = c->next;

@@ -110,7 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rs = pol_pii_restorer_new(v2);
     pos = 0;
     for (int k = 0; k < 3; k++) {
-        size_t c = size ? cuts[k] * got.len / (size ? size : 1) : 0;
+        size_t c = size ? cuts[k] * got.len / size : 0;
 
         if (c < pos)
             c = pos;

@@ -404,7 +404,6 @@ error_body(int status, const char *message, const char *code)
     const char *type = status >= 500   ? "server_error"
                        : status == 401 ? "authentication_error"
                        : status == 429 ? "rate_limit_error"
-                       : status == 404 ? "invalid_request_error"
                                        : "invalid_request_error";
     return json_pack("{s:{s:s, s:s, s:n, s:o}}", "error", "message", message, "type", type, "param",
                      "code", code ? json_string(code) : json_null());

@@ -555,7 +555,10 @@ START_TEST(test_agree_sql)
 
         ck_assert_ptr_nonnull(f);
         while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-            sql = realloc(sql, sqllen + n + 1);
+            char *grown = realloc(sql, sqllen + n + 1);
+
+            ck_assert_ptr_nonnull(grown);
+            sql = grown;
             memcpy(sql + sqllen, chunk, n);
             sqllen += n;
             sql[sqllen] = '\0';

@@ -90,7 +90,7 @@ streamed(const char *t, size_t n, const size_t *cuts, size_t ncuts,
     for (size_t k = 0; k <= ncuts; k++) {
         size_t e = k < ncuts ? cuts[k] : n;
         /* an exactly sized heap copy: ASan sees any read past the chunk */
-        char *chunk = malloc(e - pos ? e - pos : 1);
+        char *chunk = malloc(e != pos ? e - pos : 1);
 
         memcpy(chunk, t + pos, e - pos);
         ck_assert_int_eq(pol_pii_stream_feed(st, chunk, e - pos, out), CM_OK);
