@@ -93,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        static const enum cm_fp_norm norms[] = {CM_FP_NORM_ASIS, CM_FP_NORM_EMAIL,
+        static const enum cm_fp_norm norms[] = {CM_FP_NORM_ASIS, CM_FP_NORM_TEXT,
                                                 CM_FP_NORM_DIGITS, CM_FP_NORM_ALNUM};
         char *a = malloc(size + 1), *b = malloc(size + 1);
 
