@@ -1431,6 +1431,8 @@ guard_slot_for(struct sc_proxy *px, struct bufferevent *bev)
     return &px->slots[fd];
 }
 
+static void emit_bare_record(struct sc_proxy *px, enum sc_outcome o);
+
 /* Runs on every read into a client connection's input buffer, before evhttp
  * parses the bytes: feeds the newly added bytes to the connection's guard. */
 static void
@@ -1475,6 +1477,13 @@ guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
             if (evbuffer_ptr_set(buf, &pos, take, EVBUFFER_PTR_ADD) != 0)
                 left = 0;
         }
+    }
+    if (slot->g.status == 413) {
+        /* evhttp answers this 413 itself (max_body is its limit too) and
+         * never dispatches the request: its record is written here. */
+        slot->started_us = 0;
+        emit_bare_record(guard_px, SC_OUT_TOO_LARGE);
+        return;
     }
     if (slot->g.request != before)
         slot->started_us = 0;
@@ -1598,6 +1607,7 @@ guard_verdict(struct sc_proxy *px, struct evhttp_request *req, enum sc_outcome *
     if (slot->g.status == 0 || index < slot->g.bad_request)
         return NULL;
     switch (slot->g.status) {
+    case 413: *outcome = SC_OUT_TOO_LARGE; break;
     case 414: *outcome = SC_OUT_URI_TOO_LONG; break;
     case 431: *outcome = SC_OUT_HEADERS_TOO_LARGE; break;
     case 501: *outcome = SC_OUT_NOT_IMPLEMENTED; break;
@@ -2008,6 +2018,7 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     px->glim.max_header_line = opts->max_header_line;
     px->glim.max_header_bytes = opts->max_header;
     px->glim.max_headers = (size_t)opts->max_headers;
+    px->glim.max_body = opts->max_body;
     evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
     {
