@@ -51,6 +51,7 @@
 #include "sidecar/sc_listen.h"
 #include "sidecar/sc_metrics.h"
 #include "sidecar/sc_options.h"
+#include "sidecar/sc_privs.h"
 #include "sidecar/sc_proxy.h"
 #include "sidecar/sc_tls.h"
 
@@ -229,6 +230,14 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
         /* An activated-but-never-added event still fires; keep the loop
          * alive between exchanges with the listener itself. */
     }
+    return CM_OK;
+}
+
+/* Starts the worker threads: after the privileges are dropped, so that no
+ * untrusted byte is read as root. */
+static int
+workers_run(struct sc_main *m, struct cm_err *err)
+{
     for (unsigned i = 0; i < m->nw; i++) {
         if (pthread_create(&m->w[i].thread, NULL, worker_run, &m->w[i]) != 0)
             return cm_err_set(err, CM_EINTERNAL, "pthread_create: %s", strerror(errno));
@@ -415,6 +424,7 @@ main(int argc, char **argv)
     char **overrides = NULL, bound[160] = "?", admin_bound[160] = "off", q[600];
     size_t noverrides = 0;
     struct aud_emitter_conf ec;
+    struct sc_privs privs;
     struct cm_err err;
     int c, check_only = 0, rc = 1;
 
@@ -441,6 +451,10 @@ main(int argc, char **argv)
         goto out;
     }
     cm_log_set_level((enum cm_log_level)m.opts.log_level);
+    if (sc_privs_resolve(m.opts.user, m.opts.group, &privs, &err) != CM_OK) {
+        fprintf(stderr, "steward: %s\n", err.msg);
+        goto out;
+    }
     if (pol_set_load(m.opts.policy, &m.ps, &err) != CM_OK) {
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
@@ -550,6 +564,22 @@ main(int argc, char **argv)
     event_add(m.ev_int, NULL);
     event_add(m.ev_hup, NULL);
     if (workers_start(&m, bound, sizeof(bound), &err) != CM_OK) {
+        cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
+        goto out;
+    }
+    /* Everything privileged is done: listeners bound, secrets read, spool
+     * open.  The spool goes to the service user, then root goes. */
+    if (sc_privs_give_dir(&privs, m.opts.spool_dir, &err) != CM_OK ||
+        sc_privs_drop(&privs, &err) != CM_OK) {
+        cm_log_err("sidecar", "privilege_drop_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
+        goto out;
+    }
+    if (privs.set)
+        cm_log_info("sidecar", "privileges_dropped user=%s uid=%u gid=%u", privs.name,
+                    (unsigned)getuid(), (unsigned)getgid());
+    else if (geteuid() == 0)
+        cm_log_warn("sidecar", "running_as_root hint=\"set user = NAME to drop root after start-up\"");
+    if (workers_run(&m, &err) != CM_OK) {
         cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
         goto out;
     }

@@ -51,6 +51,15 @@ static const struct cm_opt sc_opts[] = {
      "writes the redaction placeholder."},
     {"instance", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(instance),
      "Name of this sidecar instance in lineage records (default: the host name)."},
+    {"user", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(user),
+     "Service user steward becomes once started as root: after binding its listeners, reading "
+     "its secret files and opening the spool (handed to this user), it drops root for good "
+     "(supplementary groups, gid, uid). Config, policy and api_keys files must then be readable "
+     "by this user for SIGHUP to re-read them. Unset while started as root: steward warns and "
+     "keeps root."},
+    {"group", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(group),
+     "Group steward runs as with user set (default: the user's primary group); no supplementary "
+     "groups are kept."},
     {"forward_headers", CM_OPT_STRING,
      "accept,authorization,user-agent,traceparent,tracestate,openai-organization,openai-project,"
      "x-request-id",

@@ -41,6 +41,8 @@ struct sc_options {
     char *pii_model;
     char *instance;
     char *forward_headers;
+    char *user;  /* service user to become after start-up (sc_privs.h) */
+    char *group; /* ... and its group (default: the user's primary group) */
 
     size_t max_body;
     size_t max_header;

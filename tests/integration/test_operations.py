@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Operating the sidecar (issue 5): the admin listener (health, readiness,
-Prometheus metrics, reload), worker threads, and a SIGTERM drain that lets
-exchanges in flight finish and flushes their lineage."""
+Prometheus metrics, reload), worker threads, a SIGTERM drain that lets
+exchanges in flight finish and flushes their lineage, and the drop from root
+to the service user after start-up."""
 
 import json
 import os
+import pwd
 import re
 import signal
+import subprocess
 import threading
 import unittest
 
@@ -152,6 +155,83 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(out["r"].status, 200)
         self.assertEqual(sc.proc.wait(30 * harness.SCALE), 0)
         self.assertEqual(self.st.record_row(out["r"].record)[2], "ok")
+
+
+def proc_ids(pid):
+    """The Uid, Gid and Groups lines of /proc/PID/status, as lists of ints."""
+    out = {}
+    with open("/proc/%d/status" % pid, encoding="utf-8") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Uid", "Gid", "Groups"):
+                out[k] = [int(x) for x in v.split()]
+    return out
+
+
+def service_user():
+    try:
+        return pwd.getpwnam("steward")
+    except KeyError:
+        return None
+
+
+@unittest.skipUnless(os.geteuid() == 0 and service_user() is not None,
+                     "needs root and the system user steward (deploy/local/pg.sh creates it)")
+class PrivilegeDropTest(unittest.TestCase):
+    """Started as root with `user = steward`: listeners, secrets and spool
+    are set up as root, then every id of the process is the service user's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.st = harness.STACK
+
+    def test_root_is_dropped_after_binding(self):
+        pw = service_user()
+        sc = self.st.sidecar(options={"user": "steward"}).start()
+        wait_until(lambda: "msg=listening" in sc.log_text(), 10, "the sidecar to start")
+        ids = proc_ids(sc.proc.pid)
+        self.assertEqual(ids["Uid"], [pw.pw_uid] * 4)
+        self.assertEqual(ids["Gid"], [pw.pw_gid] * 4)
+        self.assertEqual(ids["Groups"], [pw.pw_gid])
+        self.assertIn("privileges_dropped user=steward", sc.log_text())
+        self.assertNotIn("running_as_root", sc.log_text())
+        # The spool was handed over and stays writable: the chain state is
+        # the service user's, and records still flow (sync durability).
+        spool = os.path.join(sc.dir, "spool")
+        self.assertEqual(os.stat(spool).st_uid, pw.pw_uid)
+        for name in os.listdir(spool):
+            self.assertEqual(os.stat(os.path.join(spool, name)).st_uid, pw.pw_uid, name)
+        r = request(sc.url, "POST", "/v1/chat/completions", chat("mail jane.doe@example.com"))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.st.record_row(r.record)[2], "ok")
+        self.assertEqual(sc.stop(), 0)
+        # and it starts again on the spool it left (as root, dropping again)
+        sc.restart()
+        wait_until(lambda: sc.log_text().count("privileges_dropped") == 2, 10, "the restart")
+        self.assertEqual(proc_ids(sc.proc.pid)["Uid"], [pw.pw_uid] * 4)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_root_without_user_warns(self):
+        sc = self.st.sidecar().start()
+        wait_until(lambda: "running_as_root" in sc.log_text(), 10, "the root warning")
+        self.assertEqual(proc_ids(sc.proc.pid)["Uid"], [0] * 4)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_check_mode_validates_the_user(self):
+        sc = self.st.sidecar(options={"user": "no-such-user-here"})
+        r = subprocess.run([os.path.join(harness.BIN, "steward"), "-n", "-c", sc.conf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such user 'no-such-user-here'", r.stderr)
+        sc = self.st.sidecar(options={"user": "steward", "group": "no-such-group-here"})
+        r = subprocess.run([os.path.join(harness.BIN, "steward"), "-n", "-c", sc.conf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such group 'no-such-group-here'", r.stderr)
+        sc = self.st.sidecar(options={"user": "steward"})
+        r = subprocess.run([os.path.join(harness.BIN, "steward"), "-n", "-c", sc.conf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":
