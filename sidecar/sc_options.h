@@ -90,6 +90,10 @@ struct sc_options {
 int sc_options_load(struct sc_options *o, const char *path, char *const *overrides,
                     size_t noverrides, struct cm_err *err) CM_MUSTCHECK;
 void sc_options_fini(struct sc_options *o);
+/* Reload: every RESTART option of o whose value differs from running
+ * (borrowed) is logged as "option_needs_restart option=NAME" (never its
+ * value) and set back to running's value.  Returns how many differed. */
+size_t sc_options_keep_restart(struct sc_options *o, const struct sc_options *running);
 void sc_options_doc(FILE *out);
 
 #endif /* SC_OPTIONS_H */

@@ -95,7 +95,7 @@
 
 struct sc_proxy {
     struct event_base *base;
-    const struct sc_options *opts;
+    struct sc_conf *conf; /* the generation in force for new exchanges */
     struct pol_slot policy;
     struct pol_keys *keys; /* NULL: no API keys, callers are anonymous */
     struct aud_emitter *em;
@@ -109,8 +109,7 @@ struct sc_proxy {
     size_t nfwd;
     size_t inflight;
     size_t writing; /* replies handed to evhttp and not yet written */
-    struct pol_body_limits lim;
-    struct sc_guard_limits glim;
+    struct sc_guard_limits glim; /* from conf; read by every connection's guard */
     struct guard_slot *slots; /* strict-framing state per connection, by fd */
     size_t nslots;
     struct event *sweep; /* closes connections past request_timeout */
@@ -169,6 +168,7 @@ struct sc_exchange {
     struct cm_arena *arena;
     struct cm_arena *scratch; /* per SSE event */
     struct pol_set *ps;
+    struct sc_conf *conf; /* the generation this exchange started with */
 
     uint8_t id[16];
     char id_str[CM_UUID_STR_LEN];
@@ -493,7 +493,7 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     memcpy(rec.id, ex->id, sizeof(rec.id));
     rec.ts_start_us = ex->ts_start_us;
     rec.ts_end_us = cm_now_us();
-    rec.instance = px->opts->instance;
+    rec.instance = ex->conf->opts.instance;
     rec.method = ex->method;
     rec.path = ex->path;
     rec.route = ex->route_name;
@@ -571,7 +571,7 @@ ex_lineage_done(void *arg, enum aud_fate fate)
 static bool
 ex_hold(struct sc_exchange *ex, int code, struct evbuffer *out)
 {
-    if (ex->emitted || ex->px->opts->durability != AUD_DURABILITY_SYNC)
+    if (ex->emitted || ex->conf->opts.durability != AUD_DURABILITY_SYNC)
         return false;
     ex->holding = true;
     ex->held_code = code;
@@ -609,8 +609,8 @@ ex_end_stream(struct sc_exchange *ex)
 static void
 ex_release(struct sc_exchange *ex)
 {
-    bool refuse = ex->fate == AUD_FATE_DROPPED &&
-                  ex->px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
+    bool refuse =
+        ex->fate == AUD_FATE_DROPPED && ex->conf->opts.on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
 
     ex->holding = false;
     ex->lineage = fate_name(ex->fate);
@@ -707,6 +707,7 @@ ex_finish(struct sc_exchange *ex)
     cm_arena_free(ex->arena);
     cm_arena_free(ex->scratch);
     cm_buf_fini(&ex->resp);
+    sc_conf_unref(ex->conf); /* after the streams: they used its model */
     free(ex);
 }
 
@@ -785,7 +786,7 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
     size_t nrep = 0;
     int rc;
 
-    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->px->lim, ex->ps, &b, &err);
+    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->conf->lim, ex->ps, &b, &err);
     *rc_out = rc;
     if (rc != CM_OK)
         return true;
@@ -884,7 +885,7 @@ ex_stream_for(struct sc_exchange *ex, const char *key)
     if (ex->nstreams == EX_MAX_STREAMS)
         return NULL;
     s = &ex->streams[ex->nstreams];
-    s->st = pol_pii_stream_new(ex->px->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
+    s->st = pol_pii_stream_new(ex->conf->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
     if (s->st == NULL)
         return NULL;
     s->key = cm_strdup(key);
@@ -931,7 +932,7 @@ ex_stream_restore(struct sc_exchange *ex, struct ex_stream *s, const char *p, si
 static bool
 sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, int *rc_out)
 {
-    struct pol_body_limits lim = ex->px->lim;
+    struct pol_body_limits lim = ex->conf->lim;
     struct pol_body *b;
     struct cm_err err;
     struct cm_str *texts;
@@ -1027,7 +1028,7 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
     ex->streams_flushed = true;
     for (size_t i = 0; i < ex->nstreams; i++) {
         struct ex_stream *s = &ex->streams[i];
-        struct pol_body_limits lim = ex->px->lim;
+        struct pol_body_limits lim = ex->conf->lim;
         struct cm_buf rem, fin;
         struct pol_body *b;
         struct cm_err err;
@@ -1185,7 +1186,7 @@ upstream_chunk(struct evhttp_request *ureq, void *arg)
             evhttp_send_reply_start(ex->creq, code, "OK");
         }
     }
-    if (!ex->streaming && ex->resp.len + n > ex->px->opts->max_response_body) {
+    if (!ex->streaming && ex->resp.len + n > ex->conf->opts.max_response_body) {
         ex->resp_too_large = true;
         evbuffer_drain(in, n);
         return;
@@ -1506,7 +1507,7 @@ emit_bare_record(struct sc_proxy *px, enum sc_outcome o)
     cm_uuid7(rec.id);
     cm_uuid_fmt(rec.id, id);
     rec.ts_start_us = rec.ts_end_us = cm_now_us();
-    rec.instance = px->opts->instance;
+    rec.instance = px->conf->opts.instance;
     rec.method = "-";
     rec.path = "-";
     rec.route = "other";
@@ -1552,7 +1553,7 @@ guard_sweep(evutil_socket_t unused, short what, void *arg)
         socklen_t plen = sizeof(peer);
 
         if (slot->bev == NULL || slot->started_us == 0 ||
-            now - slot->started_us < px->opts->request_timeout_us)
+            now - slot->started_us < px->conf->opts.request_timeout_us)
             continue;
         /* The fd may belong to a newer connection by now: check the peer. */
         if (slot->peerlen == 0 || getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
@@ -1731,6 +1732,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->arena = cm_arena_new(8192);
     ex->scratch = cm_arena_new(4096);
     ex->ps = pol_slot_get(&px->policy);
+    ex->conf = sc_conf_ref(px->conf);
     ex->monitor = pol_set_mode(ex->ps) == POL_MODE_MONITOR;
     ex->method = method_name(cmd);
     ex->kind = EX_INSPECT;
@@ -1761,7 +1763,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
         ex_fail(ex, bad_outcome, 0, "bad_framing", bad, true);
         return;
     }
-    if (px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED && aud_emitter_spool_full(px->em)) {
+    if (ex->conf->opts.on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED &&
+        aud_emitter_spool_full(px->em)) {
         /* Nothing reaches the model while its records cannot be kept. */
         ex_fail(ex, SC_OUT_LINEAGE_UNAVAILABLE, 0, "lineage_unavailable",
                 "steward cannot keep lineage records right now (spool full)", false);
@@ -1794,7 +1797,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
             ex_forward(ex, cmd, NULL, 0, NULL);
             return;
         }
-        if (px->opts->unknown_path == SC_UNKNOWN_PATH_DENY) {
+        if (ex->conf->opts.unknown_path == SC_UNKNOWN_PATH_DENY) {
             ex_fail(ex, SC_OUT_NOT_FOUND, 0, "unknown_path",
                     "steward does not serve this path (unknown_path = deny)", false);
             return;
@@ -1870,7 +1873,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
         body = blen ? (const char *)evbuffer_pullup(inbuf, -1) : "";
         cm_buf_init(&inflated);
         if (ce != NULL && strcasecmp(ce, "identity") != 0) {
-            rc = sc_inflate(body, blen, strcasecmp(ce, "gzip") == 0, px->opts->max_body, &inflated);
+            rc = sc_inflate(body, blen, strcasecmp(ce, "gzip") == 0, ex->conf->opts.max_body,
+                            &inflated);
             if (rc != CM_OK) {
                 cm_buf_fini(&inflated);
                 ex->governance_us += mono_since(t);
@@ -1885,8 +1889,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
             body = inflated.p;
             blen = inflated.len;
         }
-        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, ex->ps, &b,
-                            &err);
+        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &ex->conf->lim,
+                            ex->ps, &b, &err);
         if (rc == CM_EINTERNAL) {
             ex->governance_us += mono_since(t);
             cm_buf_fini(&inflated);
@@ -1970,28 +1974,23 @@ int
 sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
              struct sc_proxy **out, struct cm_err *err)
 {
-    const struct sc_options *opts = env->opts;
+    const struct sc_options *opts = &env->conf->opts;
     struct sc_proxy *px = cm_calloc(1, sizeof(*px));
-    struct timeval tv;
     int rc;
 
     px->base = base;
-    px->opts = opts;
     px->em = env->em;
     px->chain = env->chain;
     px->done_fd = -1;
     px->metrics = env->metrics;
     px->tls = env->tls;
     px->pii_keys = env->pii_keys;
-    px->lim.max_depth = (size_t)opts->max_json_depth;
-    px->lim.model = env->model;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
                          opts->upstream_timeout_us, env->upstream_tls, &px->up, err);
     if (rc != CM_OK) {
         free(px);
         return rc;
     }
-    split_allowlist(px, opts->forward_headers);
     pthread_mutex_init(&px->done_mu, NULL);
     px->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (px->done_fd < 0) {
@@ -2003,22 +2002,11 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     px->done_ev = event_new(base, px->done_fd, EV_READ | EV_PERSIST, on_lineage_done, px);
     event_add(px->done_ev, NULL);
     px->http = evhttp_new(base);
-    evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
-    /* evhttp's own header limit sits above the guard's, so that the guard
-     * answers (431/414, with a lineage record) before evhttp would. */
-    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
-    tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
-    tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
-    evhttp_set_timeout_tv(px->http, &tv);
+    sc_proxy_set_conf(px, env->conf);
     evhttp_set_flags(px->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_allowed_methods(px->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    px->glim.max_target = opts->max_uri;
-    px->glim.max_header_line = opts->max_header_line;
-    px->glim.max_header_bytes = opts->max_header;
-    px->glim.max_headers = (size_t)opts->max_headers;
-    px->glim.max_body = opts->max_body;
     evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
     {
@@ -2041,6 +2029,39 @@ sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err)
         return cm_err_set(err, CM_EIO, "cannot serve the data listener");
     }
     return CM_OK;
+}
+
+void
+sc_proxy_set_conf(struct sc_proxy *px, struct sc_conf *conf)
+{
+    const struct sc_options *opts = &conf->opts;
+    struct sc_conf *old = px->conf;
+    struct timeval tv;
+
+    px->conf = sc_conf_ref(conf);
+    sc_conf_unref(old);
+    /* evhttp and the guard enforce the same max_body: evhttp answers the
+     * 413, the guard records it (guard_input). */
+    evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
+    /* evhttp's own header limit sits above the guard's, so that the guard
+     * answers (431/414, with a lineage record) before evhttp would. */
+    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
+    tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
+    tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
+    evhttp_set_timeout_tv(px->http, &tv);
+    /* Every connection's guard reads these through its pointer: a
+     * connection mid-request meets the new limits from its next byte. */
+    px->glim.max_target = opts->max_uri;
+    px->glim.max_header_line = opts->max_header_line;
+    px->glim.max_header_bytes = opts->max_header;
+    px->glim.max_headers = (size_t)opts->max_headers;
+    px->glim.max_body = opts->max_body;
+    for (size_t i = 0; i < px->nfwd; i++)
+        free(px->fwd[i]);
+    free(px->fwd);
+    px->fwd = NULL;
+    px->nfwd = 0;
+    split_allowlist(px, opts->forward_headers);
 }
 
 void
@@ -2098,6 +2119,7 @@ sc_proxy_free(struct sc_proxy *px)
     free(px->fwd);
     pol_slot_fini(&px->policy);
     pol_keys_unref(px->keys);
+    sc_conf_unref(px->conf);
     free(px->slots);
     if (px->sweep != NULL)
         event_free(px->sweep);
