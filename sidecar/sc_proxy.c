@@ -212,6 +212,7 @@ struct sc_exchange {
     bool monitor;  /* the policy set is in monitor mode: nothing is applied */
     bool upstream_failed;
     enum evhttp_request_error uerr;
+    struct event *cwatch; /* the client's socket while its answer is owed */
 
     enum sc_outcome outcome;
     int status;
@@ -249,6 +250,7 @@ struct sc_exchange {
 
 static void ex_finish(struct sc_exchange *ex);
 static void ex_streams_record(struct sc_exchange *ex);
+static void ex_watch_client_stop(struct sc_exchange *ex);
 static void ex_reply(struct sc_exchange *ex, int code, struct evbuffer *out);
 
 /* ------------------------------------------------------------ helpers */
@@ -411,6 +413,7 @@ ex_unwatch_client(struct sc_exchange *ex)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(ex->creq);
 
+    ex_watch_client_stop(ex);
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
     ex->px->writing++;
@@ -680,6 +683,7 @@ ex_finish(struct sc_exchange *ex)
 
     if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling || ex->holding)
         return;
+    ex_watch_client_stop(ex);
     if (!ex->emitted)
         ex_emit_record(ex, false);
     sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
@@ -713,6 +717,58 @@ ex_finish(struct sc_exchange *ex)
 
 /* ------------------------------------------------------------ upstream */
 
+/* While the model server works on a request, evhttp does not read from the
+ * client's connection (it only learns of a hang-up when it next writes), so
+ * a client that gives up on a slow, unstreamed answer would go unnoticed
+ * until the answer is written into the void.  The exchange watches the
+ * socket itself: end of stream (or a reset) means the client is gone, and
+ * freeing its connection runs client_closed(), which cancels the upstream
+ * request.  Bytes (a pipelined request, TLS records) end the watch: the
+ * write of the answer will tell. */
+static void
+client_watch(evutil_socket_t fd, short what, void *arg)
+{
+    struct sc_exchange *ex = arg;
+    struct evhttp_connection *evcon;
+    char c;
+    ssize_t n;
+
+    (void)what;
+    event_free(ex->cwatch);
+    ex->cwatch = NULL;
+    if (ex->creq == NULL)
+        return;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        return;
+    evcon = evhttp_request_get_connection(ex->creq);
+    if (evcon != NULL)
+        evhttp_connection_free(evcon); /* runs client_closed(); ex may be gone */
+}
+
+static void
+ex_watch_client(struct sc_exchange *ex)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ex->creq);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+    if (fd < 0 || ex->cwatch != NULL)
+        return;
+    ex->cwatch = event_new(ex->px->base, fd, EV_READ, client_watch, ex);
+    if (ex->cwatch != NULL)
+        event_add(ex->cwatch, NULL);
+}
+
+static void
+ex_watch_client_stop(struct sc_exchange *ex)
+{
+    if (ex->cwatch != NULL) {
+        event_free(ex->cwatch);
+        ex->cwatch = NULL;
+    }
+}
+
 static void
 client_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -721,6 +777,13 @@ client_closed(struct evhttp_connection *evcon, void *arg)
 
     (void)evcon;
     cm_log_info("sidecar", "client_closed record=%s", ex->id_str);
+    ex_watch_client_stop(ex);
+    /* A request whose answer we still owed (a stream under way, or the
+     * model server still thinking) was detached from its dying connection
+     * by evhttp and is ours to free; one still attached goes with the
+     * connection. */
+    if (evhttp_request_get_connection(ex->creq) == NULL)
+        evhttp_request_free(ex->creq);
     ex->creq = NULL;
     ex->outcome = SC_OUT_CLIENT_GONE;
     ex->status = sc_outcome_info(SC_OUT_CLIENT_GONE)->status;
@@ -1380,7 +1443,9 @@ ex_forward(struct sc_exchange *ex, enum evhttp_cmd_type cmd, const char *body, s
         ex->ureq = NULL;
         ex_fail(ex, SC_OUT_UPSTREAM_ERROR, 0, "upstream_unavailable",
                 "the model server could not be reached", false);
+        return;
     }
+    ex_watch_client(ex);
 }
 
 /* ------------------------------------------------------------ request */

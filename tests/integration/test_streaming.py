@@ -169,6 +169,30 @@ class StreamingTest(unittest.TestCase):
         self.assertIn("client_closed record=" + rec, sc.log_text())
         self.assertEqual(sc.stop(), 0)
 
+    def test_client_gone_before_the_answer_is_recorded(self):
+        # Not streamed: the client hangs up while the model server is still
+        # thinking; the upstream request is cancelled and the record says
+        # client_gone (under ASan this also proves the request is freed).
+        import re
+        import socket
+        sc = self.st.sidecar(options={"forward_headers": STUB_HEADERS}).start()
+        body = json.dumps({"model": "local-llama",
+                           "messages": [{"role": "user", "content": "slow one"}]}).encode()
+        s = socket.create_connection(("127.0.0.1", sc.port), timeout=10 * harness.SCALE)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Type: application/json\r\nX-Stub-Delay-Ms: 3000\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        harness.wait_until(lambda: any(
+            (it.get("headers") or {}).get("x-stub-delay-ms") == "3000" and
+            it.get("body") == body.decode() for it in self.st.model_received()), 10,
+            "the request at the model server")
+        s.close()
+        m = harness.wait_until(lambda: re.search(
+            r"exchange record=(\S+) route=chat status=499 outcome=client_gone", sc.log_text()),
+            10, "the client_gone record in the log")
+        self.assertEqual(self.st.record_row(m.group(1))[2:4], ["client_gone", "499"])
+        self.assertEqual(sc.stop(), 0)
+
     def test_upstream_abort_mid_stream_is_visible_and_recorded(self):
         # The stub cuts its connection after three content events: the client
         # gets what came, then an error event, never a clean [DONE]; the
