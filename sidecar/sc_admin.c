@@ -72,7 +72,9 @@ admin_handle(struct evhttp_request *req, void *arg)
         if (a->hooks.reload(a->hooks.arg, &err) == CM_OK)
             reply_text(req, 200, "reloaded\n");
         else
-            reply_text(req, 500, "reload failed: the old policy stays in force (see the log)\n");
+            reply_text(req, 500,
+                       "reload failed: the running configuration, model and policy stay in force "
+                       "(see the log)\n");
     } else {
         reply_text(req, 404, "not found: /healthz /readyz /metrics POST /reload\n");
     }

@@ -67,7 +67,7 @@ request_reset(struct sc_guard *g)
     g->nhost = g->ncl = 0;
     g->te_chunked = g->bad_te = false;
     g->line = g->block = g->nheaders = 0;
-    g->cl = g->left = 0;
+    g->cl = g->left = g->body = 0;
     g->sub = 0;
 }
 
@@ -95,6 +95,8 @@ headers_done(struct sc_guard *g)
         return fail(g, 400, "Content-Length together with Transfer-Encoding");
     if (g->te_chunked && !g->http11)
         return fail(g, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (g->lim->max_body > 0 && g->cl > g->lim->max_body)
+        return fail(g, 413, "body larger than max_body");
     g->sub = 0;
     g->line = 0;
     if (g->te_chunked) {
@@ -209,16 +211,20 @@ line_byte(struct sc_guard *g, unsigned char c, bool *eol)
 
 /* The end of a chunk-size line: the data follows, or the trailers after the
  * last (zero) chunk. */
-static void
+static int
 chunk_line_done(struct sc_guard *g)
 {
     g->line = 0;
+    g->body += g->left;
+    if (g->lim->max_body > 0 && g->body > g->lim->max_body)
+        return fail(g, 413, "body larger than max_body");
     if (g->left == 0) {
         g->block = 0;
         g->state = S_TRAILER_START;
     } else {
         g->state = S_CHUNK_DATA;
     }
+    return 0;
 }
 
 static int
@@ -374,8 +380,7 @@ step(struct sc_guard *g, unsigned char c)
         if (eol) {
             if (g->line == 0)
                 return fail(g, 400, "empty chunk size");
-            chunk_line_done(g);
-            return 0;
+            return chunk_line_done(g);
         }
         if (c == ';' && g->line > 0) {
             g->state = S_CHUNK_EXT;
@@ -395,10 +400,8 @@ step(struct sc_guard *g, unsigned char c)
         rc = line_byte(g, c, &eol);
         if (rc != 0)
             return rc > 0 ? 0 : rc;
-        if (eol) {
-            chunk_line_done(g);
-            return 0;
-        }
+        if (eol)
+            return chunk_line_done(g);
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return fail(g, 400, "control byte in a chunk extension");
         if (++g->line > 256)

@@ -20,8 +20,10 @@
  * and block size, count), Host (exactly one in HTTP/1.1), Content-Length
  * (digits only, once), Transfer-Encoding (only "chunked", never with
  * Content-Length or in HTTP/1.0), chunk sizes (hex digits only, bounded),
- * chunk terminators and trailers.  It does not enforce body size: evhttp's
- * max_body does (413).
+ * chunk terminators and trailers, and the body size (Content-Length, or
+ * the sum of the chunk sizes, over max_body: 413).  evhttp enforces the
+ * same max_body and answers that 413 itself without ever dispatching the
+ * request, so the guard's verdict is what lets the pipeline record it.
  */
 #ifndef SC_GUARD_H
 #define SC_GUARD_H
@@ -35,6 +37,8 @@ struct sc_guard_limits {
     size_t max_header_line;  /* one header line; beyond: 431 */
     size_t max_header_bytes; /* the whole header block; beyond: 431 */
     size_t max_headers;      /* header count; beyond: 431 */
+    uint64_t max_body;       /* body bytes (as framed, before inflating); beyond: 413;
+                                0: no limit */
 };
 
 /* Embedded by value; one per connection. */
@@ -53,6 +57,7 @@ struct sc_guard {
     size_t nheaders;
     uint64_t left;    /* body or chunk bytes still to skip */
     uint64_t cl;
+    uint64_t body;    /* chunk sizes so far in this request */
     unsigned hdr;     /* which header is being read (see sc_guard.c) */
     size_t hpos;      /* position in the header name or value matched */
     unsigned request; /* index of the request being read, from 0 */

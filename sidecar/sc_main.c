@@ -17,10 +17,15 @@
  * its own thread, and each worker stamps its records into its own chain
  * (chain number = worker number).
  *
- * Signals: SIGHUP (or POST /reload) reloads the policy and the API-key file
- * (option api_keys), each on its own: a file that fails to load keeps the
- * old one running, is logged with its file:line:column and counted; the key
- * table travels to the workers through the same inbox.  SIGTERM and
+ * Signals: SIGHUP (or POST /reload) reloads everything that can change
+ * without a restart, as one generation: the config file (sc_conf.h: a
+ * changed RESTART option is logged as needing a restart and keeps its
+ * value), the classifier model it names, the policy and the API-key file.
+ * All of them load first, next to the running ones; only when every one
+ * loaded are they posted together to every worker's inbox, where the worker
+ * swaps all three at once between two exchanges.  Anything that fails to
+ * load keeps the whole running generation, is logged (with file:line) and
+ * counted in /metrics (config, policy or api_keys failures).  SIGTERM and
  * SIGINT stop accepting, let exchanges in flight finish (up to 10 s), then
  * the emitter puts every record Kafka has not confirmed into the spool (and
  * delivers what it can), exit 0.
@@ -48,9 +53,11 @@
 #include "policy/pii/pii_model.h"
 #include "policy/pol_policy.h"
 #include "sidecar/sc_admin.h"
+#include "sidecar/sc_conf.h"
 #include "sidecar/sc_listen.h"
 #include "sidecar/sc_metrics.h"
 #include "sidecar/sc_options.h"
+#include "sidecar/sc_privs.h"
 #include "sidecar/sc_proxy.h"
 #include "sidecar/sc_tls.h"
 
@@ -65,16 +72,21 @@ struct sc_worker {
     struct event *inbox;  /* activated from the main thread */
     struct event *drain;  /* periodic check while stopping */
     pthread_mutex_t lock; /* guards the fields below */
+    struct sc_conf *next_conf; /* a new generation: conf, policy and keys together */
     struct pol_set *next_ps;
-    struct pol_keys *next_keys;
-    bool keys_posted;
+    struct pol_keys *next_keys; /* may be NULL (no api_keys) */
     bool stop;
     int64_t drain_deadline;
 };
 
 struct sc_main {
     struct event_base *base;
-    struct sc_options opts;
+    const char *conf_path;  /* -c, or NULL */
+    char *const *overrides; /* -o, re-applied on every reload */
+    size_t noverrides;
+    struct sc_conf *boot; /* the first generation: RESTART options (equal in every
+                             generation) and kafka.*, which the emitter borrows */
+    struct sc_conf *conf; /* the generation in force */
     struct aud_emitter *em;
     struct sc_admin *admin;
     struct sc_tls *tls, *upstream_tls;
@@ -83,7 +95,7 @@ struct sc_main {
     struct pol_set *ps; /* main thread's reference to the set in force */
     struct pol_keys *keys; /* ...and to the API-key table, or NULL */
     struct pol_pii_keys pii_keys; /* the keyed operators' secret (len 0: none) */
-    struct pol_pii_model *model;  /* the classifier's learned model, or NULL */
+    _Atomic uint64_t config_reloads_ok, config_reloads_failed;
     _Atomic uint64_t reloads_ok, reloads_failed;
     _Atomic uint64_t keys_reloads_ok, keys_reloads_failed;
     int64_t start_us;
@@ -124,27 +136,30 @@ static void
 worker_inbox(evutil_socket_t fd, short what, void *arg)
 {
     struct sc_worker *w = arg;
+    struct sc_conf *conf;
     struct pol_set *ps;
     struct pol_keys *keys;
-    bool stop, keys_posted;
+    bool stop;
 
     (void)fd;
     (void)what;
     pthread_mutex_lock(&w->lock);
+    conf = w->next_conf;
     ps = w->next_ps;
-    w->next_ps = NULL;
     keys = w->next_keys;
-    keys_posted = w->keys_posted;
+    w->next_conf = NULL;
+    w->next_ps = NULL;
     w->next_keys = NULL;
-    w->keys_posted = false;
     stop = w->stop;
     pthread_mutex_unlock(&w->lock);
-    if (ps != NULL) {
+    if (conf != NULL) {
+        /* One generation, swapped as a whole: no exchange starts between
+         * these three calls (this is the worker's loop thread). */
+        sc_proxy_set_conf(w->px, conf);
         sc_proxy_set_policy(w->px, ps);
-        pol_set_unref(ps);
-    }
-    if (keys_posted) {
         sc_proxy_set_keys(w->px, keys);
+        sc_conf_unref(conf);
+        pol_set_unref(ps);
         pol_keys_unref(keys);
     }
     if (stop && w->drain == NULL) {
@@ -166,18 +181,20 @@ worker_run(void *arg)
     return NULL;
 }
 
+/* Posts a new generation (conf not NULL: conf, ps and keys, keys may be
+ * NULL) and/or the order to stop. */
 static void
-worker_post(struct sc_worker *w, struct pol_set *ps, struct pol_keys *keys, bool stop)
+worker_post(struct sc_worker *w, struct sc_conf *conf, struct pol_set *ps, struct pol_keys *keys,
+            bool stop)
 {
     pthread_mutex_lock(&w->lock);
-    if (ps != NULL) {
+    if (conf != NULL) {
+        sc_conf_unref(w->next_conf);
         pol_set_unref(w->next_ps);
-        w->next_ps = pol_set_ref(ps);
-    }
-    if (keys != NULL) {
         pol_keys_unref(w->next_keys);
-        w->next_keys = pol_keys_ref(keys);
-        w->keys_posted = true;
+        w->next_conf = sc_conf_ref(conf);
+        w->next_ps = pol_set_ref(ps);
+        w->next_keys = keys != NULL ? pol_keys_ref(keys) : NULL;
     }
     if (stop)
         w->stop = true;
@@ -188,7 +205,7 @@ worker_post(struct sc_worker *w, struct pol_set *ps, struct pol_keys *keys, bool
 static int
 workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *err)
 {
-    const char *spec = m->opts.listen;
+    const char *spec = m->conf->opts.listen;
     char first[160] = "";
 
     m->w = cm_calloc(m->nw, sizeof(*m->w));
@@ -208,13 +225,12 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
             return rc;
         if (i == 0)
             snprintf(first, sizeof(first), "%s", bound);
-        env.opts = &m->opts;
+        env.conf = m->conf;
         env.em = m->em;
         env.metrics = &w->metrics;
         env.tls = m->tls;
         env.upstream_tls = m->upstream_tls;
         env.pii_keys = m->pii_keys.len > 0 ? &m->pii_keys : NULL;
-        env.model = m->model;
         env.chain = i;
         rc = sc_proxy_new(w->base, &env, m->ps, &w->px, err);
         if (rc != CM_OK) {
@@ -229,6 +245,14 @@ workers_start(struct sc_main *m, char *bound, size_t boundlen, struct cm_err *er
         /* An activated-but-never-added event still fires; keep the loop
          * alive between exchanges with the listener itself. */
     }
+    return CM_OK;
+}
+
+/* Starts the worker threads: after the privileges are dropped, so that no
+ * untrusted byte is read as root. */
+static int
+workers_run(struct sc_main *m, struct cm_err *err)
+{
     for (unsigned i = 0; i < m->nw; i++) {
         if (pthread_create(&m->w[i].thread, NULL, worker_run, &m->w[i]) != 0)
             return cm_err_set(err, CM_EINTERNAL, "pthread_create: %s", strerror(errno));
@@ -249,6 +273,7 @@ workers_free(struct sc_main *m)
         sc_proxy_free(w->px);
         if (w->base)
             event_base_free(w->base);
+        sc_conf_unref(w->next_conf);
         pol_set_unref(w->next_ps);
         pol_keys_unref(w->next_keys);
         pthread_mutex_destroy(&w->lock);
@@ -258,61 +283,61 @@ workers_free(struct sc_main *m)
 
 /* ------------------------------------------------------------ main loop */
 
-/* The API-key table, on its own: a failure keeps the old table.  Returns
- * CM_OK (also when no key file is configured) or CM_EINPUT. */
-static int
-reload_keys(struct sc_main *m, struct cm_err *err)
-{
-    struct pol_keys *keys;
-    char q[600];
-
-    if (m->opts.api_keys == NULL)
-        return CM_OK;
-    if (pol_keys_load(m->opts.api_keys, &keys, err) != CM_OK) {
-        uint64_t n = atomic_fetch_add(&m->keys_reloads_failed, 1) + 1;
-
-        cm_log_err("sidecar", "api_keys_reload_failed kept=old failures=%llu err=%s",
-                   (unsigned long long)n, cm_log_quote(err->msg, q, sizeof(q)));
-        return CM_EINPUT;
-    }
-    for (unsigned i = 0; i < m->nw; i++)
-        worker_post(&m->w[i], NULL, keys, false);
-    pol_keys_unref(m->keys);
-    m->keys = keys;
-    atomic_fetch_add(&m->keys_reloads_ok, 1);
-    cm_log_info("sidecar", "api_keys_reloaded keys=%zu", pol_keys_count(keys));
-    return CM_OK;
-}
-
+/* Loads the next generation next to the running one: config file (and
+ * -o overrides), model, policy, API keys.  Only when all of them loaded is
+ * it posted to the workers and made the one in force; any failure keeps the
+ * whole running generation and is counted.  Returns CM_OK or CM_EINPUT with
+ * the first failure in err. */
 static int
 do_reload(struct sc_main *m, struct cm_err *err)
 {
-    struct pol_set *ps;
-    struct cm_err kerr;
+    struct sc_conf *conf = NULL;
+    struct pol_set *ps = NULL;
+    struct pol_keys *keys = NULL;
     char q[600];
-    int rc = CM_OK;
+    uint64_t n;
 
-    if (pol_set_load(m->opts.policy, &ps, err) != CM_OK) {
-        uint64_t n = atomic_fetch_add(&m->reloads_failed, 1) + 1;
-
+    if (sc_conf_load(m->conf_path, m->overrides, m->noverrides, m->conf, &conf, err) != CM_OK) {
+        n = atomic_fetch_add(&m->config_reloads_failed, 1) + 1;
+        cm_log_err("sidecar", "config_reload_failed kept=running failures=%llu err=%s",
+                   (unsigned long long)n, cm_log_quote(err->msg, q, sizeof(q)));
+        return CM_EINPUT;
+    }
+    if (pol_set_load(conf->opts.policy, &ps, err) != CM_OK) {
+        n = atomic_fetch_add(&m->reloads_failed, 1) + 1;
         cm_log_err("sidecar", "policy_reload_failed kept=%s failures=%llu err=%s",
                    pol_set_id(m->ps), (unsigned long long)n, cm_log_quote(err->msg, q, sizeof(q)));
-        rc = CM_EINPUT;
-    } else {
-        for (unsigned i = 0; i < m->nw; i++)
-            worker_post(&m->w[i], ps, NULL, false);
-        pol_set_unref(m->ps);
-        m->ps = ps;
-        atomic_fetch_add(&m->reloads_ok, 1);
-        cm_log_info("sidecar", "policy_reloaded id=%s hash=%.16s mode=%s", pol_set_id(ps),
-                    pol_set_hash(ps), pol_mode_name(pol_set_mode(ps)));
+        sc_conf_unref(conf);
+        return CM_EINPUT;
     }
-    if (reload_keys(m, &kerr) != CM_OK) {
-        if (rc == CM_OK)
-            *err = kerr;
-        rc = CM_EINPUT;
+    if (conf->opts.api_keys != NULL && pol_keys_load(conf->opts.api_keys, &keys, err) != CM_OK) {
+        n = atomic_fetch_add(&m->keys_reloads_failed, 1) + 1;
+        cm_log_err("sidecar", "api_keys_reload_failed kept=old failures=%llu err=%s",
+                   (unsigned long long)n, cm_log_quote(err->msg, q, sizeof(q)));
+        pol_set_unref(ps);
+        sc_conf_unref(conf);
+        return CM_EINPUT;
     }
-    return rc;
+    for (unsigned i = 0; i < m->nw; i++)
+        worker_post(&m->w[i], conf, ps, keys, false);
+    cm_log_set_level((enum cm_log_level)conf->opts.log_level);
+    sc_conf_unref(m->conf);
+    m->conf = conf;
+    pol_set_unref(m->ps);
+    m->ps = ps;
+    pol_keys_unref(m->keys);
+    m->keys = keys;
+    atomic_fetch_add(&m->config_reloads_ok, 1);
+    atomic_fetch_add(&m->reloads_ok, 1);
+    cm_log_info("sidecar", "config_reloaded model=%s max_body=%zu", sc_conf_model_id(conf),
+                conf->opts.max_body);
+    cm_log_info("sidecar", "policy_reloaded id=%s hash=%.16s mode=%s", pol_set_id(ps),
+                pol_set_hash(ps), pol_mode_name(pol_set_mode(ps)));
+    if (keys != NULL) {
+        atomic_fetch_add(&m->keys_reloads_ok, 1);
+        cm_log_info("sidecar", "api_keys_reloaded keys=%zu", pol_keys_count(keys));
+    }
+    return CM_OK;
 }
 
 static void
@@ -336,7 +361,7 @@ on_stop(evutil_socket_t sig, short what, void *arg)
     m->stopping = true;
     cm_log_info("sidecar", "stopping signal=%d", (int)sig);
     for (unsigned i = 0; i < m->nw; i++)
-        worker_post(&m->w[i], NULL, NULL, true);
+        worker_post(&m->w[i], NULL, NULL, NULL, true);
     /* The main loop ends; main() joins the workers as they drain. */
     event_base_loopbreak(m->base);
 }
@@ -358,7 +383,7 @@ admin_ready(void *arg, char *why, size_t whylen)
         snprintf(why, whylen, "lineage backlog of %llu records", (unsigned long long)st.in_flight);
         return false;
     }
-    if (st.spool_full && m->opts.on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED) {
+    if (st.spool_full && m->conf->opts.on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED) {
         snprintf(why, whylen, "lineage spool full (%llu bytes)",
                  (unsigned long long)st.spool_bytes);
         return false;
@@ -386,6 +411,8 @@ admin_metrics(void *arg, struct cm_buf *out)
     g.lineage_dropped = st.dropped;
     g.lineage_spool_records = st.spool_records;
     g.lineage_spool_bytes = st.spool_bytes;
+    g.config_reloads_ok = atomic_load(&m->config_reloads_ok);
+    g.config_reloads_failed = atomic_load(&m->config_reloads_failed);
     g.policy_reloads_ok = atomic_load(&m->reloads_ok);
     g.policy_reloads_failed = atomic_load(&m->reloads_failed);
     g.keys_reloads_ok = atomic_load(&m->keys_reloads_ok);
@@ -415,6 +442,8 @@ main(int argc, char **argv)
     char **overrides = NULL, bound[160] = "?", admin_bound[160] = "off", q[600];
     size_t noverrides = 0;
     struct aud_emitter_conf ec;
+    struct sc_privs privs;
+    const struct sc_options *opts = NULL;
     struct cm_err err;
     int c, check_only = 0, rc = 1;
 
@@ -436,71 +465,68 @@ main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (sc_options_load(&m.opts, conf, overrides, noverrides, &err) != CM_OK) {
+    m.conf_path = conf;
+    m.overrides = overrides;
+    m.noverrides = noverrides;
+    if (sc_conf_load(conf, overrides, noverrides, NULL, &m.conf, &err) != CM_OK) {
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
-    cm_log_set_level((enum cm_log_level)m.opts.log_level);
-    if (pol_set_load(m.opts.policy, &m.ps, &err) != CM_OK) {
+    m.boot = sc_conf_ref(m.conf);
+    opts = &m.boot->opts;
+    cm_log_set_level((enum cm_log_level)opts->log_level);
+    if (sc_privs_resolve(opts->user, opts->group, &privs, &err) != CM_OK) {
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
-    if (m.opts.signing_key != NULL) {
+    if (pol_set_load(opts->policy, &m.ps, &err) != CM_OK) {
+        fprintf(stderr, "steward: %s\n", err.msg);
+        goto out;
+    }
+    if (opts->signing_key != NULL) {
         struct aud_key *key;
 
-        if (aud_key_load_private(m.opts.signing_key, &key, &err) != CM_OK) {
+        if (aud_key_load_private(opts->signing_key, &key, &err) != CM_OK) {
             fprintf(stderr, "steward: signing_key: %s\n", err.msg);
             goto out;
         }
         aud_key_free(key);
     }
-    if (m.opts.tls_cert != NULL || m.opts.tls_key != NULL) {
-        if (sc_tls_server_new(m.opts.tls_cert, m.opts.tls_key, m.opts.tls_client_ca,
-                              (enum sc_tls_client_auth)m.opts.tls_client_auth, &m.tls,
+    if (opts->tls_cert != NULL || opts->tls_key != NULL) {
+        if (sc_tls_server_new(opts->tls_cert, opts->tls_key, opts->tls_client_ca,
+                              (enum sc_tls_client_auth)opts->tls_client_auth, &m.tls,
                               &err) != CM_OK) {
             fprintf(stderr, "steward: %s\n", err.msg);
             goto out;
         }
-    } else if (m.opts.tls_client_auth != SC_TLS_CLIENT_NONE) {
+    } else if (opts->tls_client_auth != SC_TLS_CLIENT_NONE) {
         fprintf(stderr, "steward: tls_client_auth needs tls_cert and tls_key\n");
         goto out;
     }
-    if (strncmp(m.opts.upstream, "https://", 8) == 0 &&
-        sc_tls_client_new(m.opts.upstream_ca, m.opts.upstream_tls_verify, &m.upstream_tls,
-                          &err) != CM_OK) {
+    if (strncmp(opts->upstream, "https://", 8) == 0 &&
+        sc_tls_client_new(opts->upstream_ca, opts->upstream_tls_verify, &m.upstream_tls, &err) !=
+            CM_OK) {
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
-    if (m.opts.api_keys != NULL && pol_keys_load(m.opts.api_keys, &m.keys, &err) != CM_OK) {
+    if (opts->api_keys != NULL && pol_keys_load(opts->api_keys, &m.keys, &err) != CM_OK) {
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
     }
-    if (m.opts.pii_key_file != NULL &&
-        pol_pii_keys_load(m.opts.pii_key_file, &m.pii_keys, &err) != CM_OK) {
+    if (opts->pii_key_file != NULL &&
+        pol_pii_keys_load(opts->pii_key_file, &m.pii_keys, &err) != CM_OK) {
         fprintf(stderr, "steward: %s\n", err.msg);
         goto out;
-    }
-    if (strcmp(m.opts.pii_model, "none") != 0) {
-        char buf[4096];
-        const char *path = strcmp(m.opts.pii_model, "auto") == 0
-                               ? pol_pii_model_default_path(buf, sizeof(buf))
-                               : m.opts.pii_model;
-
-        if (pol_pii_model_load(path, &m.model, &err) != CM_OK) {
-            fprintf(stderr, "steward: pii_model: %s\n", err.msg);
-            goto out;
-        }
     }
     if (check_only) {
         printf("steward: configuration ok (policy %s, hash %s, mode %s, %zu API keys, model %s)\n",
                pol_set_id(m.ps), pol_set_hash(m.ps), pol_mode_name(pol_set_mode(m.ps)),
-               m.keys ? pol_keys_count(m.keys) : (size_t)0,
-               m.model ? pol_pii_model_id(m.model) : "none");
+               m.keys ? pol_keys_count(m.keys) : (size_t)0, sc_conf_model_id(m.conf));
         rc = 0;
         goto out;
     }
     m.start_us = cm_now_us();
-    m.nw = m.opts.workers > 0 ? (unsigned)m.opts.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    m.nw = opts->workers > 0 ? (unsigned)opts->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     if (m.nw == 0)
         m.nw = 1;
     signal(SIGPIPE, SIG_IGN);
@@ -509,19 +535,19 @@ main(int argc, char **argv)
         goto out;
     }
     memset(&ec, 0, sizeof(ec));
-    ec.topic = m.opts.lineage_topic;
-    ec.bootstrap_file = m.opts.bootstrap_file;
-    ec.kafka = &m.opts.kafka;
-    ec.spool_dir = m.opts.spool_dir;
-    ec.spool_max_bytes = m.opts.spool_max_bytes;
-    ec.spool_fsync = (enum aud_spool_fsync)m.opts.spool_fsync;
-    ec.durability = (enum aud_durability)m.opts.durability;
-    ec.spool_after_us = m.opts.spool_after_us;
+    ec.topic = opts->lineage_topic;
+    ec.bootstrap_file = opts->bootstrap_file;
+    ec.kafka = &opts->kafka;
+    ec.spool_dir = opts->spool_dir;
+    ec.spool_max_bytes = opts->spool_max_bytes;
+    ec.spool_fsync = (enum aud_spool_fsync)opts->spool_fsync;
+    ec.durability = (enum aud_durability)opts->durability;
+    ec.spool_after_us = opts->spool_after_us;
     ec.chains = m.nw; /* one chain per worker */
-    ec.instance = m.opts.instance;
-    ec.checkpoint_records = (uint64_t)m.opts.checkpoint_records;
-    ec.checkpoint_interval_us = m.opts.checkpoint_interval_us;
-    ec.signing_key = m.opts.signing_key;
+    ec.instance = opts->instance;
+    ec.checkpoint_records = (uint64_t)opts->checkpoint_records;
+    ec.checkpoint_interval_us = opts->checkpoint_interval_us;
+    ec.signing_key = opts->signing_key;
     if (aud_emitter_new(&ec, &m.em, &err) != CM_OK) {
         cm_log_err("sidecar", "emitter_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
         goto out;
@@ -531,10 +557,10 @@ main(int argc, char **argv)
         cm_log_err("sidecar", "event_base_failed");
         goto out;
     }
-    if (m.opts.admin_listen != NULL) {
+    if (opts->admin_listen != NULL) {
         struct sc_admin_hooks hooks = {&m, admin_ready, admin_metrics, admin_reload};
 
-        if (sc_admin_new(m.base, m.opts.admin_listen, &hooks, &m.admin, admin_bound,
+        if (sc_admin_new(m.base, opts->admin_listen, &hooks, &m.admin, admin_bound,
                          sizeof(admin_bound), &err) != CM_OK) {
             cm_log_err("sidecar", "admin_listen_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
             goto out;
@@ -553,13 +579,29 @@ main(int argc, char **argv)
         cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
         goto out;
     }
+    /* Everything privileged is done: listeners bound, secrets read, spool
+     * open.  The spool goes to the service user, then root goes. */
+    if (sc_privs_give_dir(&privs, opts->spool_dir, &err) != CM_OK ||
+        sc_privs_drop(&privs, &err) != CM_OK) {
+        cm_log_err("sidecar", "privilege_drop_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
+        goto out;
+    }
+    if (privs.set)
+        cm_log_info("sidecar", "privileges_dropped user=%s uid=%u gid=%u", privs.name,
+                    (unsigned)getuid(), (unsigned)getgid());
+    else if (geteuid() == 0)
+        cm_log_warn("sidecar", "running_as_root hint=\"set user = NAME to drop root after start-up\"");
+    if (workers_run(&m, &err) != CM_OK) {
+        cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
+        goto out;
+    }
     cm_log_info("sidecar",
                 "listening addr=%s tls=%s admin=%s workers=%u upstream=%s policy=%s hash=%.16s "
                 "mode=%s api_keys=%zu pii_key=%s model=%s instance=%s",
-                bound, m.tls ? "on" : "off", admin_bound, m.nw, m.opts.upstream, pol_set_id(m.ps),
+                bound, m.tls ? "on" : "off", admin_bound, m.nw, opts->upstream, pol_set_id(m.ps),
                 pol_set_hash(m.ps), pol_mode_name(pol_set_mode(m.ps)),
                 m.keys ? pol_keys_count(m.keys) : (size_t)0, m.pii_keys.len ? "on" : "off",
-                m.model ? pol_pii_model_id(m.model) : "none", m.opts.instance);
+                sc_conf_model_id(m.conf), opts->instance);
     event_base_dispatch(m.base);
     for (unsigned i = 0; i < m.nw; i++)
         pthread_join(m.w[i].thread, NULL);
@@ -588,8 +630,9 @@ out:
     pol_set_unref(m.ps);
     pol_keys_unref(m.keys);
     OPENSSL_cleanse(&m.pii_keys, sizeof(m.pii_keys));
-    pol_pii_model_free(m.model);
-    sc_options_fini(&m.opts);
+    /* After the workers and the emitter (which borrowed boot's kafka.*). */
+    sc_conf_unref(m.conf);
+    sc_conf_unref(m.boot);
     free(overrides);
     return rc;
 }

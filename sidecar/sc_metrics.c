@@ -209,6 +209,15 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                   (unsigned long long)g->lineage_spool_records,
                   (unsigned long long)g->lineage_spool_bytes);
     cm_buf_printf(out,
+                  "# HELP steward_config_reloads_total Reloads (SIGHUP, POST /reload) of the "
+                  "whole configuration, by result; failed: the config file or the model did not "
+                  "load (the policy and API-key files have their own counters).\n"
+                  "# TYPE steward_config_reloads_total counter\n"
+                  "steward_config_reloads_total{result=\"ok\"} %llu\n"
+                  "steward_config_reloads_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)g->config_reloads_ok,
+                  (unsigned long long)g->config_reloads_failed);
+    cm_buf_printf(out,
                   "# HELP steward_policy_reloads_total Policy reloads, by result.\n"
                   "# TYPE steward_policy_reloads_total counter\n"
                   "steward_policy_reloads_total{result=\"ok\"} %llu\n"

@@ -57,6 +57,7 @@ struct sc_metrics_global {
     uint64_t lineage_queued, lineage_delivered, lineage_failed, lineage_in_flight;
     uint64_t lineage_spooled, lineage_replayed, lineage_dropped;
     uint64_t lineage_spool_records, lineage_spool_bytes;
+    uint64_t config_reloads_ok, config_reloads_failed; /* config file and model */
     uint64_t policy_reloads_ok, policy_reloads_failed;
     uint64_t keys_reloads_ok, keys_reloads_failed; /* the api_keys file */
     const char *policy_id;

@@ -41,10 +41,11 @@ static const struct cm_opt sc_opts[] = {
      "written by `steward-policy keys add`). When set, every request needs a known key "
      "(Authorization: Bearer or x-api-key; 401 otherwise) and the key is not forwarded. The "
      "file must not be readable by group or others. SIGHUP re-reads it."},
-    {"pii_model", CM_OPT_STRING, "auto", CM_OPT_RESTART, OFF(pii_model),
+    {"pii_model", CM_OPT_STRING, "auto", CM_OPT_RELOAD, OFF(pii_model),
      "The classifier's learned model for PERSON, LOCATION and ORGANIZATION: a model file, "
      "auto ($STEWARD_PII_MODEL, the source tree's, or /usr/share/steward/steward-pii.model) "
-     "or none (recognizers only)."},
+     "or none (recognizers only). SIGHUP re-reads it; exchanges in flight finish with the "
+     "model they started with."},
     {"pii_key_file", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(pii_key_file),
      "Secret of the keyed operators (hash, pseudonymise, encrypt): 64-128 hex digits, e.g. "
      "`openssl rand -hex 32`; each tenant gets keys derived from it. Refused when readable by "
@@ -52,42 +53,51 @@ static const struct cm_opt sc_opts[] = {
      "writes the redaction placeholder."},
     {"instance", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(instance),
      "Name of this sidecar instance in lineage records (default: the host name)."},
+    {"user", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(user),
+     "Service user steward becomes once started as root: after binding its listeners, reading "
+     "its secret files and opening the spool (handed to this user), it drops root for good "
+     "(supplementary groups, gid, uid). Config, policy and api_keys files must then be readable "
+     "by this user for SIGHUP to re-read them. Unset while started as root: steward warns and "
+     "keeps root."},
+    {"group", CM_OPT_STRING, NULL, CM_OPT_RESTART, OFF(group),
+     "Group steward runs as with user set (default: the user's primary group); no supplementary "
+     "groups are kept."},
     {"forward_headers", CM_OPT_STRING,
      "accept,authorization,user-agent,traceparent,tracestate,openai-organization,openai-project,"
      "x-request-id",
-     CM_OPT_RESTART, OFF(forward_headers),
+     CM_OPT_RELOAD, OFF(forward_headers),
      "Comma-separated allowlist of request headers passed to the model server; every other "
      "header is dropped."},
-    {"max_body", CM_OPT_SIZE, "1M", CM_OPT_RESTART, OFF(max_body),
+    {"max_body", CM_OPT_SIZE, "1M", CM_OPT_RELOAD, OFF(max_body),
      "Largest request body accepted; larger bodies get 413.", NULL, 1, 1LL << 30},
-    {"max_header", CM_OPT_SIZE, "16K", CM_OPT_RESTART, OFF(max_header),
+    {"max_header", CM_OPT_SIZE, "16K", CM_OPT_RELOAD, OFF(max_header),
      "Largest request header block accepted; larger gets 431.", NULL, 1024, 1 << 20},
-    {"max_uri", CM_OPT_SIZE, "8K", CM_OPT_RESTART, OFF(max_uri),
+    {"max_uri", CM_OPT_SIZE, "8K", CM_OPT_RELOAD, OFF(max_uri),
      "Longest request target accepted; longer gets 414.", NULL, 16, 1 << 20},
-    {"max_header_line", CM_OPT_SIZE, "8K", CM_OPT_RESTART, OFF(max_header_line),
+    {"max_header_line", CM_OPT_SIZE, "8K", CM_OPT_RELOAD, OFF(max_header_line),
      "Longest single header line accepted; longer gets 431.", NULL, 64, 1 << 20},
-    {"max_headers", CM_OPT_INT, "100", CM_OPT_RESTART, OFF(max_headers),
+    {"max_headers", CM_OPT_INT, "100", CM_OPT_RELOAD, OFF(max_headers),
      "Most header fields accepted in a request; more gets 431.", NULL, 1, 10000},
-    {"max_response_body", CM_OPT_SIZE, "8M", CM_OPT_RESTART, OFF(max_response_body),
+    {"max_response_body", CM_OPT_SIZE, "8M", CM_OPT_RELOAD, OFF(max_response_body),
      "Largest non-streamed model response inspected; larger answers fail with 502.", NULL, 1024,
      1LL << 30},
-    {"max_json_depth", CM_OPT_INT, "64", CM_OPT_RESTART, OFF(max_json_depth),
+    {"max_json_depth", CM_OPT_INT, "64", CM_OPT_RELOAD, OFF(max_json_depth),
      "Deepest nesting of JSON arrays and objects accepted in a body (400 beyond).", NULL, 2, 1024},
     {"upstream_pool", CM_OPT_INT, "32", CM_OPT_RESTART, OFF(upstream_pool),
      "Keep-alive connections to the model server.", NULL, 1, 4096},
-    {"client_timeout", CM_OPT_DURATION, "30s", CM_OPT_RESTART, OFF(client_timeout_us),
+    {"client_timeout", CM_OPT_DURATION, "30s", CM_OPT_RELOAD, OFF(client_timeout_us),
      "Idle time allowed while reading a request from a client.", NULL, 1, 3600000},
-    {"request_timeout", CM_OPT_DURATION, "60s", CM_OPT_RESTART, OFF(request_timeout_us),
+    {"request_timeout", CM_OPT_DURATION, "60s", CM_OPT_RELOAD, OFF(request_timeout_us),
      "Deadline for receiving a whole request (headers and body) once it started; a client "
      "that trickles bytes to stay under client_timeout is cut off here (408).",
      NULL, 1, 3600000},
     {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RESTART, OFF(upstream_timeout_us),
      "Idle time allowed while waiting for the model server (504 beyond).", NULL, 1, 3600000},
-    {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RESTART, OFF(unknown_path),
+    {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RELOAD, OFF(unknown_path),
      "What happens to paths steward does not know: deny (404) or pass (forwarded "
      "uninspected, recorded).",
      unknown_path_choices},
-    {"log_level", CM_OPT_ENUM, "info", CM_OPT_RESTART, OFF(log_level), "err, warn, info or debug.",
+    {"log_level", CM_OPT_ENUM, "info", CM_OPT_RELOAD, OFF(log_level), "err, warn, info or debug.",
      log_level_choices},
     {"tls_cert", CM_OPT_PATH, NULL, CM_OPT_RESTART, OFF(tls_cert),
      "PEM certificate chain of the data listener; set with tls_key to serve HTTPS (TLS 1.2+)."},
@@ -175,12 +185,6 @@ sc_options_load(struct sc_options *o, const char *path, char *const *overrides, 
         return cm_err_set(err, CM_EINPUT,
                           "%s: set kafka.bootstrap.servers or bootstrap_file for lineage delivery",
                           path ? path : "(command line)");
-    if (o->fingerprint_key_file != NULL) {
-        o->fingerprint_key = cm_malloc(sizeof(*o->fingerprint_key));
-        rc = cm_fp_key_load(o->fingerprint_key_file, o->fingerprint_key, err);
-        if (rc != CM_OK)
-            return rc;
-    }
     if (o->instance == NULL) {
         char host[256];
 
@@ -201,6 +205,90 @@ sc_options_fini(struct sc_options *o)
         o->fingerprint_key = NULL;
     }
     cm_conf_fini(sc_opts, CM_ARRAY_LEN(sc_opts), o);
+}
+
+static bool
+kv_equal(const struct cm_kv_list *a, const struct cm_kv_list *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i].key, b->items[i].key) != 0 ||
+            strcmp(a->items[i].value, b->items[i].value) != 0)
+            return false;
+    return true;
+}
+
+static bool
+str_equal(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+size_t
+sc_options_keep_restart(struct sc_options *o, const struct sc_options *running)
+{
+    size_t changed = 0;
+
+    for (size_t i = 0; i < CM_ARRAY_LEN(sc_opts); i++) {
+        const struct cm_opt *t = &sc_opts[i];
+        char *dst = (char *)o + t->off;
+        const char *src = (const char *)running + t->off;
+        bool same = true;
+
+        if (!(t->flags & CM_OPT_RESTART))
+            continue;
+        switch (t->type) {
+        case CM_OPT_BOOL: same = *(bool *)dst == *(const bool *)src; break;
+        case CM_OPT_INT: same = *(long long *)dst == *(const long long *)src; break;
+        case CM_OPT_SIZE: same = *(size_t *)dst == *(const size_t *)src; break;
+        case CM_OPT_DURATION: same = *(int64_t *)dst == *(const int64_t *)src; break;
+        case CM_OPT_ENUM: same = *(int *)dst == *(const int *)src; break;
+        case CM_OPT_STRING:
+        case CM_OPT_PATH: same = str_equal(*(char **)dst, *(char *const *)src); break;
+        case CM_OPT_PREFIX:
+            same = kv_equal((struct cm_kv_list *)dst, (const struct cm_kv_list *)src);
+            break;
+        }
+        if (same)
+            continue;
+        changed++;
+        cm_log_warn("sidecar", "option_needs_restart option=%s%s kept=running", t->name,
+                    t->type == CM_OPT_PREFIX ? "*" : "");
+        switch (t->type) {
+        case CM_OPT_BOOL: *(bool *)dst = *(const bool *)src; break;
+        case CM_OPT_INT: *(long long *)dst = *(const long long *)src; break;
+        case CM_OPT_SIZE: *(size_t *)dst = *(const size_t *)src; break;
+        case CM_OPT_DURATION: *(int64_t *)dst = *(const int64_t *)src; break;
+        case CM_OPT_ENUM: *(int *)dst = *(const int *)src; break;
+        case CM_OPT_STRING:
+        case CM_OPT_PATH: {
+            char *const *s = (char *const *)src;
+
+            free(*(char **)dst);
+            *(char **)dst = *s != NULL ? cm_strdup(*s) : NULL;
+            break;
+        }
+        case CM_OPT_PREFIX: {
+            struct cm_kv_list *d = (struct cm_kv_list *)dst;
+            const struct cm_kv_list *s = (const struct cm_kv_list *)src;
+
+            for (size_t k = 0; k < d->n; k++) {
+                free(d->items[k].key);
+                free(d->items[k].value);
+            }
+            free(d->items);
+            d->items = s->n ? cm_calloc(s->n, sizeof(*d->items)) : NULL;
+            d->n = s->n;
+            for (size_t k = 0; k < s->n; k++) {
+                d->items[k].key = cm_strdup(s->items[k].key);
+                d->items[k].value = cm_strdup(s->items[k].value);
+            }
+            break;
+        }
+        }
+    }
+    return changed;
 }
 
 void

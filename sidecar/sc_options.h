@@ -42,6 +42,8 @@ struct sc_options {
     char *pii_model;
     char *instance;
     char *forward_headers;
+    char *user;  /* service user to become after start-up (sc_privs.h) */
+    char *group; /* ... and its group (default: the user's primary group) */
 
     size_t max_body;
     size_t max_header;
@@ -81,8 +83,9 @@ struct sc_options {
     int64_t checkpoint_interval_us;
     char *signing_key;
     char *fingerprint_key_file;
-    /* Loaded from fingerprint_key_file by sc_options_load (owned, cleared
-     * and freed by sc_options_fini); NULL: fingerprinting off. */
+    /* Loaded from fingerprint_key_file by sc_conf_load at start-up, kept
+     * across reloads (owned, cleared and freed by sc_options_fini); NULL:
+     * fingerprinting off. */
     struct cm_fp_key *fingerprint_key;
 };
 
@@ -93,6 +96,10 @@ struct sc_options {
 int sc_options_load(struct sc_options *o, const char *path, char *const *overrides,
                     size_t noverrides, struct cm_err *err) CM_MUSTCHECK;
 void sc_options_fini(struct sc_options *o);
+/* Reload: every RESTART option of o whose value differs from running
+ * (borrowed) is logged as "option_needs_restart option=NAME" (never its
+ * value) and set back to running's value.  Returns how many differed. */
+size_t sc_options_keep_restart(struct sc_options *o, const struct sc_options *running);
 void sc_options_doc(FILE *out);
 
 #endif /* SC_OPTIONS_H */

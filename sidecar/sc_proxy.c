@@ -98,7 +98,7 @@
 
 struct sc_proxy {
     struct event_base *base;
-    const struct sc_options *opts;
+    struct sc_conf *conf; /* the generation in force for new exchanges */
     struct pol_slot policy;
     struct pol_keys *keys; /* NULL: no API keys, callers are anonymous */
     struct aud_emitter *em;
@@ -112,8 +112,7 @@ struct sc_proxy {
     size_t nfwd;
     size_t inflight;
     size_t writing; /* replies handed to evhttp and not yet written */
-    struct pol_body_limits lim;
-    struct sc_guard_limits glim;
+    struct sc_guard_limits glim; /* from conf; read by every connection's guard */
     struct guard_slot *slots; /* strict-framing state per connection, by fd */
     size_t nslots;
     struct event *sweep; /* closes connections past request_timeout */
@@ -181,6 +180,7 @@ struct sc_exchange {
     struct cm_arena *arena;
     struct cm_arena *scratch; /* per SSE event */
     struct pol_set *ps;
+    struct sc_conf *conf; /* the generation this exchange started with */
 
     uint8_t id[16];
     char id_str[CM_UUID_STR_LEN];
@@ -224,6 +224,7 @@ struct sc_exchange {
     bool monitor;  /* the policy set is in monitor mode: nothing is applied */
     bool upstream_failed;
     enum evhttp_request_error uerr;
+    struct event *cwatch; /* the client's socket while its answer is owed */
 
     enum sc_outcome outcome;
     int status;
@@ -268,6 +269,7 @@ struct sc_exchange {
 
 static void ex_finish(struct sc_exchange *ex);
 static void ex_streams_record(struct sc_exchange *ex);
+static void ex_watch_client_stop(struct sc_exchange *ex);
 static void ex_reply(struct sc_exchange *ex, int code, struct evbuffer *out);
 
 /* ------------------------------------------------------------ helpers */
@@ -370,7 +372,7 @@ ex_fps_add(struct sc_exchange *ex, struct ex_fps *l, const char *type, const cha
 {
     char fp[CM_FP_HEX_LEN];
 
-    cm_fp_compute(ex->px->opts->fingerprint_key, type, value, len, fp);
+    cm_fp_compute(ex->conf->opts.fingerprint_key, type, value, len, fp);
     for (size_t k = 0; k < l->n; k++)
         if (strcmp(l->v[k], fp) == 0)
             return;
@@ -437,7 +439,7 @@ ex_add_findings(struct sc_exchange *ex, const char *direction, const struct pol_
         sc_metrics_finding(ex->px->metrics, strcmp(direction, "response") == 0, f[i].label,
                            f[i].count);
     }
-    if (n > 0 && ex->px->opts->fingerprint_key != NULL) {
+    if (n > 0 && ex->conf->opts.fingerprint_key != NULL) {
         struct fp_ctx c = {ex, direction, d};
 
         pol_body_each_value(b, ex_fingerprint, &c);
@@ -498,6 +500,7 @@ ex_unwatch_client(struct sc_exchange *ex)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(ex->creq);
 
+    ex_watch_client_stop(ex);
     if (evcon != NULL)
         evhttp_connection_set_closecb(evcon, NULL, NULL);
     ex->px->writing++;
@@ -580,7 +583,7 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     memcpy(rec.id, ex->id, sizeof(rec.id));
     rec.ts_start_us = ex->ts_start_us;
     rec.ts_end_us = cm_now_us();
-    rec.instance = px->opts->instance;
+    rec.instance = ex->conf->opts.instance;
     rec.method = ex->method;
     rec.path = ex->path;
     rec.route = ex->route_name;
@@ -621,7 +624,7 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     rec.parent_record = ex->parent[0] ? ex->parent : NULL;
     rec.inputs = ex->inputs;
     rec.n_inputs = ex->ninputs;
-    rec.fingerprint_key_id = px->opts->fingerprint_key ? px->opts->fingerprint_key->id : NULL;
+    rec.fingerprint_key_id = ex->conf->opts.fingerprint_key ? ex->conf->opts.fingerprint_key->id : NULL;
 
     cm_buf_init(&json);
     rc = aud_record_json(&rec, &json, &err);
@@ -669,7 +672,7 @@ ex_lineage_done(void *arg, enum aud_fate fate)
 static bool
 ex_hold(struct sc_exchange *ex, int code, struct evbuffer *out)
 {
-    if (ex->emitted || ex->px->opts->durability != AUD_DURABILITY_SYNC)
+    if (ex->emitted || ex->conf->opts.durability != AUD_DURABILITY_SYNC)
         return false;
     ex->holding = true;
     ex->held_code = code;
@@ -708,7 +711,7 @@ static void
 ex_release(struct sc_exchange *ex)
 {
     bool refuse =
-        ex->fate == AUD_FATE_DROPPED && ex->px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
+        ex->fate == AUD_FATE_DROPPED && ex->conf->opts.on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED;
 
     ex->holding = false;
     ex->lineage = fate_name(ex->fate);
@@ -778,6 +781,7 @@ ex_finish(struct sc_exchange *ex)
 
     if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling || ex->holding)
         return;
+    ex_watch_client_stop(ex);
     if (!ex->emitted)
         ex_emit_record(ex, false);
     sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
@@ -805,10 +809,63 @@ ex_finish(struct sc_exchange *ex)
     cm_arena_free(ex->arena);
     cm_arena_free(ex->scratch);
     cm_buf_fini(&ex->resp);
+    sc_conf_unref(ex->conf); /* after the streams: they used its model */
     free(ex);
 }
 
 /* ------------------------------------------------------------ upstream */
+
+/* While the model server works on a request, evhttp does not read from the
+ * client's connection (it only learns of a hang-up when it next writes), so
+ * a client that gives up on a slow, unstreamed answer would go unnoticed
+ * until the answer is written into the void.  The exchange watches the
+ * socket itself: end of stream (or a reset) means the client is gone, and
+ * freeing its connection runs client_closed(), which cancels the upstream
+ * request.  Bytes (a pipelined request, TLS records) end the watch: the
+ * write of the answer will tell. */
+static void
+client_watch(evutil_socket_t fd, short what, void *arg)
+{
+    struct sc_exchange *ex = arg;
+    struct evhttp_connection *evcon;
+    char c;
+    ssize_t n;
+
+    (void)what;
+    event_free(ex->cwatch);
+    ex->cwatch = NULL;
+    if (ex->creq == NULL)
+        return;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        return;
+    evcon = evhttp_request_get_connection(ex->creq);
+    if (evcon != NULL)
+        evhttp_connection_free(evcon); /* runs client_closed(); ex may be gone */
+}
+
+static void
+ex_watch_client(struct sc_exchange *ex)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ex->creq);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+    if (fd < 0 || ex->cwatch != NULL)
+        return;
+    ex->cwatch = event_new(ex->px->base, fd, EV_READ, client_watch, ex);
+    if (ex->cwatch != NULL)
+        event_add(ex->cwatch, NULL);
+}
+
+static void
+ex_watch_client_stop(struct sc_exchange *ex)
+{
+    if (ex->cwatch != NULL) {
+        event_free(ex->cwatch);
+        ex->cwatch = NULL;
+    }
+}
 
 static void
 client_closed(struct evhttp_connection *evcon, void *arg)
@@ -818,6 +875,13 @@ client_closed(struct evhttp_connection *evcon, void *arg)
 
     (void)evcon;
     cm_log_info("sidecar", "client_closed record=%s", ex->id_str);
+    ex_watch_client_stop(ex);
+    /* A request whose answer we still owed (a stream under way, or the
+     * model server still thinking) was detached from its dying connection
+     * by evhttp and is ours to free; one still attached goes with the
+     * connection. */
+    if (evhttp_request_get_connection(ex->creq) == NULL)
+        evhttp_request_free(ex->creq);
     ex->creq = NULL;
     ex->outcome = SC_OUT_CLIENT_GONE;
     ex->status = sc_outcome_info(SC_OUT_CLIENT_GONE)->status;
@@ -883,7 +947,7 @@ inspect_answer(struct sc_exchange *ex, struct cm_arena *arena, const char *p, si
     size_t nrep = 0;
     int rc;
 
-    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->px->lim, ex->ps, &b, &err);
+    rc = pol_body_parse(arena, ex->route, POL_DIR_RESPONSE, p, n, &ex->conf->lim, ex->ps, &b, &err);
     *rc_out = rc;
     if (rc != CM_OK)
         return true;
@@ -983,13 +1047,13 @@ ex_stream_for(struct sc_exchange *ex, const char *key)
     if (ex->nstreams == EX_MAX_STREAMS)
         return NULL;
     s = &ex->streams[ex->nstreams];
-    s->st = pol_pii_stream_new(ex->px->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
+    s->st = pol_pii_stream_new(ex->conf->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
     if (s->st == NULL)
         return NULL;
     s->key = cm_strdup(key);
     s->ex = ex;
     memset(s->fps, 0, sizeof(s->fps));
-    if (ex->px->opts->fingerprint_key != NULL)
+    if (ex->conf->opts.fingerprint_key != NULL)
         pol_pii_stream_on_value(s->st, ex_stream_fingerprint, s);
     if (ex->vault != NULL && pol_pii_vault_count(ex->vault) > 0)
         s->rs = pol_pii_restorer_new(ex->vault);
@@ -1034,7 +1098,7 @@ ex_stream_restore(struct sc_exchange *ex, struct ex_stream *s, const char *p, si
 static bool
 sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, int *rc_out)
 {
-    struct pol_body_limits lim = ex->px->lim;
+    struct pol_body_limits lim = ex->conf->lim;
     struct pol_body *b;
     struct cm_err err;
     struct cm_str *texts;
@@ -1130,7 +1194,7 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
     ex->streams_flushed = true;
     for (size_t i = 0; i < ex->nstreams; i++) {
         struct ex_stream *s = &ex->streams[i];
-        struct pol_body_limits lim = ex->px->lim;
+        struct pol_body_limits lim = ex->conf->lim;
         struct cm_buf rem, fin;
         struct pol_body *b;
         struct cm_err err;
@@ -1288,7 +1352,7 @@ upstream_chunk(struct evhttp_request *ureq, void *arg)
             evhttp_send_reply_start(ex->creq, code, "OK");
         }
     }
-    if (!ex->streaming && ex->resp.len + n > ex->px->opts->max_response_body) {
+    if (!ex->streaming && ex->resp.len + n > ex->conf->opts.max_response_body) {
         ex->resp_too_large = true;
         evbuffer_drain(in, n);
         return;
@@ -1480,7 +1544,9 @@ ex_forward(struct sc_exchange *ex, enum evhttp_cmd_type cmd, const char *body, s
         ex->ureq = NULL;
         ex_fail(ex, SC_OUT_UPSTREAM_ERROR, 0, "upstream_unavailable",
                 "the model server could not be reached", false);
+        return;
     }
+    ex_watch_client(ex);
 }
 
 /* ------------------------------------------------------------ request */
@@ -1530,6 +1596,8 @@ guard_slot_for(struct sc_proxy *px, struct bufferevent *bev)
     return &px->slots[fd];
 }
 
+static void emit_bare_record(struct sc_proxy *px, enum sc_outcome o);
+
 /* Runs on every read into a client connection's input buffer, before evhttp
  * parses the bytes: feeds the newly added bytes to the connection's guard. */
 static void
@@ -1576,6 +1644,13 @@ guard_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg
                 left = 0;
         }
     }
+    if (slot->g.status == 413) {
+        /* evhttp answers this 413 itself (max_body is its limit too) and
+         * never dispatches the request: its record is written here. */
+        slot->started_us = 0;
+        emit_bare_record(guard_px, SC_OUT_TOO_LARGE);
+        return;
+    }
     if (slot->g.request != before)
         slot->started_us = 0;
     if (slot->started_us == 0 && !sc_guard_idle(&slot->g))
@@ -1597,7 +1672,7 @@ emit_bare_record(struct sc_proxy *px, enum sc_outcome o)
     cm_uuid7(rec.id);
     cm_uuid_fmt(rec.id, id);
     rec.ts_start_us = rec.ts_end_us = cm_now_us();
-    rec.instance = px->opts->instance;
+    rec.instance = px->conf->opts.instance;
     rec.method = "-";
     rec.path = "-";
     rec.route = "other";
@@ -1643,7 +1718,7 @@ guard_sweep(evutil_socket_t unused, short what, void *arg)
         socklen_t plen = sizeof(peer);
 
         if (slot->bev == NULL || slot->started_us == 0 ||
-            now - slot->started_us < px->opts->request_timeout_us)
+            now - slot->started_us < px->conf->opts.request_timeout_us)
             continue;
         /* The fd may belong to a newer connection by now: check the peer. */
         if (slot->peerlen == 0 || getpeername((int)fd, (struct sockaddr *)&peer, &plen) != 0 ||
@@ -1698,6 +1773,7 @@ guard_verdict(struct sc_proxy *px, struct evhttp_request *req, enum sc_outcome *
     if (slot->g.status == 0 || index < slot->g.bad_request)
         return NULL;
     switch (slot->g.status) {
+    case 413: *outcome = SC_OUT_TOO_LARGE; break;
     case 414: *outcome = SC_OUT_URI_TOO_LONG; break;
     case 431: *outcome = SC_OUT_HEADERS_TOO_LARGE; break;
     case 501: *outcome = SC_OUT_NOT_IMPLEMENTED; break;
@@ -1857,6 +1933,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->arena = cm_arena_new(8192);
     ex->scratch = cm_arena_new(4096);
     ex->ps = pol_slot_get(&px->policy);
+    ex->conf = sc_conf_ref(px->conf);
     ex->monitor = pol_set_mode(ex->ps) == POL_MODE_MONITOR;
     ex->method = method_name(cmd);
     ex->kind = EX_INSPECT;
@@ -1888,7 +1965,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
         ex_fail(ex, bad_outcome, 0, "bad_framing", bad, true);
         return;
     }
-    if (px->opts->on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED && aud_emitter_spool_full(px->em)) {
+    if (ex->conf->opts.on_spool_full == SC_SPOOL_FULL_FAIL_CLOSED &&
+        aud_emitter_spool_full(px->em)) {
         /* Nothing reaches the model while its records cannot be kept. */
         ex_fail(ex, SC_OUT_LINEAGE_UNAVAILABLE, 0, "lineage_unavailable",
                 "steward cannot keep lineage records right now (spool full)", false);
@@ -1921,7 +1999,7 @@ proxy_handle(struct evhttp_request *req, void *arg)
             ex_forward(ex, cmd, NULL, 0, NULL);
             return;
         }
-        if (px->opts->unknown_path == SC_UNKNOWN_PATH_DENY) {
+        if (ex->conf->opts.unknown_path == SC_UNKNOWN_PATH_DENY) {
             ex_fail(ex, SC_OUT_NOT_FOUND, 0, "unknown_path",
                     "steward does not serve this path (unknown_path = deny)", false);
             return;
@@ -1997,7 +2075,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
         body = blen ? (const char *)evbuffer_pullup(inbuf, -1) : "";
         cm_buf_init(&inflated);
         if (ce != NULL && strcasecmp(ce, "identity") != 0) {
-            rc = sc_inflate(body, blen, strcasecmp(ce, "gzip") == 0, px->opts->max_body, &inflated);
+            rc = sc_inflate(body, blen, strcasecmp(ce, "gzip") == 0, ex->conf->opts.max_body,
+                            &inflated);
             if (rc != CM_OK) {
                 cm_buf_fini(&inflated);
                 ex->governance_us += mono_since(t);
@@ -2012,8 +2091,8 @@ proxy_handle(struct evhttp_request *req, void *arg)
             body = inflated.p;
             blen = inflated.len;
         }
-        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &px->lim, ex->ps, &b,
-                            &err);
+        rc = pol_body_parse(ex->arena, ex->route, POL_DIR_REQUEST, body, blen, &ex->conf->lim,
+                            ex->ps, &b, &err);
         if (rc == CM_EINTERNAL) {
             ex->governance_us += mono_since(t);
             cm_buf_fini(&inflated);
@@ -2097,28 +2176,23 @@ int
 sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol_set *ps,
              struct sc_proxy **out, struct cm_err *err)
 {
-    const struct sc_options *opts = env->opts;
+    const struct sc_options *opts = &env->conf->opts;
     struct sc_proxy *px = cm_calloc(1, sizeof(*px));
-    struct timeval tv;
     int rc;
 
     px->base = base;
-    px->opts = opts;
     px->em = env->em;
     px->chain = env->chain;
     px->done_fd = -1;
     px->metrics = env->metrics;
     px->tls = env->tls;
     px->pii_keys = env->pii_keys;
-    px->lim.max_depth = (size_t)opts->max_json_depth;
-    px->lim.model = env->model;
     rc = sc_upstream_new(base, opts->upstream, (size_t)opts->upstream_pool,
                          opts->upstream_timeout_us, env->upstream_tls, &px->up, err);
     if (rc != CM_OK) {
         free(px);
         return rc;
     }
-    split_allowlist(px, opts->forward_headers);
     pthread_mutex_init(&px->done_mu, NULL);
     px->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (px->done_fd < 0) {
@@ -2130,21 +2204,11 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     px->done_ev = event_new(base, px->done_fd, EV_READ | EV_PERSIST, on_lineage_done, px);
     event_add(px->done_ev, NULL);
     px->http = evhttp_new(base);
-    evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
-    /* evhttp's own header limit sits above the guard's, so that the guard
-     * answers (431/414, with a lineage record) before evhttp would. */
-    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
-    tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
-    tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
-    evhttp_set_timeout_tv(px->http, &tv);
+    sc_proxy_set_conf(px, env->conf);
     evhttp_set_flags(px->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_allowed_methods(px->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-    px->glim.max_target = opts->max_uri;
-    px->glim.max_header_line = opts->max_header_line;
-    px->glim.max_header_bytes = opts->max_header;
-    px->glim.max_headers = (size_t)opts->max_headers;
     evhttp_set_bevcb(px->http, client_bev, px);
     evhttp_set_gencb(px->http, proxy_handle, px);
     {
@@ -2167,6 +2231,39 @@ sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err)
         return cm_err_set(err, CM_EIO, "cannot serve the data listener");
     }
     return CM_OK;
+}
+
+void
+sc_proxy_set_conf(struct sc_proxy *px, struct sc_conf *conf)
+{
+    const struct sc_options *opts = &conf->opts;
+    struct sc_conf *old = px->conf;
+    struct timeval tv;
+
+    px->conf = sc_conf_ref(conf);
+    sc_conf_unref(old);
+    /* evhttp and the guard enforce the same max_body: evhttp answers the
+     * 413, the guard records it (guard_input). */
+    evhttp_set_max_body_size(px->http, (ev_ssize_t)opts->max_body);
+    /* evhttp's own header limit sits above the guard's, so that the guard
+     * answers (431/414, with a lineage record) before evhttp would. */
+    evhttp_set_max_headers_size(px->http, (ev_ssize_t)(2 * opts->max_header + opts->max_uri));
+    tv.tv_sec = (time_t)(opts->client_timeout_us / 1000000);
+    tv.tv_usec = (suseconds_t)(opts->client_timeout_us % 1000000);
+    evhttp_set_timeout_tv(px->http, &tv);
+    /* Every connection's guard reads these through its pointer: a
+     * connection mid-request meets the new limits from its next byte. */
+    px->glim.max_target = opts->max_uri;
+    px->glim.max_header_line = opts->max_header_line;
+    px->glim.max_header_bytes = opts->max_header;
+    px->glim.max_headers = (size_t)opts->max_headers;
+    px->glim.max_body = opts->max_body;
+    for (size_t i = 0; i < px->nfwd; i++)
+        free(px->fwd[i]);
+    free(px->fwd);
+    px->fwd = NULL;
+    px->nfwd = 0;
+    split_allowlist(px, opts->forward_headers);
 }
 
 void
@@ -2224,6 +2321,7 @@ sc_proxy_free(struct sc_proxy *px)
     free(px->fwd);
     pol_slot_fini(&px->policy);
     pol_keys_unref(px->keys);
+    sc_conf_unref(px->conf);
     free(px->slots);
     if (px->sweep != NULL)
         event_free(px->sweep);

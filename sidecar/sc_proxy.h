@@ -25,6 +25,7 @@
 #include "common/cm_status.h"
 #include "policy/pol_keys.h"
 #include "policy/pol_policy.h"
+#include "sidecar/sc_conf.h"
 #include "sidecar/sc_metrics.h"
 #include "sidecar/sc_options.h"
 
@@ -34,13 +35,12 @@ struct sc_tls;
 /* What a proxy borrows from the process; all of it outlives the proxy.
  * metrics is written by this proxy's loop thread only. */
 struct sc_proxy_env {
-    const struct sc_options *opts;
+    struct sc_conf *conf; /* the first generation (the proxy takes a reference) */
     struct aud_emitter *em;
     struct sc_metrics *metrics;
     struct sc_tls *tls;          /* HTTPS on the data port, or NULL */
     struct sc_tls *upstream_tls; /* for an https:// upstream, or NULL */
     const struct pol_pii_keys *pii_keys; /* keys of hash/pseudonymise/encrypt, or NULL */
-    const struct pol_pii_model *model;   /* the learned classifier model, or NULL */
     unsigned chain;                      /* this worker's lineage record chain */
 };
 
@@ -54,6 +54,10 @@ int sc_proxy_accept(struct sc_proxy *px, int fd, struct cm_err *err) CM_MUSTCHEC
 /* Installs a new policy set for exchanges that start from now on (takes a
  * new reference; exchanges in flight keep theirs). */
 void sc_proxy_set_policy(struct sc_proxy *px, struct pol_set *ps);
+/* Installs a configuration generation (sc_conf.h) for exchanges and
+ * connections that start from now on (takes a new reference; exchanges in
+ * flight keep theirs): limits, timeouts, header allowlist, model. */
+void sc_proxy_set_conf(struct sc_proxy *px, struct sc_conf *conf);
 /* Installs the API-key table (takes a new reference; NULL: no keys, callers
  * are anonymous). */
 void sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys);

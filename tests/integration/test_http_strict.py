@@ -5,6 +5,7 @@ behind it runs, nothing reaches the model server, and the refusal is
 recorded.  The bytes are sent raw over a socket."""
 
 import re
+import subprocess
 import unittest
 
 import harness
@@ -81,6 +82,50 @@ class StrictHttpTest(unittest.TestCase):
                    b"%x\r\n" % len(BODY) + BODY + b"\r\n0\r\n\r\n" + TAIL)
         data, _ = raw_exchange(self.st.url, payload)
         self.assertEqual(re.findall(rb"HTTP/1\.1 (\d{3})", data), [b"200", b"200"], data[:400])
+
+
+class BodyLimitTest(unittest.TestCase):
+    """A body over max_body is answered 413 by evhttp before the pipeline
+    sees it; the framing guard, which watches the same bytes, writes its
+    lineage record (issue 5): exactly one per refused request."""
+
+    def test_body_over_max_body_is_413_and_recorded_once(self):
+        st = harness.STACK
+        sc = st.sidecar(options={"max_body": "4K"}).start()
+        instance = "it-" + sc.dir.rsplit("/", 1)[1]
+        big = b'{"model":"x","messages":[{"role":"user","content":"' + b"y" * 10000 + b'"}]}'
+        # curl, as a client would send it
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                            "-H", "Content-Type: application/json", "--data-binary", "@-",
+                            sc.url + "/v1/chat/completions"], input=big, capture_output=True,
+                           timeout=30 * harness.SCALE)
+        self.assertEqual(r.stdout, b"413", r.stderr)
+        # raw: the whole body sent at once, then chunked with the sizes adding up over 4K
+        data, closed = raw_exchange(sc.url, post(b"", big))
+        self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:200])
+        self.assertTrue(closed)
+        chunks = b"".join(b"800\r\n" + b"z" * 0x800 + b"\r\n" for _ in range(3)) + b"0\r\n\r\n"
+        data, closed = raw_exchange(sc.url, post(b"Transfer-Encoding: chunked\r\n", chunks,
+                                                 te=True))
+        self.assertTrue(data.startswith(b"HTTP/1.1 413"), data[:200])
+        # just under the limit is served
+        ok = request(sc.url, "POST", "/v1/chat/completions",
+                     b'{"model":"x","messages":[{"role":"user","content":"' + b"y" * 3000 + b'"}]}')
+        self.assertEqual(ok.status, 200)
+
+        logged = harness.wait_until(lambda: (lambda ids: ids if len(ids) >= 3 else None)(
+            re.findall(r"exchange record=(\S+) route=other status=413 outcome=too_large",
+                       sc.log_text())), 10, "three 413 records in the log")
+        self.assertEqual(len(logged), 3)
+        for rec in logged:
+            self.assertEqual(st.record_row(rec)[2:4], ["too_large", "413"])
+        rows = st.sql("select count(*) from lineage_records where instance = :'p1' "
+                      "and http_status = 413", instance)
+        self.assertEqual(rows, [["3"]])
+        st.record_row(ok.record)
+        rows = st.sql("select count(*) from lineage_records where instance = :'p1'", instance)
+        self.assertEqual(rows, [["4"]])
+        self.assertEqual(sc.stop(), 0)
 
 
 if __name__ == "__main__":

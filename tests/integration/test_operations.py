@@ -1,12 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Operating the sidecar (issue 5): the admin listener (health, readiness,
-Prometheus metrics, reload), worker threads, and a SIGTERM drain that lets
-exchanges in flight finish and flushes their lineage."""
+Prometheus metrics, reload), worker threads, a SIGTERM drain that lets
+exchanges in flight finish and flushes their lineage, and the drop from root
+to the service user after start-up."""
 
 import json
 import os
+import pwd
 import re
+import shutil
 import signal
+import subprocess
 import threading
 import unittest
 
@@ -152,6 +156,220 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(out["r"].status, 200)
         self.assertEqual(sc.proc.wait(30 * harness.SCALE), 0)
         self.assertEqual(self.st.record_row(out["r"].record)[2], "ok")
+
+
+class ReloadTest(unittest.TestCase):
+    """SIGHUP (or POST /reload) re-reads the config file, the model and the
+    policy as one generation: reloadable options take effect, options that
+    need a restart are reported and keep their value, and a broken file of
+    any kind keeps the whole running generation and is counted."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.st = harness.STACK
+
+    def rewrite(self, sc, **changes):
+        """Rewrites the sidecar's config file with some options changed
+        (value None: removed)."""
+        lines = {}
+        with open(sc.conf, encoding="utf-8") as f:
+            for line in f:
+                k, _, v = line.partition(" = ")
+                lines[k] = v.rstrip("\n")
+        for k, v in changes.items():
+            if v is None:
+                lines.pop(k, None)
+            else:
+                lines[k] = v
+        with open(sc.conf, "w", encoding="utf-8") as f:
+            for k, v in lines.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def metrics(self, sc):
+        return request(sc.admin_url, "GET", "/metrics").body.decode()
+
+    def post(self, sc, nbytes, text="hello"):
+        return request(sc.url, "POST", "/v1/chat/completions",
+                       chat(text + " " + "y" * nbytes))
+
+    def test_sighup_applies_reloadable_options_and_reports_restart_ones(self):
+        sc = self.st.sidecar(options={"max_body": "4K"}).start()
+        self.assertEqual(self.post(sc, 6000).status, 413)
+        workers = metric(self.metrics(sc), "steward_workers")
+        self.assertNotEqual(workers, 3)
+        self.rewrite(sc, max_body="64K", listen="127.0.0.1:%d" % harness.free_port(),
+                     workers="3")
+        sc.signal(signal.SIGHUP)
+        wait_until(lambda: "config_reloaded" in sc.log_text(), 10, "the reload")
+        log = sc.log_text()
+        self.assertIn("option_needs_restart option=listen kept=running", log)
+        self.assertIn("option_needs_restart option=workers kept=running", log)
+        self.assertNotIn("option_needs_restart option=max_body", log)
+        r = self.post(sc, 6000)  # served on the old port, under the new limit
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.st.record_row(r.record)[2], "ok")
+        text = self.metrics(sc)
+        self.assertEqual(metric(text, "steward_config_reloads_total", result="ok"), 1)
+        self.assertEqual(metric(text, "steward_config_reloads_total", result="failed"), 0)
+        self.assertEqual(metric(text, "steward_workers"), workers)
+        # back down again, through the admin endpoint this time
+        self.rewrite(sc, max_body="4K")
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertEqual(self.post(sc, 6000).status, 413)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_broken_config_keeps_the_running_one_and_is_counted(self):
+        sc = self.st.sidecar(options={"max_body": "4K"}).start()
+        # A good change and a bad line: nothing of the file is taken.
+        self.rewrite(sc, max_body="64K", no_such_option="1")
+        sc.signal(signal.SIGHUP)
+        wait_until(lambda: metric(self.metrics(sc), "steward_config_reloads_total",
+                                  result="failed") == 1, 10, "the failed reload")
+        log = sc.log_text()
+        self.assertIn("config_reload_failed kept=running failures=1", log)
+        self.assertIn("steward.conf:", log)  # file:line of the bad key
+        self.assertEqual(self.post(sc, 6000).status, 413)
+        r = self.post(sc, 100)
+        self.assertEqual(r.status, 200)
+        # an unreadable policy named by a good config: also all kept
+        self.rewrite(sc, no_such_option=None, policy=os.path.join(sc.dir, "missing.json"))
+        r = request(sc.admin_url, "POST", "/reload")
+        self.assertEqual(r.status, 500)
+        text = self.metrics(sc)
+        self.assertEqual(metric(text, "steward_policy_reloads_total", result="failed"), 1)
+        self.assertEqual(metric(text, "steward_config_reloads_total", result="ok"), 0)
+        self.assertEqual(self.post(sc, 6000).status, 413)
+        # fixed: taken
+        self.rewrite(sc, policy=os.path.join(harness.REPO, "deploy/policies/default.json"))
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertEqual(self.post(sc, 6000).status, 200)
+        self.assertEqual(metric(self.metrics(sc), "steward_config_reloads_total", result="ok"), 1)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_model_reload(self):
+        # PERSON is only found by the learned model: with pii_model = none
+        # the name passes, with a model file it is redacted.
+        pol = os.path.join(self.st.dir, "reload-person.yaml")
+        with open(pol, "w", encoding="utf-8") as f:
+            f.write("id: it-reload-person\nrequest: {PERSON: redact}\n")
+        text = "Please call Jane Roe in Boston tomorrow about the invoice."
+        sc = self.st.sidecar(policy=pol, options={"pii_model": "none"}).start()
+
+        def seen(r):
+            self.assertEqual(r.status, 200)
+            return self.st.model_received(r.record)[0]["body"]
+        self.assertIn("Jane Roe", seen(self.post(sc, 0, text)))
+        model = os.path.join(sc.dir, "copy.model")
+        shutil.copy(os.path.join(harness.REPO, "policy/pii/model/steward-pii.model"), model)
+        self.rewrite(sc, pii_model=model)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        body = seen(self.post(sc, 0, text))
+        self.assertNotIn("Jane Roe", body)
+        self.assertIn("<PERSON>", body)
+        self.assertRegex(sc.log_text(), r"config_reloaded model=[0-9a-f]{16}")
+        # a model that does not load keeps the one in force
+        with open(os.path.join(sc.dir, "broken.model"), "wb") as f:
+            f.write(b"not a model at all")
+        self.rewrite(sc, pii_model=os.path.join(sc.dir, "broken.model"))
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 500)
+        self.assertIn("config_reload_failed", sc.log_text())
+        self.assertIn("pii_model:", sc.log_text())
+        self.assertEqual(metric(self.metrics(sc), "steward_config_reloads_total",
+                                result="failed"), 1)
+        self.assertIn("<PERSON>", seen(self.post(sc, 0, text)))
+        # and back to none
+        self.rewrite(sc, pii_model="none")
+        sc.signal(signal.SIGHUP)
+        wait_until(lambda: "config_reloaded model=none" in sc.log_text(), 10, "the reload")
+        self.assertIn("Jane Roe", seen(self.post(sc, 0, text)))
+        self.assertEqual(sc.stop(), 0)
+
+
+def proc_ids(pid):
+    """The Uid, Gid and Groups lines of /proc/PID/status, as lists of ints."""
+    out = {}
+    with open("/proc/%d/status" % pid, encoding="utf-8") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("Uid", "Gid", "Groups"):
+                out[k] = [int(x) for x in v.split()]
+    return out
+
+
+def service_user():
+    try:
+        return pwd.getpwnam("steward")
+    except KeyError:
+        return None
+
+
+@unittest.skipUnless(os.geteuid() == 0 and service_user() is not None,
+                     "needs root and the system user steward (deploy/local/pg.sh creates it)")
+class PrivilegeDropTest(unittest.TestCase):
+    """Started as root with `user = steward`: listeners, secrets and spool
+    are set up as root, then every id of the process is the service user's."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.st = harness.STACK
+
+    def test_root_is_dropped_after_binding(self):
+        pw = service_user()
+        sc = self.st.sidecar(options={"user": "steward"}).start()
+        wait_until(lambda: "msg=listening" in sc.log_text(), 10, "the sidecar to start")
+        ids = proc_ids(sc.proc.pid)
+        self.assertEqual(ids["Uid"], [pw.pw_uid] * 4)
+        self.assertEqual(ids["Gid"], [pw.pw_gid] * 4)
+        self.assertEqual(ids["Groups"], [pw.pw_gid])
+        self.assertIn("privileges_dropped user=steward", sc.log_text())
+        self.assertNotIn("running_as_root", sc.log_text())
+        # The spool was handed over and stays writable: the chain state is
+        # the service user's, and records still flow (sync durability).
+        spool = os.path.join(sc.dir, "spool")
+        self.assertEqual(os.stat(spool).st_uid, pw.pw_uid)
+        for name in os.listdir(spool):
+            self.assertEqual(os.stat(os.path.join(spool, name)).st_uid, pw.pw_uid, name)
+        r = request(sc.url, "POST", "/v1/chat/completions", chat("mail jane.doe@example.com"))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.st.record_row(r.record)[2], "ok")
+        # SIGHUP re-reads the files as the service user: readable ones load,
+        # an unreadable one keeps the running generation.
+        os.chmod(self.st.dir, 0o711)
+        os.chmod(sc.dir, 0o711)
+        os.chmod(sc.conf, 0o644)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        os.chmod(sc.conf, 0o600)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 500)
+        self.assertIn("config_reload_failed", sc.log_text())
+        self.assertEqual(request(sc.url, "POST", "/v1/chat/completions", chat("hi")).status, 200)
+        self.assertEqual(sc.stop(), 0)
+        # and it starts again on the spool it left (as root, dropping again)
+        sc.restart()
+        wait_until(lambda: sc.log_text().count("privileges_dropped") == 2, 10, "the restart")
+        self.assertEqual(proc_ids(sc.proc.pid)["Uid"], [pw.pw_uid] * 4)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_root_without_user_warns(self):
+        sc = self.st.sidecar().start()
+        wait_until(lambda: "running_as_root" in sc.log_text(), 10, "the root warning")
+        self.assertEqual(proc_ids(sc.proc.pid)["Uid"], [0] * 4)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_check_mode_validates_the_user(self):
+        sc = self.st.sidecar(options={"user": "no-such-user-here"})
+        r = subprocess.run([os.path.join(harness.BIN, "steward"), "-n", "-c", sc.conf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such user 'no-such-user-here'", r.stderr)
+        sc = self.st.sidecar(options={"user": "steward", "group": "no-such-group-here"})
+        r = subprocess.run([os.path.join(harness.BIN, "steward"), "-n", "-c", sc.conf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no such group 'no-such-group-here'", r.stderr)
+        sc = self.st.sidecar(options={"user": "steward"})
+        r = subprocess.run([os.path.join(harness.BIN, "steward"), "-n", "-c", sc.conf],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 """Streamed answers (issues 3 and 5): Server-Sent Events are relayed event
 by event through the streaming redactor, so a personal-data value split
 across events is still redacted; pseudonym placeholders split across events
-are restored; the first token reaches the client before the answer ends."""
+are restored; the first token reaches the client before the answer ends;
+a client that goes away cancels the model server's request, and a model
+server that dies mid-answer leaves the client a visibly truncated stream."""
 
 import http.client
 import json
@@ -45,6 +47,20 @@ def text_of(events):
         for c in json.loads(d).get("choices", []):
             out += (c.get("delta") or {}).get("content") or ""
     return out
+
+
+# Forwarded to the stub so that it can be steered (the sidecar drops every
+# header outside its allowlist).
+STUB_HEADERS = ("accept,authorization,user-agent,x-stub-echo,x-stub-delay-ms,"
+                "x-stub-chunk-bytes,x-stub-abort-after")
+
+
+def stub_closed(model_url, record):
+    """The stub's note of the stream of `record` cut short by its client."""
+    for c in harness.request(model_url, "GET", "/_stub/closed").json():
+        if c["record"] == record:
+            return c
+    return None
 
 
 class StreamingTest(unittest.TestCase):
@@ -128,6 +144,90 @@ class StreamingTest(unittest.TestCase):
         text = text_of(events)
         self.assertIn("sam.lee@example.org", text, "the placeholder was not restored")
         self.assertNotIn("<EMAIL_", text)
+        self.assertEqual(sc.stop(), 0)
+
+    def test_client_disconnect_cancels_the_upstream_request(self):
+        # A long answer trickles out (one event every 100 ms for about 10 s);
+        # the client reads two events and hangs up.  The sidecar must close
+        # its request to the model server within about a second: the stub
+        # notes when its client (the sidecar) went away and how many events
+        # it had sent by then.
+        sc = self.st.sidecar(options={"forward_headers": STUB_HEADERS}).start()
+        story = " ".join("word%d" % i for i in range(300))
+        host, port = sc.url.replace("http://", "").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30 * harness.SCALE)
+        body = json.dumps({"model": "local-llama", "stream": True,
+                           "messages": [{"role": "user", "content": story}]})
+        conn.request("POST", "/v1/chat/completions", body=body,
+                     headers={"Content-Type": "application/json", "X-Stub-Echo": "1",
+                              "X-Stub-Delay-Ms": "100"})
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200)
+        rec = r.getheader("X-Steward-Record")
+        seen = 0
+        while seen < 2:
+            line = r.readline()
+            self.assertTrue(line, "the stream ended early")
+            if line.startswith(b"data: "):
+                seen += 1
+        r.close()
+        conn.close()
+        t_close = time.monotonic()
+        closed = harness.wait_until(lambda: stub_closed(self.st.model_url, rec), 10,
+                                    "the stub to see its client go away")
+        # About 100 events make the whole answer; the cancel stops it early.
+        self.assertLess(closed["events"], 30, closed)
+        self.assertLess(closed["at_ms"] / 1000.0 - t_close, 1.0 * harness.SCALE + 0.5, closed)
+        self.assertEqual(self.st.record_row(rec)[2:4], ["client_gone", "499"])
+        self.assertIn("client_closed record=" + rec, sc.log_text())
+        self.assertEqual(sc.stop(), 0)
+
+    def test_client_gone_before_the_answer_is_recorded(self):
+        # Not streamed: the client hangs up while the model server is still
+        # thinking; the upstream request is cancelled and the record says
+        # client_gone (under ASan this also proves the request is freed).
+        import re
+        import socket
+        sc = self.st.sidecar(options={"forward_headers": STUB_HEADERS}).start()
+        body = json.dumps({"model": "local-llama",
+                           "messages": [{"role": "user", "content": "slow one"}]}).encode()
+        s = socket.create_connection(("127.0.0.1", sc.port), timeout=10 * harness.SCALE)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Type: application/json\r\nX-Stub-Delay-Ms: 3000\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        harness.wait_until(lambda: any(
+            (it.get("headers") or {}).get("x-stub-delay-ms") == "3000" and
+            it.get("body") == body.decode() for it in self.st.model_received()), 10,
+            "the request at the model server")
+        s.close()
+        m = harness.wait_until(lambda: re.search(
+            r"exchange record=(\S+) route=chat status=499 outcome=client_gone", sc.log_text()),
+            10, "the client_gone record in the log")
+        self.assertEqual(self.st.record_row(m.group(1))[2:4], ["client_gone", "499"])
+        self.assertEqual(sc.stop(), 0)
+
+    def test_upstream_abort_mid_stream_is_visible_and_recorded(self):
+        # The stub cuts its connection after three content events: the client
+        # gets what came, then an error event, never a clean [DONE]; the
+        # record says the answer broke off (upstream_error).
+        sc = self.st.sidecar(options={"forward_headers": STUB_HEADERS}).start()
+        story = " ".join("word%d" % i for i in range(60))
+        status, rec, events = sse_chat(sc.url, story,
+                                       {"X-Stub-Echo": "1", "X-Stub-Delay-Ms": "20",
+                                        "X-Stub-Abort-After": "3"})
+        self.assertEqual(status, 200)
+        data = [d for _, d in events]
+        self.assertNotIn("[DONE]", data)
+        self.assertTrue(data, "nothing was relayed")
+        err = json.loads(data[-1])
+        self.assertEqual(err["error"]["code"], "upstream_truncated")
+        text = text_of(events)
+        self.assertTrue(text.startswith("You said: word0"), text)
+        self.assertLess(len(text), len("You said: " + story))
+        row = self.st.record_row(rec)
+        self.assertEqual(row[2], "upstream_error")
+        self.assertIn("outcome=upstream_error", [l for l in sc.log_text().splitlines()
+                                                 if "exchange record=" + rec in l][0])
         self.assertEqual(sc.stop(), 0)
 
 

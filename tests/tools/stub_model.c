@@ -12,7 +12,12 @@
  * X-Stub-Echo (answer "You said: " + last user text), X-Stub-Delay-Ms (delay
  * before the answer, and between stream events), X-Stub-Chunk-Bytes (split
  * stream deltas every N bytes instead of every few words, so a value can be
- * cut across events).
+ * cut across events), X-Stub-Abort-After (a stream's connection is cut after
+ * N content events, with no end: a model server that dies mid-answer).
+ * GET /_stub/closed lists the streams whose client (the sidecar) went away
+ * before their end, with the X-Steward-Record they carried, how many events
+ * had gone out and when the stub noticed (CLOCK_MONOTONIC ms, the clock of
+ * Python's time.monotonic() on Linux): cancellation tests read it.
  *
  * Every request (except /_stub/) is recorded: appended to --record as one JSON
  * line (fflush, no fsync) and kept in a ring of the last STUB_RECEIVED_MAX.
@@ -43,6 +48,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -56,6 +62,7 @@
 #define STUB_WORDS_PER_DELTA 3
 #define STUB_MAX_DELTA_BYTES 32
 #define STUB_MAX_DELAY_MS 60000
+#define STUB_CLOSED_MAX 256
 
 static const char default_answer[] = "This is a deterministic answer from the steward stub model.";
 static const char filler[] =
@@ -80,6 +87,12 @@ struct stub {
     size_t recv_count;
     uint64_t seq;
     struct stub_pending *pending; /* delayed replies and streams */
+    struct stub_closed {
+        char record[64];       /* the request's X-Steward-Record, or "" */
+        unsigned events;       /* events sent before the client went away */
+        int64_t at_ms;         /* CLOCK_MONOTONIC when the stub noticed */
+    } closed[STUB_CLOSED_MAX]; /* ring of streams cut short by the client */
+    size_t closed_count;
 };
 
 /*
@@ -127,6 +140,9 @@ struct stub_pending {
     size_t content_len, off, chunk_bytes;
     bool include_usage;
     long prompt_tokens, completion_tokens;
+    unsigned events;  /* events sent so far */
+    long abort_after; /* X-Stub-Abort-After: cut after this many content events */
+    char record[64];  /* X-Steward-Record of the request */
 };
 
 /* ------------------------------------------------------------------ logging */
@@ -602,6 +618,19 @@ handle_stub_admin(struct stub *stub, struct evhttp_request *req, const char *pat
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
+    if (strcmp(path, "/_stub/closed") == 0 && cmd == EVHTTP_REQ_GET) {
+        json_t *arr = json_array();
+        size_t n = stub->closed_count < STUB_CLOSED_MAX ? stub->closed_count : STUB_CLOSED_MAX;
+
+        for (size_t i = stub->closed_count - n; i < stub->closed_count; i++) {
+            const struct stub_closed *c = &stub->closed[i % STUB_CLOSED_MAX];
+
+            json_array_append_new(arr, json_pack("{s:s, s:i, s:I}", "record", c->record, "events",
+                                                 (int)c->events, "at_ms", (json_int_t)c->at_ms));
+        }
+        reply_json(req, 200, arr);
+        return;
+    }
     if (strcmp(path, "/_stub/received") != 0) {
         reply_error(req, 404, "unknown stub endpoint", "unknown_url");
         return;
@@ -703,6 +732,28 @@ chunk_new(const struct stub_pending *p, json_t *delta, const char *finish)
                      "system_fingerprint", "steward-stub", "choices", choice);
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A stream's client went away before its end: keep a note for /_stub/closed. */
+static void
+note_closed(struct stub_pending *p)
+{
+    struct stub_closed *c = &p->stub->closed[p->stub->closed_count % STUB_CLOSED_MAX];
+
+    snprintf(c->record, sizeof c->record, "%s", p->record);
+    c->events = p->events;
+    c->at_ms = mono_ms();
+    p->stub->closed_count++;
+    stub_log("info", "client_closed", "events=%u", p->events);
+}
+
 /* Sends the next event(s); all of them at once when there is no delay. */
 static void
 stream_step(struct stub_pending *p)
@@ -710,10 +761,25 @@ stream_step(struct stub_pending *p)
     do {
         /* The client went away: evhttp detached the request from it. */
         if (evhttp_request_get_connection(p->req) == NULL) {
+            note_closed(p);
             evhttp_send_reply_end(p->req); /* frees the detached request */
             pending_free(p);
             return;
         }
+        if (p->abort_after > 0 && p->phase == PH_CONTENT && p->events > (unsigned)p->abort_after) {
+            /* Die mid-answer: drop the connection with no last chunk (the
+             * request goes with it). */
+            struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
+            struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+
+            stub_log("info", "stream_aborted", "events=%u", p->events);
+            /* What was queued leaves before the cut. */
+            evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev));
+            evhttp_connection_free(evcon);
+            pending_free(p);
+            return;
+        }
+        p->events++;
         switch (p->phase) {
         case PH_ROLE:
             send_event(
@@ -831,6 +897,13 @@ handle_chat(struct stub *stub, struct evhttp_request *req, const char *body, siz
         content.p = NULL;
         p->chunk_bytes = (size_t)header_long(req, "X-Stub-Chunk-Bytes", 1, 1 << 20, 0);
         p->include_usage = json_is_true(json_object_get(opts, "include_usage"));
+        p->abort_after = header_long(req, "X-Stub-Abort-After", 1, 1 << 20, 0);
+        {
+            const char *rid =
+                evhttp_find_header(evhttp_request_get_input_headers(req), "X-Steward-Record");
+
+            snprintf(p->record, sizeof p->record, "%s", rid ? rid : "");
+        }
         p->prompt_tokens = ptok;
         p->completion_tokens = ctok;
         evhttp_add_header(oh, "Content-Type", "text/event-stream");

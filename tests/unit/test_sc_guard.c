@@ -12,8 +12,11 @@
 #include "common/cm_status.h"
 #include "sidecar/sc_guard.h"
 
-static const struct sc_guard_limits lim = {
-    .max_target = 64, .max_header_line = 128, .max_header_bytes = 512, .max_headers = 8};
+static const struct sc_guard_limits lim = {.max_target = 64,
+                                           .max_header_line = 128,
+                                           .max_header_bytes = 512,
+                                           .max_headers = 8,
+                                           .max_body = 64};
 
 #define H "Host: a\r\n"
 
@@ -76,6 +79,19 @@ static const struct {
      "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567"
      "8901234567890123456789012345678901234567890123456789\r\n\r\n",
      431, 0, 0},
+    /* max_body (64): Content-Length, or the chunk sizes added up (issue 5) */
+    {"POST /x HTTP/1.1\r\n" H "Content-Length: 64\r\n\r\n"
+     "0123456789012345678901234567890123456789012345678901234567890123",
+     0, 0, 1},
+    {"POST /x HTTP/1.1\r\n" H "Content-Length: 65\r\n\r\n", 413, 0, 0},
+    {"GET / HTTP/1.1\r\n" H "\r\nPOST /x HTTP/1.1\r\n" H "Content-Length: 99999\r\n\r\n", 413,
+     1, 0},
+    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n28\r\n"
+     "0123456789012345678901234567890123456789\r\n18\r\n012345678901234567890123\r\n0\r\n\r\n",
+     0, 0, 1},
+    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n28\r\n"
+     "0123456789012345678901234567890123456789\r\n19\r\n0123456789012345678901234\r\n0\r\n\r\n",
+     413, 0, 0},
 };
 
 START_TEST(guard_table)
@@ -138,9 +154,11 @@ START_TEST(guard_large_body_is_skipped_not_parsed)
     struct sc_guard g;
     const char head[] = "POST /x HTTP/1.1\r\n" H "Content-Length: 100000\r\n\r\n";
     char *body = malloc(100000);
+    struct sc_guard_limits nolimit = lim;
 
+    nolimit.max_body = 0;
     memset(body, '\n', 100000); /* would be empty lines if parsed */
-    sc_guard_init(&g, &lim);
+    sc_guard_init(&g, &nolimit);
     ck_assert_int_eq(sc_guard_feed(&g, head, sizeof(head) - 1), 0);
     ck_assert_int_eq(sc_guard_feed(&g, body, 100000), 0);
     ck_assert_uint_eq(g.request, 1);
