@@ -926,6 +926,82 @@ pii_cursor_next(struct pii_cursor *cur, const struct pii_fparams *fp, bool all,
     return cur->ncut;
 }
 
+/* Eight int16 lanes, one per tag, with saturating adds: SSE2 on x86-64
+ * (every x86-64 has it), plain C elsewhere. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+typedef __m128i vs8;
+#define VS_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define VS_STORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
+#define VS_ADDS(a, b) _mm_adds_epi16((a), (b))
+#define VS_SUBS(a, b) _mm_subs_epi16((a), (b))
+#define VS_MAX(a, b) _mm_max_epi16((a), (b))
+#define VS_MIN(a, b) _mm_min_epi16((a), (b))
+#define VS_SPLAT(x) _mm_set1_epi16((short)(x))
+#define VS_ZERO() _mm_setzero_si128()
+static inline int16_t
+vs_hmax(vs8 v)
+{
+    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0x4E));
+    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0xB1));
+    v = _mm_max_epi16(v, _mm_shufflelo_epi16(v, 0xB1));
+    return (int16_t)_mm_cvtsi128_si32(v);
+}
+#else
+typedef struct {
+    int16_t l[PII_ROW];
+} vs8;
+static inline int16_t
+sat16(int32_t v)
+{
+    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+}
+static inline vs8
+vs_load(const int16_t *p)
+{
+    vs8 v;
+
+    memcpy(v.l, p, sizeof(v.l));
+    return v;
+}
+static inline vs8
+vs_op(vs8 a, vs8 b, int op)
+{
+    for (unsigned k = 0; k < PII_ROW; k++)
+        a.l[k] = op == 0   ? sat16(a.l[k] + b.l[k])
+                 : op == 1 ? sat16(a.l[k] - b.l[k])
+                 : op == 2 ? (a.l[k] > b.l[k] ? a.l[k] : b.l[k])
+                           : (a.l[k] < b.l[k] ? a.l[k] : b.l[k]);
+    return a;
+}
+static inline vs8
+vs_splat(int16_t x)
+{
+    vs8 v;
+
+    for (unsigned k = 0; k < PII_ROW; k++)
+        v.l[k] = x;
+    return v;
+}
+static inline int16_t
+vs_hmax(vs8 v)
+{
+    int16_t m = v.l[0];
+
+    for (unsigned k = 1; k < PII_ROW; k++)
+        m = v.l[k] > m ? v.l[k] : m;
+    return m;
+}
+#define VS_LOAD(p) vs_load((const int16_t *)(p))
+#define VS_STORE(p, v) memcpy((p), (v).l, sizeof((v).l))
+#define VS_ADDS(a, b) vs_op((a), (b), 0)
+#define VS_SUBS(a, b) vs_op((a), (b), 1)
+#define VS_MAX(a, b) vs_op((a), (b), 2)
+#define VS_MIN(a, b) vs_op((a), (b), 3)
+#define VS_SPLAT(x) vs_splat((int16_t)(x))
+#define VS_ZERO() vs_splat(0)
+#endif
+
 /* --------------------------------------------------------------- features */
 
 enum tmpl {
@@ -994,12 +1070,14 @@ capgroup(unsigned cap)
     ((1u << G_DICT) | (1u << G_COMMON) | (1u << G_PROPER) | (1u << G_FIRST_TOP) |                  \
      (1u << G_SURNAME_TOP))
 
-/* The feature templates, inlined into both callers: decoding passes
- * kind == NULL and the compiler drops every store to it (decoding runs
- * this for every scored token; a call and a test per feature add up). */
+/* The feature templates, inlined into both callers.  Training gets the
+ * buckets in feats (and their kinds); decoding passes the weights w and
+ * has each bucket's row added to *acc as soon as it is known, with no
+ * array in between (decoding runs this for every scored token: a call,
+ * a test and a store per feature add up). */
 static inline __attribute__((always_inline)) size_t
 token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
-               uint32_t *feats, uint8_t *kind)
+               uint32_t *feats, uint8_t *kind, const int16_t *w, vs8 *acc)
 {
     const struct pii_tok *t = &win->tok[i];
     const struct pii_tok *p1 = i > 0 ? &win->tok[i - 1] : NULL;
@@ -1013,9 +1091,16 @@ token_features(const struct pii_fparams *fp, const struct pii_window *win, size_
 
 #define ADD(tm, v, kd)                                                                             \
     do {                                                                                           \
-        if (kind)                                                                                  \
-            kind[k] = (kd);                                                                        \
-        feats[k++] = bucket(fp, (tm), (v));                                                        \
+        uint32_t bk_ = bucket(fp, (tm), (v));                                                      \
+                                                                                                   \
+        if (w) {                                                                                   \
+            *acc = VS_ADDS(*acc, VS_LOAD(w + (size_t)bk_ * PII_ROW));                              \
+        } else {                                                                                   \
+            if (kind)                                                                              \
+                kind[k] = (kd);                                                                    \
+            feats[k] = bk_;                                                                        \
+        }                                                                                          \
+        k++;                                                                                       \
     } while (0)
 
     ADD(T_BIAS, 0, 0);
@@ -1064,7 +1149,7 @@ size_t
 pii_token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
                    uint32_t *feats, uint8_t *kind)
 {
-    return token_features(fp, win, i, feats, kind);
+    return token_features(fp, win, i, feats, kind, NULL, NULL);
 }
 
 /* ------------------------------------------------------ gazetteer build */
@@ -1625,86 +1710,9 @@ trans_allowed(unsigned from, unsigned to, unsigned ntags)
     return from != PII_MAX_TAGS && from != PII_TAG_O && PII_TAG_TYPE(from) == PII_TAG_TYPE(to);
 }
 
-/* Eight int16 lanes, one per tag, with saturating adds: SSE2 on x86-64
- * (every x86-64 has it), plain C elsewhere. */
-#if defined(__SSE2__)
-#include <emmintrin.h>
-typedef __m128i vs8;
-#define VS_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
-#define VS_STORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
-#define VS_ADDS(a, b) _mm_adds_epi16((a), (b))
-#define VS_SUBS(a, b) _mm_subs_epi16((a), (b))
-#define VS_MAX(a, b) _mm_max_epi16((a), (b))
-#define VS_MIN(a, b) _mm_min_epi16((a), (b))
-#define VS_SPLAT(x) _mm_set1_epi16((short)(x))
-#define VS_ZERO() _mm_setzero_si128()
-static inline int16_t
-vs_hmax(vs8 v)
-{
-    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0x4E));
-    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0xB1));
-    v = _mm_max_epi16(v, _mm_shufflelo_epi16(v, 0xB1));
-    return (int16_t)_mm_cvtsi128_si32(v);
-}
-#else
-typedef struct {
-    int16_t l[PII_ROW];
-} vs8;
-static inline int16_t
-sat16(int32_t v)
-{
-    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
-}
-static inline vs8
-vs_load(const int16_t *p)
-{
-    vs8 v;
-
-    memcpy(v.l, p, sizeof(v.l));
-    return v;
-}
-static inline vs8
-vs_op(vs8 a, vs8 b, int op)
-{
-    for (unsigned k = 0; k < PII_ROW; k++)
-        a.l[k] = op == 0   ? sat16(a.l[k] + b.l[k])
-                 : op == 1 ? sat16(a.l[k] - b.l[k])
-                 : op == 2 ? (a.l[k] > b.l[k] ? a.l[k] : b.l[k])
-                           : (a.l[k] < b.l[k] ? a.l[k] : b.l[k]);
-    return a;
-}
-static inline vs8
-vs_splat(int16_t x)
-{
-    vs8 v;
-
-    for (unsigned k = 0; k < PII_ROW; k++)
-        v.l[k] = x;
-    return v;
-}
-static inline int16_t
-vs_hmax(vs8 v)
-{
-    int16_t m = v.l[0];
-
-    for (unsigned k = 1; k < PII_ROW; k++)
-        m = v.l[k] > m ? v.l[k] : m;
-    return m;
-}
-#define VS_LOAD(p) vs_load((const int16_t *)(p))
-#define VS_STORE(p, v) memcpy((p), (v).l, sizeof((v).l))
-#define VS_ADDS(a, b) vs_op((a), (b), 0)
-#define VS_SUBS(a, b) vs_op((a), (b), 1)
-#define VS_MAX(a, b) vs_op((a), (b), 2)
-#define VS_MIN(a, b) vs_op((a), (b), 3)
-#define VS_SPLAT(x) vs_splat((int16_t)(x))
-#define VS_ZERO() vs_splat(0)
-#endif
-
 static void
 emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (*em)[PII_ROW])
 {
-    uint32_t feats[PII_MAX_FEATS];
     int16_t pad[PII_ROW], skip[PII_ROW];
     unsigned ntags = 2 * m->ntypes + 1;
     vs8 vpad, vskip;
@@ -1717,7 +1725,6 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
     vskip = VS_LOAD(skip);
     for (size_t i = 0; i < win->n; i++) {
         vs8 acc = VS_ZERO();
-        size_t nf;
 
         if (win->tok[i].skip) {
             VS_STORE(em[i], vskip);
@@ -1725,9 +1732,7 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
         }
         /* (prefetching the rows measured no faster: the loads are
          * independent and the core overlaps them) */
-        nf = token_features(&m->fp, win, i, feats, NULL);
-        for (size_t f = 0; f < nf; f++)
-            acc = VS_ADDS(acc, VS_LOAD(m->w + (size_t)feats[f] * PII_ROW));
+        (void)token_features(&m->fp, win, i, NULL, NULL, m->w, &acc);
         VS_STORE(em[i], VS_MIN(acc, vpad));
     }
 }
@@ -1813,6 +1818,7 @@ decode_window_n(const struct pol_pii_model *m, const struct pii_window *win, uns
             continue;
         }
         best = VS_ADDS(VS_SPLAT(pf[0]), trrow[0]);
+#pragma GCC unroll 8
         for (unsigned x = 1; x < ntags; x++)
             best = VS_MAX(best, VS_ADDS(VS_SPLAT(pf[x]), trrow[x]));
         f = VS_ADDS(best, VS_LOAD(em[i]));
@@ -1833,6 +1839,7 @@ decode_window_n(const struct pol_pii_model *m, const struct pii_window *win, uns
             continue;
         }
 
+#pragma GCC unroll 8
         for (unsigned x = 1; x < ntags; x++) {
             int32_t v = (int32_t)fwd[i - 1][x] + tr[x][y];
 
@@ -1867,6 +1874,7 @@ decode_window_n(const struct pol_pii_model *m, const struct pii_window *win, uns
 
         VS_STORE(nx, b);
         best = VS_ADDS(trcol[0], VS_SPLAT(nx[0]));
+#pragma GCC unroll 8
         for (unsigned y = 1; y < ntags; y++)
             best = VS_MAX(best, VS_ADDS(trcol[y], VS_SPLAT(nx[y])));
         best = VS_SUBS(best, VS_SPLAT(vs_hmax(best)));
@@ -1912,7 +1920,7 @@ decode_window_n(const struct pol_pii_model *m, const struct pii_window *win, uns
 
 /* The loops over tags in decode_window_n() run once per token and tag;
  * with the tag count a constant (the shipped model tags all three types)
- * the compiler unrolls them and keeps the rows in registers.  Models with
+ * they unroll completely (the pragmas) and keep the rows in registers.  Models with
  * fewer types take the general copy; both compute the same thing. */
 static void
 decode_window_all(const struct pol_pii_model *m, const struct pii_window *win, unsigned labels,
