@@ -594,13 +594,17 @@ plain_token(const char *text, const struct pii_tok *t)
  * ordinary prose skips 70-85% of its tokens.  STEWARD_PII_NOSKIP=1 in the
  * environment when the model is loaded turns it off (to measure it). */
 static void
-mark_skips(const char *text, struct pii_window *win, bool noskip)
+mark_skips(struct pii_window *win, bool noskip)
 {
     struct pii_tok *tok = win->tok;
     size_t n = win->n;
 
-    for (size_t k = 0; k < n; k++)
-        tok[k].skip = !noskip && win->docmode == 0 && plain_token(text, &tok[k]);
+    /* tok[k].skip holds plain_token() (window_prepare computed it) */
+    if (noskip || win->docmode != 0) {
+        for (size_t k = 0; k < n; k++)
+            tok[k].skip = 0;
+        return;
+    }
     for (size_t k = 0, prev = 0; k < n; k++) {
         /* prev: tok[k - 1] was plain before this pass changed it */
         size_t cur = tok[k].skip;
@@ -768,6 +772,8 @@ scan_token(const char *text, size_t len, size_t i, struct pii_tok *t)
         }
     }
     t->end = j;
+    t->pin = t->pbeg = 0;
+    t->send = c != C_WORD && is_sentence_end(text, t);
     if (ascii && (kinds & AI_UP)) {
         for (size_t k = i; k < j; k++)
             nup += (byte_info[s[k]] & AI_UP) != 0;
@@ -815,11 +821,16 @@ window_prepare(const struct pii_fparams *fp, const char *text, size_t len, struc
 {
     unsigned nword = 0, nlow = 0, nup = 0, nss = 0, nss_low = 0;
 
+    /* one pass: sentence starts, the casing counts, the gazetteer, and
+     * whether each token is plain (tok[k].pin is final once the phrases
+     * starting at k have been looked up: later ones do not cover it;
+     * every token of the window starts with pin == pbeg == 0, from
+     * scan_token) */
     for (size_t k = 0; k < n; k++) {
         struct pii_tok *t = &tok[k];
+        uint64_t h = PII_PHRASE_INIT;
 
-        t->sstart = k == 0 || is_sentence_end(text, &tok[k - 1]) || t->nl;
-        t->pin = t->pbeg = 0;
+        t->sstart = k == 0 || tok[k - 1].send || t->nl;
         if (t->cap != CAP_PUNCT && t->cap != CAP_DIGIT) {
             nword++;
             nlow += t->cap == CAP_LOWER;
@@ -829,28 +840,25 @@ window_prepare(const struct pii_fparams *fp, const char *text, size_t len, struc
                 nss_low += t->cap == CAP_LOWER;
             }
         }
-    }
-    /* gazetteer: each token alone, then the longest phrases from each */
-    for (size_t k = 0; k < n; k++) {
-        uint64_t h = PII_PHRASE_INIT;
-
+        /* gazetteer: the token alone, then the longest phrases from it */
         for (size_t j = k; j < n && j < k + PII_MAX_PHRASE; j++) {
             uint32_t v;
 
             h = pii_phrase_hash(h, tok[j].hlow);
             v = pii_gaz_get(&fp->gaz, h);
             if (j == k) {
-                tok[k].gaz = v & ~(1u << G_PREFIX);
+                t->gaz = v & ~(1u << G_PREFIX);
             } else if (v & ~(1u << G_PREFIX)) {
                 uint32_t cls = v & ~(1u << G_PREFIX);
 
-                tok[k].pbeg |= cls;
+                t->pbeg |= cls;
                 for (size_t m = k; m <= j; m++)
                     tok[m].pin |= cls;
             }
             if (!(v & (1u << G_PREFIX)))
                 break;
         }
+        t->skip = plain_token(text, t);
     }
     win->text = text;
     win->len = len;
@@ -865,7 +873,7 @@ window_prepare(const struct pii_fparams *fp, const char *text, size_t len, struc
         else if (nup * 10 >= nword * 8)
             win->docmode = 2;
     }
-    mark_skips(text, win, fp->noskip);
+    mark_skips(win, fp->noskip);
     /* the features of a scored token read its own details and its
      * neighbours' shapes; an unscored token between unscored ones needs
      * none (most of ordinary prose) */
@@ -916,7 +924,7 @@ pii_cursor_next(struct pii_cursor *cur, const struct pii_fparams *fp, bool all,
         /* the text goes on: end the window after a sentence end in its
          * second half */
         for (size_t k = n - 2; k >= n / 2; k--) {
-            if (is_sentence_end(text, &tok[k]) || tok[k + 1].nl) {
+            if (tok[k].send || tok[k + 1].nl) {
                 cur->ncut = k + 1;
                 break;
             }

@@ -71,7 +71,7 @@ enum pii_gaz_bit {
 };
 
 /* One token of the window being decoded, with what its features need.
- * The cursor (pii_cursor_next) fills start..nl in the pass that finds the
+ * The cursor (pii_cursor_next) fills start..send in the pass that finds the
  * token; hshape and haff are filled only when detail is set, because most
  * tokens of ordinary prose are never scored (mark_skips) and need neither. */
 struct pii_tok {
@@ -88,6 +88,7 @@ struct pii_tok {
     uint8_t ncp;       /* code points, capped at 255 */
     uint8_t skip;      /* plainly not part of a name: tagged O unscored */
     uint8_t nl;        /* a line break between the previous token and this one */
+    uint8_t send;      /* ends a sentence: '.', '!', '?' or an ellipsis */
     uint8_t detail;    /* hshape and haff are filled in */
 };
 
