@@ -438,6 +438,10 @@ static uint16_t byte_info[256];
 #define AI_CLASS(e) ((unsigned)(e) >> 12)
 #define C_MB 7
 
+/* Shapes of one run ("x", "X", "Xx", "d"), hashed once (ascii_tables). */
+enum { SHAPE_LOWER = 1, SHAPE_UPPER, SHAPE_TITLE, SHAPE_DIGIT, SHAPE__COUNT };
+static uint64_t shape_hash[SHAPE__COUNT];
+
 static void __attribute__((constructor)) ascii_tables(void)
 {
     for (unsigned c = 0; c < 128; c++) {
@@ -458,6 +462,11 @@ static void __attribute__((constructor)) ascii_tables(void)
                                   (c == '\n' ? AI_NL : 0));
         byte_info[c + 128] = C_MB << 12;
     }
+    /* as pii_tok_analyse() hashes the collapsed shape */
+    shape_hash[SHAPE_LOWER] = mix64(fnv_step(FNV_BASIS, 'x'));
+    shape_hash[SHAPE_UPPER] = mix64(fnv_step(FNV_BASIS, 'X'));
+    shape_hash[SHAPE_TITLE] = mix64(fnv_step(fnv_step(FNV_BASIS, 'X'), 'x'));
+    shape_hash[SHAPE_DIGIT] = mix64(fnv_step(FNV_BASIS, 'd'));
 }
 
 /* Affixes are packed exactly (21 bits per code point) rather than hashed;
@@ -541,7 +550,8 @@ pii_tok_analyse(const char *text, size_t len, struct pii_tok *t)
     t->haff[3] = ncp > 3 ? pack3(last[(ncp - 3) % 4], last[(ncp - 2) % 4], last[(ncp - 1) % 4]) : 0;
     t->haff[4] = ncp > 4 ? (t->haff[3] * 0x9E3779B97F4A7C15ull) ^ last[(ncp - 4) % 4] : 0;
     t->punct = !word;
-    t->detail = 1;
+    t->detail = PII_DETAIL_ALL;
+    t->shape = 0;
     if (!word)
         t->cap = CAP_PUNCT;
     else if (nup + nlow + nother == 0)
@@ -673,7 +683,7 @@ ascii_finish(const char *text, struct pii_tok *t, uint64_t h, unsigned kinds, un
     t->hlow = mix64(h);
     t->ncp = ncp > 255 ? 255 : (uint8_t)ncp;
     t->punct = !(kinds & AI_WORDISH);
-    t->detail = 0;
+    t->detail = PII_DETAIL_NONE;
     if (t->punct)
         t->cap = CAP_PUNCT;
     else if (!(kinds & (AI_UP | AI_LOW)))
@@ -722,7 +732,7 @@ scan_token(const char *text, size_t len, size_t i, struct pii_tok *t)
     const unsigned char *s = (const unsigned char *)text;
     uint64_t h = FNV_BASIS;
     unsigned kinds = 0, nup = 0, e = byte_info[s[i]];
-    bool ascii = AI_CLASS(e) != C_MB;
+    bool ascii = AI_CLASS(e) != C_MB, joined = false;
     size_t j, l = 1;
     enum cclass c = ascii ? (enum cclass)AI_CLASS(e) : class_at(text, len, i, &l, NULL);
 
@@ -775,6 +785,7 @@ scan_token(const char *text, size_t len, size_t i, struct pii_tok *t)
             if (AI_CLASS(e) == C_MB)
                 ascii = false;
             h = fnv_step(h, (uint8_t)e);
+            joined = true;
             j += l2; /* the word character after it starts the next run */
         }
     }
@@ -785,39 +796,64 @@ scan_token(const char *text, size_t len, size_t i, struct pii_tok *t)
         for (size_t k = i; k < j; k++)
             nup += (byte_info[s[k]] & AI_UP) != 0;
     }
-    if (ascii)
+    if (ascii) {
         ascii_finish(text, t, h, kinds, nup);
-    else
+        /* a word of one kind of letter (or digits) has a one-run shape */
+        t->shape = 0;
+        if (c == C_WORD && !joined) {
+            switch (t->cap) {
+            case CAP_LOWER: t->shape = SHAPE_LOWER; break;
+            case CAP_UPPER:
+            case CAP_INITIAL: t->shape = SHAPE_UPPER; break;
+            case CAP_TITLE: t->shape = SHAPE_TITLE; break;
+            case CAP_DIGIT: t->shape = SHAPE_DIGIT; break;
+            default: break;
+            }
+        }
+    } else {
         pii_tok_analyse(text, len, t);
+    }
     return j;
 }
 
-/* The details (shape hash, affixes) of an ASCII token, as
- * pii_tok_analyse() computes them. */
+/* The details of an ASCII token, as pii_tok_analyse() computes them: the
+ * shape hash, and with `all` the affixes.  A word of one kind of letter
+ * (most of them) takes its shape hash from shape_hash[], computed once:
+ * "x" for "report", "Xx" for "Boston". */
 static void
-ascii_detail(const char *text, struct pii_tok *t)
+ascii_detail(const char *text, struct pii_tok *t, bool all)
 {
     const unsigned char *s = (const unsigned char *)text + t->start;
     size_t n = t->end - t->start;
-    uint64_t hs = FNV_BASIS;
-    uint32_t prev = 0;
 
-#define LC(k) ((uint32_t)ascii_lower[s[(k)]])
-    for (size_t k = 0; k < n; k++) {
-        uint32_t sh = ascii_shape[s[k]];
+    if (t->detail == PII_DETAIL_NONE) {
+        if (t->shape != 0) {
+            t->hshape = shape_hash[t->shape];
+        } else {
+            uint64_t hs = FNV_BASIS;
+            uint32_t prev = 0;
 
-        if (sh != prev)
-            hs = fnv_step(hs, sh);
-        prev = sh;
+            for (size_t k = 0; k < n; k++) {
+                uint32_t sh = ascii_shape[s[k]];
+
+                if (sh != prev)
+                    hs = fnv_step(hs, sh);
+                prev = sh;
+            }
+            t->hshape = mix64(hs);
+        }
+        t->detail = PII_DETAIL_SHAPE;
     }
-    t->hshape = mix64(hs);
+    if (!all)
+        return;
+#define LC(k) ((uint32_t)ascii_lower[s[(k)]])
     t->haff[0] = n > 2 ? pack3(LC(0), LC(1), 0) : 0;
     t->haff[1] = n > 3 ? pack3(LC(0), LC(1), LC(2)) : 0;
     t->haff[2] = n > 2 ? pack3(LC(n - 2), LC(n - 1), 0) : 0;
     t->haff[3] = n > 3 ? pack3(LC(n - 3), LC(n - 2), LC(n - 1)) : 0;
     t->haff[4] = n > 4 ? (t->haff[3] * 0x9E3779B97F4A7C15ull) ^ LC(n - 4) : 0;
 #undef LC
-    t->detail = 1;
+    t->detail = PII_DETAIL_ALL;
 }
 
 /* Fills in what depends on the window: sentence starts, gazetteer bits,
@@ -885,9 +921,12 @@ window_prepare(const struct pii_fparams *fp, const char *text, size_t len, struc
      * neighbours' shapes; an unscored token between unscored ones needs
      * none (most of ordinary prose) */
     for (size_t k = 0; k < n; k++) {
-        if (!tok[k].detail &&
-            (all || !tok[k].skip || (k > 0 && !tok[k - 1].skip) || (k + 1 < n && !tok[k + 1].skip)))
-            ascii_detail(text, &tok[k]);
+        if (tok[k].detail == PII_DETAIL_ALL)
+            continue;
+        if (all || !tok[k].skip)
+            ascii_detail(text, &tok[k], true);
+        else if ((k > 0 && !tok[k - 1].skip) || (k + 1 < n && !tok[k + 1].skip))
+            ascii_detail(text, &tok[k], false);
     }
 }
 

@@ -89,8 +89,15 @@ struct pii_tok {
     uint8_t skip;      /* plainly not part of a name: tagged O unscored */
     uint8_t nl;        /* a line break between the previous token and this one */
     uint8_t send;      /* ends a sentence: '.', '!', '?' or an ellipsis */
-    uint8_t detail;    /* hshape and haff are filled in */
+    uint8_t detail;    /* PII_DETAIL_*: which of hshape and haff are filled in */
+    uint8_t shape;     /* a one-run shape known at scan time ("x", "Xx", ...), 0 if not */
 };
+
+/* How much of a token's details (pii_tok.detail) is filled in: a token
+ * next to a scored one needs its shape, a scored one its affixes too. */
+#define PII_DETAIL_NONE 0
+#define PII_DETAIL_SHAPE 1
+#define PII_DETAIL_ALL 2
 
 enum pii_cap {
     CAP_PUNCT,   /* no letter or digit */
