@@ -882,15 +882,29 @@ pol_pii_scan(const char *text, size_t len, unsigned labels, struct pol_pii_spans
     if ((labels & POL_PII_ALL) == 0)
         return CM_OK;
     pthread_once(&st_once, st_init);
+#if defined(__SSE2__)
+    size_t base = 0;   /* the block t[base..base+16) that mask describes */
+    unsigned mask = 0; /* attention16(t + base) */
+    bool have = false;
+#endif
     while (i < len) {
         unsigned x, prev;
 
 #if defined(__SSE2__)
-        if (i > 0 && len - i >= 16) {
-            unsigned m = attention16(t + i);
+        /* a block's mask stays valid after a byte of it was handled (the
+         * rule reads only the bytes), so it is tested once */
+        if (!(have && i - base < 16)) {
+            have = i > 0 && len - i >= 16;
+            if (have) {
+                base = i;
+                mask = attention16(t + i);
+            }
+        }
+        if (have) {
+            unsigned m = mask >> (i - base);
 
             if (m == 0) {
-                i += 16;
+                i = base + 16;
                 continue;
             }
             i += (unsigned)__builtin_ctz(m);
