@@ -13,6 +13,7 @@
 #include "policy/pii/pii_detect.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "policy/pii/pii_model.h"
 
@@ -24,6 +25,31 @@ span_cmp(const void *a, const void *b)
     if (x->start != y->start)
         return x->start < y->start ? -1 : 1;
     return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Sorts v[0..na + nb), made of two sorted runs (the recognizers' spans,
+ * then the model's), by span_cmp.  No two spans compare equal (the kept
+ * model spans overlap no recognizer span), so this gives the order qsort
+ * gave.  A merge from the back with the second run copied aside: linear,
+ * where qsort was most of the merge's cost; runs too long for the stack
+ * buffer fall back to qsort. */
+static void
+merge_sorted(struct pol_pii_span *v, size_t na, size_t nb)
+{
+    struct pol_pii_span b[64];
+    size_t i = na, j = nb, w = na + nb;
+
+    if (nb > sizeof(b) / sizeof(b[0])) {
+        qsort(v, na + nb, sizeof(*v), span_cmp);
+        return;
+    }
+    memcpy(b, v + na, nb * sizeof(*v));
+    while (j > 0) {
+        if (i > 0 && span_cmp(&v[i - 1], &b[j - 1]) > 0)
+            v[--w] = v[--i];
+        else
+            v[--w] = b[--j];
+    }
 }
 
 int
@@ -61,6 +87,6 @@ pol_pii_detect(const struct pol_pii_model *model, const char *text, size_t len, 
     }
     out->n = keep;
     if (keep > nrec && nrec > base)
-        qsort(out->v + base, out->n - base, sizeof(*out->v), span_cmp);
+        merge_sorted(out->v + base, nrec - base, keep - nrec);
     return CM_OK;
 }

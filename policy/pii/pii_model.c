@@ -128,8 +128,9 @@ gaz_fp(uint64_t key)
     return (uint32_t)(key >> 48) | 1u;
 }
 
-uint32_t
-pii_gaz_get(const struct pii_gaz *gaz, uint64_t key)
+/* Inlined into window preparation, which looks up every token. */
+static inline uint32_t
+gaz_get(const struct pii_gaz *gaz, uint64_t key)
 {
     uint32_t idx = (uint32_t)key & gaz->mask, fp = gaz_fp(key);
 
@@ -144,6 +145,12 @@ pii_gaz_get(const struct pii_gaz *gaz, uint64_t key)
             return gaz->vals[s & 0xFFFF];
         idx = (idx + 1) & gaz->mask;
     }
+}
+
+uint32_t
+pii_gaz_get(const struct pii_gaz *gaz, uint64_t key)
+{
+    return gaz_get(gaz, key);
 }
 
 void
@@ -416,8 +423,24 @@ pol_pii_tokenize(const char *text, size_t len, size_t from, struct pol_pii_token
 /* ------------------------------------------------------- token analysis */
 
 /* Lower case, and kind (1 upper, 2 lower, 3 digit, 4 other word
- * character, 0 not a word character), of the ASCII characters. */
+ * character, 0 not a word character), of the ASCII characters.
+ * byte_info holds what the cursor's scanner needs of any byte in one load:
+ * the lower-cased byte (bits 0-7), its kind as a flag (AI_UP..AI_DIG), a
+ * line-break flag, and its tokenizer class (bits 12-15; C_MB for the
+ * bytes of multi-byte characters, which must be decoded). */
 static uint8_t ascii_lower[128], ascii_kind[128], ascii_shape[128];
+static uint16_t byte_info[256];
+#define AI_UP 0x100
+#define AI_LOW 0x200
+#define AI_DIG 0x400
+#define AI_NL 0x800
+#define AI_WORDISH (AI_UP | AI_LOW | AI_DIG)
+#define AI_CLASS(e) ((unsigned)(e) >> 12)
+#define C_MB 7
+
+/* Shapes of one run ("x", "X", "Xx", "d"), hashed once (ascii_tables). */
+enum { SHAPE_LOWER = 1, SHAPE_UPPER, SHAPE_TITLE, SHAPE_DIGIT, SHAPE__COUNT };
+static uint64_t shape_hash[SHAPE__COUNT];
 
 static void __attribute__((constructor)) ascii_tables(void)
 {
@@ -431,7 +454,19 @@ static void __attribute__((constructor)) ascii_tables(void)
                                    : ascii_kind[c] == 2 ? 'x'
                                    : ascii_kind[c] == 3 ? 'd'
                                                         : c);
+        byte_info[c] = (uint16_t)(ascii_lower[c] | (unsigned)ascii_class[c] << 12 |
+                                  (ascii_kind[c] == 1   ? AI_UP
+                                   : ascii_kind[c] == 2 ? AI_LOW
+                                   : ascii_kind[c] == 3 ? AI_DIG
+                                                        : 0) |
+                                  (c == '\n' ? AI_NL : 0));
+        byte_info[c + 128] = C_MB << 12;
     }
+    /* as pii_tok_analyse() hashes the collapsed shape */
+    shape_hash[SHAPE_LOWER] = mix64(fnv_step(FNV_BASIS, 'x'));
+    shape_hash[SHAPE_UPPER] = mix64(fnv_step(FNV_BASIS, 'X'));
+    shape_hash[SHAPE_TITLE] = mix64(fnv_step(fnv_step(FNV_BASIS, 'X'), 'x'));
+    shape_hash[SHAPE_DIGIT] = mix64(fnv_step(FNV_BASIS, 'd'));
 }
 
 /* Affixes are packed exactly (21 bits per code point) rather than hashed;
@@ -442,8 +477,8 @@ pack3(uint32_t a, uint32_t b, uint32_t c)
     return (uint64_t)a | (uint64_t)b << 21 | (uint64_t)c << 42;
 }
 
-static void
-analyse(const char *text, size_t len, struct pii_tok *t)
+void
+pii_tok_analyse(const char *text, size_t len, struct pii_tok *t)
 {
     uint32_t first[3] = {0}, last[4] = {0};
     uint64_t hl = FNV_BASIS, hs = FNV_BASIS;
@@ -515,6 +550,8 @@ analyse(const char *text, size_t len, struct pii_tok *t)
     t->haff[3] = ncp > 3 ? pack3(last[(ncp - 3) % 4], last[(ncp - 2) % 4], last[(ncp - 1) % 4]) : 0;
     t->haff[4] = ncp > 4 ? (t->haff[3] * 0x9E3779B97F4A7C15ull) ^ last[(ncp - 4) % 4] : 0;
     t->punct = !word;
+    t->detail = PII_DETAIL_ALL;
+    t->shape = 0;
     if (!word)
         t->cap = CAP_PUNCT;
     else if (nup + nlow + nother == 0)
@@ -543,12 +580,6 @@ is_sentence_end(const char *text, const struct pii_tok *t)
     }
     /* U+2026 horizontal ellipsis */
     return t->end - t->start == 3 && memcmp(text + t->start, "\xe2\x80\xa6", 3) == 0;
-}
-
-static bool
-newline_between(const char *text, size_t a, size_t b)
-{
-    return a < b && memchr(text + a, '\n', b - a) != NULL;
 }
 
 /* Gazetteer classes that make a lower-case dictionary word a possible part
@@ -580,13 +611,17 @@ plain_token(const char *text, const struct pii_tok *t)
  * ordinary prose skips 70-85% of its tokens.  STEWARD_PII_NOSKIP=1 in the
  * environment when the model is loaded turns it off (to measure it). */
 static void
-mark_skips(const char *text, struct pii_window *win, bool noskip)
+mark_skips(struct pii_window *win, bool noskip)
 {
     struct pii_tok *tok = win->tok;
     size_t n = win->n;
 
-    for (size_t k = 0; k < n; k++)
-        tok[k].skip = !noskip && win->docmode == 0 && plain_token(text, &tok[k]);
+    /* tok[k].skip holds plain_token() (window_prepare computed it) */
+    if (noskip || win->docmode != 0) {
+        for (size_t k = 0; k < n; k++)
+            tok[k].skip = 0;
+        return;
+    }
     for (size_t k = 0, prev = 0; k < n; k++) {
         /* prev: tok[k - 1] was plain before this pass changed it */
         size_t cur = tok[k].skip;
@@ -597,22 +632,248 @@ mark_skips(const char *text, struct pii_window *win, bool noskip)
     }
 }
 
-void
-pii_window_prepare(const struct pii_fparams *fp, const char *text, size_t len,
-                   const struct pol_pii_token *toks, size_t n, struct pii_tok *tok,
-                   struct pii_window *win)
+/* ------------------------------------------------------------ the cursor */
+
+/* The cursor finds and analyses tokens in one pass over the bytes, where
+ * tokenizing and then analysing each token took two (each decoding UTF-8)
+ * and analysing computed every field of every token.  Per ASCII byte of a
+ * word it is one table load (byte_info), the FNV step of the lower-case
+ * hash and a few register operations.  A token with any non-ASCII
+ * character is delimited here and analysed by the reference
+ * pii_tok_analyse(): rare in the text we see, and then there is one
+ * implementation of the Unicode rules.  The shape hash and the affixes
+ * (details) wait until a token turns out to be scored or next to one
+ * (window_prepare); ascii_detail() computes them for ASCII tokens exactly
+ * as pii_tok_analyse() does.  test_pii_model and fuzz_pii_model check the
+ * whole thing against pol_pii_tokenize() and pii_tok_analyse(). */
+
+/* Skips spaces from text[i]; sets *nl when a line break is among them
+ * (the sentence-start feature needs it: no second look at the gap). */
+static inline size_t
+skip_space(const char *text, size_t len, size_t i, uint8_t *nl)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned brk = 0;
+
+    while (i < len) {
+        unsigned e = byte_info[s[i]];
+        size_t l;
+
+        if (AI_CLASS(e) == C_SPACE) {
+            brk |= e;
+            i++;
+        } else if (AI_CLASS(e) != C_MB || class_at(text, len, i, &l, NULL) != C_SPACE) {
+            break;
+        } else {
+            i += l;
+        }
+    }
+    *nl |= (brk & AI_NL) != 0;
+    return i;
+}
+
+/* The fields of an ASCII token that depend on the whole token, from what
+ * the scan gathered: h (FNV of the lower-cased bytes), kinds (AI_ flags
+ * seen), nup (upper-case letters).  As pii_tok_analyse() decides them. */
+static void
+ascii_finish(const char *text, struct pii_tok *t, uint64_t h, unsigned kinds, unsigned nup)
+{
+    size_t ncp = t->end - t->start;
+
+    t->hlow = mix64(h);
+    t->ncp = ncp > 255 ? 255 : (uint8_t)ncp;
+    t->punct = !(kinds & AI_WORDISH);
+    t->detail = PII_DETAIL_NONE;
+    if (t->punct)
+        t->cap = CAP_PUNCT;
+    else if (!(kinds & (AI_UP | AI_LOW)))
+        t->cap = CAP_DIGIT;
+    else if (kinds & AI_DIG)
+        t->cap = CAP_ALNUM;
+    else if (nup == 0)
+        t->cap = CAP_LOWER;
+    else if (!(kinds & AI_LOW))
+        t->cap = nup == 1 ? CAP_INITIAL : CAP_UPPER;
+    else if (nup == 1 && (byte_info[(unsigned char)text[t->start]] & AI_UP))
+        t->cap = CAP_TITLE;
+    else
+        t->cap = CAP_MIXED;
+}
+
+/* A run of ASCII word characters from s[j]: the scanner's hot loop, kept
+ * small so that its state stays in registers (about ten instructions a
+ * byte).  Returns where it stops.  The ASCII word characters are exactly
+ * the bytes with an AI_WORDISH flag.  Upper-case letters are counted
+ * afterwards, and only in tokens that have one (rare against lower case). */
+static inline size_t
+word_run(const unsigned char *s, size_t j, size_t len, uint64_t *hp, unsigned *kp)
+{
+    uint64_t h = *hp;
+    unsigned kinds = 0;
+
+    for (; j < len; j++) {
+        unsigned e = byte_info[s[j]];
+
+        if (!(e & AI_WORDISH))
+            break;
+        h = fnv_step(h, (uint8_t)e);
+        kinds |= e;
+    }
+    *hp = h;
+    *kp |= kinds;
+    return j;
+}
+
+/* Scans the token that starts at text[i] (not a space) into t, by the
+ * rules of pol_pii_tokenize(), and returns its end. */
+static size_t
+scan_token(const char *text, size_t len, size_t i, struct pii_tok *t)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    uint64_t h = FNV_BASIS;
+    unsigned kinds = 0, nup = 0, e = byte_info[s[i]];
+    bool ascii = AI_CLASS(e) != C_MB, joined = false;
+    size_t j, l = 1;
+    enum cclass c = ascii ? (enum cclass)AI_CLASS(e) : class_at(text, len, i, &l, NULL);
+
+    t->start = i;
+    if (c != C_WORD) {
+        j = i + l;
+        /* the possessive "'s" is one token, as in most NER corpora */
+        if (c == C_APOS && j < len && (s[j] == 's' || s[j] == 'S') &&
+            (j + 1 >= len || class_at(text, len, j + 1, &l, NULL) != C_WORD))
+            j++;
+        for (size_t k = i; ascii && k < j; k++) {
+            e = byte_info[s[k]];
+            h = fnv_step(h, (uint8_t)e);
+            kinds |= e;
+        }
+    } else {
+        j = i;
+        for (;;) {
+            size_t l2, l3, l4;
+            enum cclass c2;
+            uint32_t cp3;
+
+            j = word_run(s, j, len, &h, &kinds);
+            if (j >= len)
+                break;
+            e = byte_info[s[j]];
+            if (AI_CLASS(e) != C_MB) {
+                c2 = (enum cclass)AI_CLASS(e);
+                l2 = 1;
+            } else {
+                c2 = class_at(text, len, j, &l2, NULL);
+            }
+            if (c2 == C_WORD) { /* a word character beyond ASCII */
+                ascii = false;
+                j += l2;
+                continue;
+            }
+            /* a joiner between two word characters stays inside */
+            if (c2 == C_SPACE || c2 == C_PUNCT || j + l2 >= len)
+                break;
+            if (class_at(text, len, j + l2, &l3, &cp3) != C_WORD)
+                break;
+            if (c2 == C_APOS && (cp3 == 's' || cp3 == 'S')) {
+                /* possessive 's: split unless a word character follows */
+                size_t k = j + l2 + l3;
+
+                if (k >= len || class_at(text, len, k, &l4, NULL) != C_WORD)
+                    break;
+            }
+            if (AI_CLASS(e) == C_MB)
+                ascii = false;
+            h = fnv_step(h, (uint8_t)e);
+            joined = true;
+            j += l2; /* the word character after it starts the next run */
+        }
+    }
+    t->end = j;
+    t->pin = t->pbeg = 0;
+    t->send = c != C_WORD && is_sentence_end(text, t);
+    if (ascii && (kinds & AI_UP)) {
+        for (size_t k = i; k < j; k++)
+            nup += (byte_info[s[k]] & AI_UP) != 0;
+    }
+    if (ascii) {
+        ascii_finish(text, t, h, kinds, nup);
+        /* a word of one kind of letter (or digits) has a one-run shape */
+        t->shape = 0;
+        if (c == C_WORD && !joined) {
+            switch (t->cap) {
+            case CAP_LOWER: t->shape = SHAPE_LOWER; break;
+            case CAP_UPPER:
+            case CAP_INITIAL: t->shape = SHAPE_UPPER; break;
+            case CAP_TITLE: t->shape = SHAPE_TITLE; break;
+            case CAP_DIGIT: t->shape = SHAPE_DIGIT; break;
+            default: break;
+            }
+        }
+    } else {
+        pii_tok_analyse(text, len, t);
+    }
+    return j;
+}
+
+/* The details of an ASCII token, as pii_tok_analyse() computes them: the
+ * shape hash, and with `all` the affixes.  A word of one kind of letter
+ * (most of them) takes its shape hash from shape_hash[], computed once:
+ * "x" for "report", "Xx" for "Boston". */
+static void
+ascii_detail(const char *text, struct pii_tok *t, bool all)
+{
+    const unsigned char *s = (const unsigned char *)text + t->start;
+    size_t n = t->end - t->start;
+
+    if (t->detail == PII_DETAIL_NONE) {
+        if (t->shape != 0) {
+            t->hshape = shape_hash[t->shape];
+        } else {
+            uint64_t hs = FNV_BASIS;
+            uint32_t prev = 0;
+
+            for (size_t k = 0; k < n; k++) {
+                uint32_t sh = ascii_shape[s[k]];
+
+                if (sh != prev)
+                    hs = fnv_step(hs, sh);
+                prev = sh;
+            }
+            t->hshape = mix64(hs);
+        }
+        t->detail = PII_DETAIL_SHAPE;
+    }
+    if (!all)
+        return;
+#define LC(k) ((uint32_t)ascii_lower[s[(k)]])
+    t->haff[0] = n > 2 ? pack3(LC(0), LC(1), 0) : 0;
+    t->haff[1] = n > 3 ? pack3(LC(0), LC(1), LC(2)) : 0;
+    t->haff[2] = n > 2 ? pack3(LC(n - 2), LC(n - 1), 0) : 0;
+    t->haff[3] = n > 3 ? pack3(LC(n - 3), LC(n - 2), LC(n - 1)) : 0;
+    t->haff[4] = n > 4 ? (t->haff[3] * 0x9E3779B97F4A7C15ull) ^ LC(n - 4) : 0;
+#undef LC
+    t->detail = PII_DETAIL_ALL;
+}
+
+/* Fills in what depends on the window: sentence starts, gazetteer bits,
+ * the casing of the text, the skips, and the details that will be read. */
+static void
+window_prepare(const struct pii_fparams *fp, const char *text, size_t len, struct pii_tok *tok,
+               size_t n, bool all, struct pii_window *win)
 {
     unsigned nword = 0, nlow = 0, nup = 0, nss = 0, nss_low = 0;
 
+    /* one pass: sentence starts, the casing counts, the gazetteer, and
+     * whether each token is plain (tok[k].pin is final once the phrases
+     * starting at k have been looked up: later ones do not cover it;
+     * every token of the window starts with pin == pbeg == 0, from
+     * scan_token) */
     for (size_t k = 0; k < n; k++) {
         struct pii_tok *t = &tok[k];
+        uint64_t h = PII_PHRASE_INIT;
 
-        t->start = toks[k].start;
-        t->end = toks[k].end;
-        analyse(text, len, t);
-        t->sstart = k == 0 || is_sentence_end(text, &tok[k - 1]) ||
-                    newline_between(text, tok[k - 1].end, t->start);
-        t->pin = t->pbeg = 0;
+        t->sstart = k == 0 || tok[k - 1].send || t->nl;
         if (t->cap != CAP_PUNCT && t->cap != CAP_DIGIT) {
             nword++;
             nlow += t->cap == CAP_LOWER;
@@ -622,28 +883,25 @@ pii_window_prepare(const struct pii_fparams *fp, const char *text, size_t len,
                 nss_low += t->cap == CAP_LOWER;
             }
         }
-    }
-    /* gazetteer: each token alone, then the longest phrases from each */
-    for (size_t k = 0; k < n; k++) {
-        uint64_t h = PII_PHRASE_INIT;
-
+        /* gazetteer: the token alone, then the longest phrases from it */
         for (size_t j = k; j < n && j < k + PII_MAX_PHRASE; j++) {
             uint32_t v;
 
             h = pii_phrase_hash(h, tok[j].hlow);
-            v = pii_gaz_get(&fp->gaz, h);
+            v = gaz_get(&fp->gaz, h);
             if (j == k) {
-                tok[k].gaz = v & ~(1u << G_PREFIX);
+                t->gaz = v & ~(1u << G_PREFIX);
             } else if (v & ~(1u << G_PREFIX)) {
                 uint32_t cls = v & ~(1u << G_PREFIX);
 
-                tok[k].pbeg |= cls;
+                t->pbeg |= cls;
                 for (size_t m = k; m <= j; m++)
                     tok[m].pin |= cls;
             }
             if (!(v & (1u << G_PREFIX)))
                 break;
         }
+        t->skip = plain_token(text, t);
     }
     win->text = text;
     win->len = len;
@@ -658,8 +916,151 @@ pii_window_prepare(const struct pii_fparams *fp, const char *text, size_t len,
         else if (nup * 10 >= nword * 8)
             win->docmode = 2;
     }
-    mark_skips(text, win, fp->noskip);
+    mark_skips(win, fp->noskip);
+    /* the features of a scored token read its own details and its
+     * neighbours' shapes; an unscored token between unscored ones needs
+     * none (most of ordinary prose) */
+    for (size_t k = 0; k < n; k++) {
+        if (tok[k].detail == PII_DETAIL_ALL)
+            continue;
+        if (all || !tok[k].skip)
+            ascii_detail(text, &tok[k], true);
+        else if ((k > 0 && !tok[k - 1].skip) || (k + 1 < n && !tok[k + 1].skip))
+            ascii_detail(text, &tok[k], false);
+    }
 }
+
+void
+pii_cursor_init(struct pii_cursor *cur, const char *text, size_t len)
+{
+    cur->text = text;
+    cur->len = len;
+    cur->pos = 0;
+    cur->ncut = 0;
+    cur->ntok = 0;
+}
+
+size_t
+pii_cursor_next(struct pii_cursor *cur, const struct pii_fparams *fp, bool all,
+                struct pii_window *win)
+{
+    const char *text = cur->text;
+    size_t len = cur->len, i = cur->pos, n = cur->ntok - cur->ncut;
+    struct pii_tok *tok = cur->tok;
+    uint8_t nl = 0;
+
+    /* the tokens scanned past the last cut open this window: moving
+     * them costs less than scanning them again */
+    if (n > 0 && cur->ncut > 0)
+        memmove(tok, tok + cur->ncut, n * sizeof(*tok));
+    while (n < PII_WINDOW) {
+        nl = 0;
+        /* most gaps are one space before a word: no loop for them */
+        if (i + 1 < len && text[i] == ' ' &&
+            AI_CLASS(byte_info[(unsigned char)text[i + 1]]) != C_SPACE &&
+            AI_CLASS(byte_info[(unsigned char)text[i + 1]]) != C_MB)
+            i++;
+        else
+            i = skip_space(text, len, i, &nl);
+        if (i >= len)
+            break;
+        tok[n].nl = nl;
+        i = scan_token(text, len, i, &tok[n]);
+        n++;
+    }
+    cur->pos = i;
+    cur->ntok = cur->ncut = n;
+    if (n == 0)
+        return 0;
+    if (n == PII_WINDOW && skip_space(text, len, i, &nl) < len) {
+        /* the text goes on: end the window after a sentence end in its
+         * second half */
+        for (size_t k = n - 2; k >= n / 2; k--) {
+            if (tok[k].send || tok[k + 1].nl) {
+                cur->ncut = k + 1;
+                break;
+            }
+        }
+    }
+    window_prepare(fp, text, len, tok, cur->ncut, all, win);
+    return cur->ncut;
+}
+
+/* Eight int16 lanes, one per tag, with saturating adds: SSE2 on x86-64
+ * (every x86-64 has it), plain C elsewhere. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+typedef __m128i vs8;
+#define VS_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define VS_STORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
+#define VS_ADDS(a, b) _mm_adds_epi16((a), (b))
+#define VS_SUBS(a, b) _mm_subs_epi16((a), (b))
+#define VS_MAX(a, b) _mm_max_epi16((a), (b))
+#define VS_MIN(a, b) _mm_min_epi16((a), (b))
+#define VS_SPLAT(x) _mm_set1_epi16((short)(x))
+#define VS_ZERO() _mm_setzero_si128()
+static inline int16_t
+vs_hmax(vs8 v)
+{
+    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0x4E));
+    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0xB1));
+    v = _mm_max_epi16(v, _mm_shufflelo_epi16(v, 0xB1));
+    return (int16_t)_mm_cvtsi128_si32(v);
+}
+#else
+typedef struct {
+    int16_t l[PII_ROW];
+} vs8;
+static inline int16_t
+sat16(int32_t v)
+{
+    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+}
+static inline vs8
+vs_load(const int16_t *p)
+{
+    vs8 v;
+
+    memcpy(v.l, p, sizeof(v.l));
+    return v;
+}
+static inline vs8
+vs_op(vs8 a, vs8 b, int op)
+{
+    for (unsigned k = 0; k < PII_ROW; k++)
+        a.l[k] = op == 0   ? sat16(a.l[k] + b.l[k])
+                 : op == 1 ? sat16(a.l[k] - b.l[k])
+                 : op == 2 ? (a.l[k] > b.l[k] ? a.l[k] : b.l[k])
+                           : (a.l[k] < b.l[k] ? a.l[k] : b.l[k]);
+    return a;
+}
+static inline vs8
+vs_splat(int16_t x)
+{
+    vs8 v;
+
+    for (unsigned k = 0; k < PII_ROW; k++)
+        v.l[k] = x;
+    return v;
+}
+static inline int16_t
+vs_hmax(vs8 v)
+{
+    int16_t m = v.l[0];
+
+    for (unsigned k = 1; k < PII_ROW; k++)
+        m = v.l[k] > m ? v.l[k] : m;
+    return m;
+}
+#define VS_LOAD(p) vs_load((const int16_t *)(p))
+#define VS_STORE(p, v) memcpy((p), (v).l, sizeof((v).l))
+#define VS_ADDS(a, b) vs_op((a), (b), 0)
+#define VS_SUBS(a, b) vs_op((a), (b), 1)
+#define VS_MAX(a, b) vs_op((a), (b), 2)
+#define VS_MIN(a, b) vs_op((a), (b), 3)
+#define VS_SPLAT(x) vs_splat((int16_t)(x))
+#define VS_ZERO() vs_splat(0)
+#endif
 
 /* --------------------------------------------------------------- features */
 
@@ -729,9 +1130,14 @@ capgroup(unsigned cap)
     ((1u << G_DICT) | (1u << G_COMMON) | (1u << G_PROPER) | (1u << G_FIRST_TOP) |                  \
      (1u << G_SURNAME_TOP))
 
-size_t
-pii_token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
-                   uint32_t *feats, uint8_t *kind)
+/* The feature templates, inlined into both callers.  Training gets the
+ * buckets in feats (and their kinds); decoding passes the weights w and
+ * has each bucket's row added to *acc as soon as it is known, with no
+ * array in between (decoding runs this for every scored token: a call,
+ * a test and a store per feature add up). */
+static inline __attribute__((always_inline)) size_t
+token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
+               uint32_t *feats, uint8_t *kind, const int16_t *w, vs8 *acc)
 {
     const struct pii_tok *t = &win->tok[i];
     const struct pii_tok *p1 = i > 0 ? &win->tok[i - 1] : NULL;
@@ -745,9 +1151,16 @@ pii_token_features(const struct pii_fparams *fp, const struct pii_window *win, s
 
 #define ADD(tm, v, kd)                                                                             \
     do {                                                                                           \
-        if (kind)                                                                                  \
-            kind[k] = (kd);                                                                        \
-        feats[k++] = bucket(fp, (tm), (v));                                                        \
+        uint32_t bk_ = bucket(fp, (tm), (v));                                                      \
+                                                                                                   \
+        if (w) {                                                                                   \
+            *acc = VS_ADDS(*acc, VS_LOAD(w + (size_t)bk_ * PII_ROW));                              \
+        } else {                                                                                   \
+            if (kind)                                                                              \
+                kind[k] = (kd);                                                                    \
+            feats[k] = bk_;                                                                        \
+        }                                                                                          \
+        k++;                                                                                       \
     } while (0)
 
     ADD(T_BIAS, 0, 0);
@@ -792,6 +1205,13 @@ pii_token_features(const struct pii_fparams *fp, const struct pii_window *win, s
     return k;
 }
 
+size_t
+pii_token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
+                   uint32_t *feats, uint8_t *kind)
+{
+    return token_features(fp, win, i, feats, kind, NULL, NULL);
+}
+
 /* ------------------------------------------------------ gazetteer build */
 
 void
@@ -833,7 +1253,7 @@ pii_gaz_builder_add(struct pii_gaz_builder *b, const char *s, size_t n, unsigned
     for (size_t k = 0; k < nt; k++) {
         struct pii_tok t = {.start = toks[k].start, .end = toks[k].end};
 
-        analyse(s, n, &t);
+        pii_tok_analyse(s, n, &t);
         h = pii_phrase_hash(h, t.hlow);
         gb_push(b, h, k + 1 < nt ? 1u << G_PREFIX : 1u << bit);
     }
@@ -1350,86 +1770,9 @@ trans_allowed(unsigned from, unsigned to, unsigned ntags)
     return from != PII_MAX_TAGS && from != PII_TAG_O && PII_TAG_TYPE(from) == PII_TAG_TYPE(to);
 }
 
-/* Eight int16 lanes, one per tag, with saturating adds: SSE2 on x86-64
- * (every x86-64 has it), plain C elsewhere. */
-#if defined(__SSE2__)
-#include <emmintrin.h>
-typedef __m128i vs8;
-#define VS_LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
-#define VS_STORE(p, v) _mm_storeu_si128((__m128i *)(void *)(p), (v))
-#define VS_ADDS(a, b) _mm_adds_epi16((a), (b))
-#define VS_SUBS(a, b) _mm_subs_epi16((a), (b))
-#define VS_MAX(a, b) _mm_max_epi16((a), (b))
-#define VS_MIN(a, b) _mm_min_epi16((a), (b))
-#define VS_SPLAT(x) _mm_set1_epi16((short)(x))
-#define VS_ZERO() _mm_setzero_si128()
-static inline int16_t
-vs_hmax(vs8 v)
-{
-    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0x4E));
-    v = _mm_max_epi16(v, _mm_shuffle_epi32(v, 0xB1));
-    v = _mm_max_epi16(v, _mm_shufflelo_epi16(v, 0xB1));
-    return (int16_t)_mm_cvtsi128_si32(v);
-}
-#else
-typedef struct {
-    int16_t l[PII_ROW];
-} vs8;
-static inline int16_t
-sat16(int32_t v)
-{
-    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
-}
-static inline vs8
-vs_load(const int16_t *p)
-{
-    vs8 v;
-
-    memcpy(v.l, p, sizeof(v.l));
-    return v;
-}
-static inline vs8
-vs_op(vs8 a, vs8 b, int op)
-{
-    for (unsigned k = 0; k < PII_ROW; k++)
-        a.l[k] = op == 0   ? sat16(a.l[k] + b.l[k])
-                 : op == 1 ? sat16(a.l[k] - b.l[k])
-                 : op == 2 ? (a.l[k] > b.l[k] ? a.l[k] : b.l[k])
-                           : (a.l[k] < b.l[k] ? a.l[k] : b.l[k]);
-    return a;
-}
-static inline vs8
-vs_splat(int16_t x)
-{
-    vs8 v;
-
-    for (unsigned k = 0; k < PII_ROW; k++)
-        v.l[k] = x;
-    return v;
-}
-static inline int16_t
-vs_hmax(vs8 v)
-{
-    int16_t m = v.l[0];
-
-    for (unsigned k = 1; k < PII_ROW; k++)
-        m = v.l[k] > m ? v.l[k] : m;
-    return m;
-}
-#define VS_LOAD(p) vs_load((const int16_t *)(p))
-#define VS_STORE(p, v) memcpy((p), (v).l, sizeof((v).l))
-#define VS_ADDS(a, b) vs_op((a), (b), 0)
-#define VS_SUBS(a, b) vs_op((a), (b), 1)
-#define VS_MAX(a, b) vs_op((a), (b), 2)
-#define VS_MIN(a, b) vs_op((a), (b), 3)
-#define VS_SPLAT(x) vs_splat((int16_t)(x))
-#define VS_ZERO() vs_splat(0)
-#endif
-
 static void
 emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (*em)[PII_ROW])
 {
-    uint32_t feats[PII_MAX_FEATS];
     int16_t pad[PII_ROW], skip[PII_ROW];
     unsigned ntags = 2 * m->ntypes + 1;
     vs8 vpad, vskip;
@@ -1442,7 +1785,6 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
     vskip = VS_LOAD(skip);
     for (size_t i = 0; i < win->n; i++) {
         vs8 acc = VS_ZERO();
-        size_t nf;
 
         if (win->tok[i].skip) {
             VS_STORE(em[i], vskip);
@@ -1450,9 +1792,7 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
         }
         /* (prefetching the rows measured no faster: the loads are
          * independent and the core overlaps them) */
-        nf = pii_token_features(&m->fp, win, i, feats, NULL);
-        for (size_t f = 0; f < nf; f++)
-            acc = VS_ADDS(acc, VS_LOAD(m->w + (size_t)feats[f] * PII_ROW));
+        (void)token_features(&m->fp, win, i, NULL, NULL, m->w, &acc);
         VS_STORE(em[i], VS_MIN(acc, vpad));
     }
 }
@@ -1503,14 +1843,13 @@ trim_span(const struct pii_window *win, size_t *a, size_t *b)
  * 32768 below the best: out of the race).  BIO is in tr (NEG where it
  * forbids).  No backpointers: the path is recovered by recomputing the
  * argmax for the one tag chosen at each step. */
-static void
-decode_window(const struct pol_pii_model *m, const struct pii_window *win, unsigned labels,
-              struct pol_pii_spans *out)
+static inline __attribute__((always_inline)) void
+decode_window_n(const struct pol_pii_model *m, const struct pii_window *win, unsigned labels,
+                struct pol_pii_spans *out, unsigned ntags)
 {
     int16_t em[PII_WINDOW][PII_ROW], fwd[PII_WINDOW][PII_ROW], bwd[PII_WINDOW][PII_ROW];
     uint8_t path[PII_WINDOW];
     const int16_t(*tr)[PII_ROW] = (const int16_t(*)[PII_ROW])m->tr;
-    unsigned ntags = 2 * m->ntypes + 1;
     size_t n = win->n;
     unsigned by = 0;
     bool any = false;
@@ -1539,6 +1878,7 @@ decode_window(const struct pol_pii_model *m, const struct pii_window *win, unsig
             continue;
         }
         best = VS_ADDS(VS_SPLAT(pf[0]), trrow[0]);
+#pragma GCC unroll 8
         for (unsigned x = 1; x < ntags; x++)
             best = VS_MAX(best, VS_ADDS(VS_SPLAT(pf[x]), trrow[x]));
         f = VS_ADDS(best, VS_LOAD(em[i]));
@@ -1559,6 +1899,7 @@ decode_window(const struct pol_pii_model *m, const struct pii_window *win, unsig
             continue;
         }
 
+#pragma GCC unroll 8
         for (unsigned x = 1; x < ntags; x++) {
             int32_t v = (int32_t)fwd[i - 1][x] + tr[x][y];
 
@@ -1593,6 +1934,7 @@ decode_window(const struct pol_pii_model *m, const struct pii_window *win, unsig
 
         VS_STORE(nx, b);
         best = VS_ADDS(trcol[0], VS_SPLAT(nx[0]));
+#pragma GCC unroll 8
         for (unsigned y = 1; y < ntags; y++)
             best = VS_MAX(best, VS_ADDS(trcol[y], VS_SPLAT(nx[y])));
         best = VS_SUBS(best, VS_SPLAT(vs_hmax(best)));
@@ -1636,46 +1978,41 @@ decode_window(const struct pol_pii_model *m, const struct pii_window *win, unsig
     }
 }
 
-size_t
-pii_next_window(const char *text, size_t len, size_t pos, struct pol_pii_token *toks, size_t *next)
+/* The loops over tags in decode_window_n() run once per token and tag;
+ * with the tag count a constant (the shipped model tags all three types)
+ * they unroll completely (the pragmas) and keep the rows in registers.  Models with
+ * fewer types take the general copy; both compute the same thing. */
+static void
+decode_window_all(const struct pol_pii_model *m, const struct pii_window *win, unsigned labels,
+                  struct pol_pii_spans *out)
 {
-    size_t n = pol_pii_tokenize(text, len, pos, toks, PII_WINDOW, next);
+    decode_window_n(m, win, labels, out, PII_MAX_TAGS);
+}
 
-    if (n == PII_WINDOW && *next < len) {
-        /* end the window after a sentence end in its second half */
-        for (size_t k = n - 2; k >= n / 2; k--) {
-            struct pii_tok t = {.start = toks[k].start, .end = toks[k].end};
+static void
+decode_window(const struct pol_pii_model *m, const struct pii_window *win, unsigned labels,
+              struct pol_pii_spans *out)
+{
+    unsigned ntags = 2 * m->ntypes + 1;
 
-            if (is_sentence_end(text, &t) ||
-                newline_between(text, toks[k].end, toks[k + 1].start)) {
-                *next = toks[k + 1].start;
-                return k + 1;
-            }
-        }
-    }
-    return n;
+    if (ntags == PII_MAX_TAGS)
+        decode_window_all(m, win, labels, out);
+    else
+        decode_window_n(m, win, labels, out, ntags);
 }
 
 int
 pol_pii_model_find(const struct pol_pii_model *model, const char *text, size_t len, unsigned labels,
                    struct pol_pii_spans *out)
 {
-    struct pol_pii_token toks[PII_WINDOW];
-    struct pii_tok tok[PII_WINDOW];
+    struct pii_cursor cur;
     struct pii_window win;
-    size_t pos = 0;
 
     if ((labels & model->labels) == 0)
         return CM_OK;
-    while (pos < len) {
-        size_t next, n = pii_next_window(text, len, pos, toks, &next);
-
-        if (n == 0)
-            break;
-        pii_window_prepare(&model->fp, text, len, toks, n, tok, &win);
+    pii_cursor_init(&cur, text, len);
+    while (pii_cursor_next(&cur, &model->fp, false, &win) > 0)
         decode_window(model, &win, labels, out);
-        pos = next;
-    }
     return CM_OK;
 }
 

@@ -4,7 +4,7 @@
  * (pii_train.c) and the unit tests, and nobody else: the tag set, the
  * token analysis and feature templates, the gazetteer hash set and the
  * file-image builder.  Training and inference must compute features
- * identically, so both call pii_window_prepare() and pii_token_features();
+ * identically, so both call pii_cursor_next() and pii_token_features();
  * a change to a template bumps PII_FEATURE_VERSION, which makes older model
  * files refuse to load instead of silently scoring garbage.
  *
@@ -70,12 +70,15 @@ enum pii_gaz_bit {
     G_PREFIX = 31 /* internal: a proper prefix of a longer phrase */
 };
 
-/* One token of the window being decoded, with what its features need. */
+/* One token of the window being decoded, with what its features need.
+ * The cursor (pii_cursor_next) fills start..send in the pass that finds the
+ * token; hshape and haff are filled only when detail is set, because most
+ * tokens of ordinary prose are never scored (mark_skips) and need neither. */
 struct pii_tok {
     size_t start, end; /* bytes of the text */
     uint64_t hlow;     /* hash of the lower-cased token */
-    uint64_t hshape;   /* hash of the collapsed shape ("Xx", "d-d") */
-    uint64_t haff[5];  /* prefixes of 2 and 3, suffixes of 2, 3, 4 code points */
+    uint64_t hshape;   /* hash of the collapsed shape ("Xx", "d-d"); detail only */
+    uint64_t haff[5];  /* prefixes of 2 and 3, suffixes of 2, 3, 4 code points; detail only */
     uint32_t gaz;      /* gazetteer bits of the token alone */
     uint32_t pin;      /* classes of multi-token phrases covering the token */
     uint32_t pbeg;     /* ... starting at the token */
@@ -84,7 +87,17 @@ struct pii_tok {
     uint8_t punct;     /* one non-word character */
     uint8_t ncp;       /* code points, capped at 255 */
     uint8_t skip;      /* plainly not part of a name: tagged O unscored */
+    uint8_t nl;        /* a line break between the previous token and this one */
+    uint8_t send;      /* ends a sentence: '.', '!', '?' or an ellipsis */
+    uint8_t detail;    /* PII_DETAIL_*: which of hshape and haff are filled in */
+    uint8_t shape;     /* a one-run shape known at scan time ("x", "Xx", ...), 0 if not */
 };
+
+/* How much of a token's details (pii_tok.detail) is filled in: a token
+ * next to a scored one needs its shape, a scored one its affixes too. */
+#define PII_DETAIL_NONE 0
+#define PII_DETAIL_SHAPE 1
+#define PII_DETAIL_ALL 2
 
 enum pii_cap {
     CAP_PUNCT,   /* no letter or digit */
@@ -144,17 +157,36 @@ struct pii_window {
     uint8_t docmode; /* 0 mixed case, 1 mostly lower case, 2 mostly upper case */
 };
 
-/* Tokenizes the next window of text from pos: at most PII_WINDOW tokens,
- * ending after a sentence end or line break in the window's second half
- * when the text goes on.  Returns the token count; *next is where the next
- * window starts.  Training and inference cut texts identically. */
-size_t pii_next_window(const char *text, size_t len, size_t pos, struct pol_pii_token *toks,
-                       size_t *next);
+/* Cuts a text into windows, training and inference alike: at most
+ * PII_WINDOW tokens, ending after a sentence end or line break in the
+ * window's second half when the text goes on.  Tokens are found and
+ * analysed in one pass over the bytes (pol_pii_tokenize's rules, the
+ * analysis of pii_tok_analyse), and those after a window's cut are kept
+ * for the next window rather than scanned again.  About 30 KB: callers
+ * keep it on the stack. */
+struct pii_cursor {
+    const char *text;
+    size_t len;
+    size_t pos;  /* where scanning resumes: the end of the last token scanned */
+    size_t ncut; /* tok[0..ncut) was the last window */
+    size_t ntok; /* tok[ncut..ntok) were scanned past its cut */
+    struct pii_tok tok[PII_WINDOW];
+};
 
-/* Fills tok[k] for the n tokens given as byte ranges (toks) of text. */
-void pii_window_prepare(const struct pii_fparams *fp, const char *text, size_t len,
-                        const struct pol_pii_token *toks, size_t n, struct pii_tok *tok,
-                        struct pii_window *win);
+/* Starts cutting text[0..len) (borrowed for the cursor's life). */
+void pii_cursor_init(struct pii_cursor *cur, const char *text, size_t len);
+
+/* Prepares the next window in *win (its tokens live in cur) and returns its
+ * token count, 0 at the end of the text.  With all, every token gets its
+ * details (training scores every token); else only the tokens that are
+ * scored and their neighbours (inference). */
+size_t pii_cursor_next(struct pii_cursor *cur, const struct pii_fparams *fp, bool all,
+                       struct pii_window *win);
+
+/* The reference analysis of the token text[t->start..t->end): every field
+ * that depends on the token alone (hlow to ncp, and the details).  The
+ * cursor's fast path must agree with it (test_pii_model checks). */
+void pii_tok_analyse(const char *text, size_t len, struct pii_tok *t);
 
 /* Writes the feature buckets of token i into feats (at most PII_MAX_FEATS)
  * and, when kind is not NULL, each feature's dropout class (0 context and

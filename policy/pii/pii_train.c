@@ -4,7 +4,7 @@
  * evaluator of the learned model (see pii_train.h).
  *
  * Training is Collins' structured perceptron with averaging: each text is
- * cut into windows exactly as inference cuts it (pii_next_window), each
+ * cut into windows exactly as inference cuts it (pii_cursor_next), each
  * window is decoded with Viterbi under the current weights, and when the
  * best path differs from the gold tags the features of the differing
  * tokens move towards gold and away from the prediction (transitions
@@ -644,15 +644,15 @@ on_company(void *arg, char **f, size_t nf, size_t lineno)
     if (keep == 0 || keep == nt)
         return;
     if (keep == 1) {
-        struct pii_tok t = {.start = toks[0].start, .end = toks[0].end};
-        struct pol_pii_token one = toks[0];
+        /* the stem is the text's first token: a window of it alone */
+        struct pii_cursor cur;
         struct pii_window w;
         struct pii_fparams fp;
 
         pii_fparams_init(&fp, 8, 0, &gz);
-
-        pii_window_prepare(&fp, buf, n, &one, 1, &t, &w);
-        if (t.gaz & ((1u << G_COMMON) | (1u << G_DICT)))
+        pii_cursor_init(&cur, buf, toks[0].end);
+        if (pii_cursor_next(&cur, &fp, true, &w) == 1 &&
+            (w.tok[0].gaz & ((1u << G_COMMON) | (1u << G_DICT))))
             return;
     }
     pii_gaz_builder_add(g->b, buf, toks[keep - 1].end, G_COMPANY);
@@ -786,17 +786,14 @@ static void
 tset_add_doc(struct tset *ts, const struct pii_fparams *fp, const struct pol_pii_doc *d,
              const enum pol_pii_label *types, unsigned ntypes)
 {
-    struct pol_pii_token toks[PII_WINDOW];
-    struct pii_tok tok[PII_WINDOW];
+    struct pii_cursor cur;
     struct pii_window win;
-    size_t pos = 0;
+    size_t n;
 
-    while (pos < d->len) {
-        size_t next, n = pii_next_window(d->text, d->len, pos, toks, &next);
+    pii_cursor_init(&cur, d->text, d->len);
+    while ((n = pii_cursor_next(&cur, fp, true, &win)) > 0) {
+        const struct pii_tok *tok = win.tok;
 
-        if (n == 0)
-            break;
-        pii_window_prepare(fp, d->text, d->len, toks, n, tok, &win);
         if (ts->nwin + 2 > ts->capwin) {
             ts->capwin = ts->capwin ? ts->capwin * 2 : 1024;
             ts->win_begin = cm_realloc(ts->win_begin, ts->capwin * sizeof(uint32_t));
@@ -833,7 +830,6 @@ tset_add_doc(struct tset *ts, const struct pii_fparams *fp, const struct pol_pii
                 pii_token_features(fp, &win, i, ts->feat + ts->nfeat, ts->kind + ts->nfeat);
             ts->ntok++;
         }
-        pos = next;
     }
 }
 

@@ -279,7 +279,7 @@ main(int argc, char **argv)
     rss1 = status_kb("VmRSS:");
     (void)pol_pii_model_image(m, &img);
 
-    printf("corpus: %zu texts, %.1f MB (%s)\n", c.n, (double)c.all.len / 1e6,
+    printf("corpus: %zu texts, %.1f MB, %zu bytes (%s)\n", c.n, (double)c.all.len / 1e6, c.all.len,
            file ? file : "generated prompts");
     printf("model: %s, %zu bytes, id %s\n", model_path, img, pol_pii_model_id(m));
     printf("model load: %.2f ms (mean of %d)\n", load_ms, loads);

@@ -11,7 +11,9 @@
  *   2  the rest builds a valid small model (weights, transitions and
  *      gazetteer slots from the input) and the remaining bytes are decoded
  *      with it as text: inference on arbitrary bytes and weights.
- * Any model that loads is run over a fixed text and over the input.
+ * Any model that loads is run over a fixed text and over the input.  In
+ * mode 2 the window cursor's one-pass scanner is also checked against the
+ * reference tokenizer and token analysis on the text bytes.
  * Build: make fuzz-pii (clang -fsanitize=fuzzer,address,undefined).
  */
 #include <stddef.h>
@@ -46,6 +48,42 @@ run(const struct pol_pii_model *m, const uint8_t *text, size_t n)
             abort();
     }
     pol_pii_spans_fini(&sp);
+}
+
+/* The cursor must find the tokens pol_pii_tokenize() finds and analyse
+ * them as pii_tok_analyse() does (the fast path is for ASCII; anything
+ * else goes to the reference, and the two must meet at every boundary). */
+static void
+check_cursor(const char *text, size_t n)
+{
+    static struct pii_cursor cur;
+    struct pii_gaz nogaz = {0};
+    struct pii_fparams fp;
+    struct pii_window win;
+    size_t pos = 0, nt;
+
+    pii_fparams_init(&fp, 8, 0, &nogaz);
+    pii_cursor_init(&cur, text, n);
+    while ((nt = pii_cursor_next(&cur, &fp, true, &win)) > 0) {
+        for (size_t k = 0; k < nt; k++) {
+            struct pol_pii_token ref;
+            const struct pii_tok *t = &win.tok[k];
+            struct pii_tok r;
+
+            if (pol_pii_tokenize(text, n, pos, &ref, 1, &pos) != 1)
+                abort();
+            memset(&r, 0, sizeof(r));
+            r.start = ref.start;
+            r.end = ref.end;
+            pii_tok_analyse(text, n, &r);
+            if (t->start != r.start || t->end != r.end || t->hlow != r.hlow ||
+                t->hshape != r.hshape || memcmp(t->haff, r.haff, sizeof(r.haff)) != 0 ||
+                t->cap != r.cap || t->ncp != r.ncp || t->punct != r.punct)
+                abort();
+        }
+    }
+    if (pol_pii_tokenize(text, n, pos, &(struct pol_pii_token){0}, 1, &pos) != 0)
+        abort();
 }
 
 static void
@@ -93,6 +131,7 @@ mode_build(const uint8_t *data, size_t size)
     if (pol_pii_model_load_mem(img.p, img.len, &m, &err) != CM_OK)
         abort(); /* a built image must load */
     cm_buf_fini(&img);
+    check_cursor((const char *)data + pos, size - pos);
     run(m, data + pos, size - pos);
     pol_pii_model_free(m);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * test_pii_model: the learned PII model of policy/pii/: tokenizer offsets
- * on UTF-8 (and on invalid bytes), the model file (round trip; corrupt,
+ * on UTF-8 (and on invalid bytes), the one-pass scanner of the window
+ * cursor against the reference tokenizer and token analysis, the model file (round trip; corrupt,
  * truncated, foreign and wrong-version files refused), a tiny deterministic
  * training run that must learn a toy pattern (and give the same bytes
  * twice), the merge rule of pol_pii_detect, evaluation arithmetic on a
@@ -114,6 +115,152 @@ START_TEST(tokenize_cap_and_resume)
         pos = next;
     }
     ck_assert_uint_eq(total, 5);
+}
+END_TEST
+
+/* The cursor's one-pass scanner against the reference: windows cut by the
+ * rule of pii_cursor_next() over pol_pii_tokenize()'s tokens, and every
+ * token's fields as pii_tok_analyse() computes them.  Texts mix ASCII
+ * words of every casing, joiners, possessives, line breaks, multi-byte
+ * letters, spaces and punctuation, and invalid bytes; some are long enough
+ * to be cut into several windows. */
+static const char *const scan_pieces[] = {
+    "Jane",
+    "O'Brien",
+    "Smith's",
+    "JEAN-LUC",
+    "u.s.",
+    "a&b",
+    "x/y",
+    "@acme",
+    "#tag",
+    "3rd",
+    "42",
+    "iPhone",
+    "McDonald",
+    "I",
+    "ok",
+    "e.g.",
+    "'s",
+    "'S",
+    "--",
+    "...",
+    "!",
+    "?",
+    ".",
+    ",",
+    "(",
+    ")",
+    "\"",
+    "\n",
+    "\n\n",
+    "\t",
+    "\r\n",
+    "Jos\xc3\xa9",
+    "\xc3\x89LODIE",
+    "O\xe2\x80\x99Neil",
+    "\xe2\x80\xa6",
+    "\xc2\xa0",
+    "\xe2\x80\xa8",
+    "\xd0\x9c\xd0\xbe",
+    "\xe6\x9d\xb1\xe4\xba\xac",
+    "\xf0\x9f\x98\x80",
+    "\xef\xbb\xbf",
+    "\xff",
+    "\xc3",
+    "\xe2\x80",
+    "\xed\xa0\x80",
+    "\xc3\x9f",
+    "\xc5\xb8",
+    "_",
+    "-",
+    "'",
+    "/",
+    "@",
+    "&",
+};
+
+static void
+ref_window_check(const char *text, size_t len)
+{
+    static struct pol_pii_token toks[PII_WINDOW];
+    static struct pii_cursor cur;
+    struct pii_gaz nogaz = {0};
+    struct pii_fparams fp;
+    struct pii_window win;
+    size_t pos = 0, n;
+
+    pii_fparams_init(&fp, 10, 1, &nogaz);
+    pii_cursor_init(&cur, text, len);
+    while ((n = pii_cursor_next(&cur, &fp, true, &win)) > 0) {
+        size_t next, want = pol_pii_tokenize(text, len, pos, toks, PII_WINDOW, &next);
+
+        if (want == PII_WINDOW && next < len) {
+            for (size_t k = want - 2; k >= want / 2; k--) {
+                size_t a = toks[k].start, b = toks[k].end;
+                bool end = (b - a == 1 && strchr(".!?", text[a]) != NULL) ||
+                           (b - a == 3 && memcmp(text + a, "\xe2\x80\xa6", 3) == 0);
+
+                if (end || memchr(text + b, '\n', toks[k + 1].start - b) != NULL) {
+                    next = toks[k + 1].start;
+                    want = k + 1;
+                    break;
+                }
+            }
+        }
+        ck_assert_uint_eq(n, want);
+        for (size_t k = 0; k < n; k++) {
+            const struct pii_tok *t = &win.tok[k];
+            struct pii_tok r = {.start = toks[k].start, .end = toks[k].end};
+
+            pii_tok_analyse(text, len, &r);
+            ck_assert_uint_eq(t->start, r.start);
+            ck_assert_uint_eq(t->end, r.end);
+            ck_assert_msg(t->hlow == r.hlow && t->cap == r.cap && t->ncp == r.ncp &&
+                              t->punct == r.punct && t->detail == PII_DETAIL_ALL &&
+                              t->hshape == r.hshape && memcmp(t->haff, r.haff, sizeof(r.haff)) == 0,
+                          "token '%.*s' analysed differently", (int)(r.end - r.start),
+                          text + r.start);
+            ck_assert_uint_eq(
+                t->sstart,
+                k == 0 ||
+                    memchr(text + toks[k - 1].end, '\n', toks[k].start - toks[k - 1].end) != NULL ||
+                    (toks[k - 1].end - toks[k - 1].start == 1 &&
+                     strchr(".!?", text[toks[k - 1].start]) != NULL) ||
+                    (toks[k - 1].end - toks[k - 1].start == 3 &&
+                     memcmp(text + toks[k - 1].start, "\xe2\x80\xa6", 3) == 0));
+        }
+        pos = next;
+    }
+    ck_assert_uint_eq(pol_pii_tokenize(text, len, pos, toks, 1, &pos), 0);
+}
+
+START_TEST(cursor_matches_reference)
+{
+    struct cm_buf b;
+    uint64_t rng = 12345;
+
+    cm_buf_init(&b);
+    for (int round = 0; round < 300; round++) {
+        size_t npieces = 1 + (size_t)(round % 7 == 0 ? 900 : round % 40);
+
+        cm_buf_reset(&b);
+        for (size_t k = 0; k < npieces; k++) {
+            size_t np = sizeof(scan_pieces) / sizeof(scan_pieces[0]);
+
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            cm_buf_puts(&b, scan_pieces[(rng >> 33) % np]);
+            if ((rng >> 20) % 3 != 0)
+                cm_buf_putc(&b, ' ');
+        }
+        ref_window_check(b.p, b.len);
+        /* every prefix of a short text: tokens that end at the text's end */
+        if (b.len < 60) {
+            for (size_t cut = 0; cut <= b.len; cut++)
+                ref_window_check(b.p, cut);
+        }
+    }
+    cm_buf_fini(&b);
 }
 END_TEST
 
@@ -555,6 +702,7 @@ suite(void)
     tcase_add_test(tc, tokenize_utf8);
     tcase_add_test(tc, tokenize_invalid_and_bounds);
     tcase_add_test(tc, tokenize_cap_and_resume);
+    tcase_add_test(tc, cursor_matches_reference);
     suite_add_tcase(s, tc);
     tcase_add_checked_fixture(tm, setup_model, teardown_model);
     tcase_set_timeout(tm, 60);
