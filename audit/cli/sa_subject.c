@@ -19,6 +19,12 @@
  * under another key, or with fingerprinting off, cannot match: the counts
  * of both are reported so a "no records" answer is not taken for more than
  * it is.
+ *
+ * --erase --reason TEXT (admin role; --dry-run to count only) then erases
+ * the records found (GDPR Art. 17) through steward_subject_erase
+ * (schema/sql/0009_erasure.sql): records under a legal hold are kept and
+ * named, the erased chain positions are accounted for (verify counts them
+ * as expired), and the erasure is logged with its reason.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,6 +53,9 @@ usage(FILE *out)
             "                   $STEWARD_FINGERPRINT_KEY_FILE)\n"
             "  --report FILE    also write a subject-access report (format from the file's\n"
             "                   extension, or --report-format)\n"
+            "  --erase          then erase the records found (admin role; records under a\n"
+            "                   legal hold are kept); requires --reason TEXT\n"
+            "  --dry-run        with --erase: say what would be erased, change nothing\n"
             "%s",
             sa_filters_usage);
 }
@@ -124,6 +133,64 @@ read_value(const char *arg, char *buf, size_t cap, size_t *len)
     return 0;
 }
 
+/* --erase: the distinct records of rows (the matches printed above) go to
+ * steward_subject_erase; prints what was erased and what a hold kept. */
+static int
+erase_records(struct aud_pg *pg, const json_t *rows, const char *reason, bool dry_run)
+{
+    struct cm_buf ids, starts;
+    struct aud_pg_res *res = NULL;
+    struct cm_err err = {{0}};
+    const char *last = NULL;
+    size_t i, n = 0;
+    json_t *row;
+    int rc = 0;
+
+    cm_buf_init(&ids);
+    cm_buf_init(&starts);
+    cm_buf_putc(&ids, '{');
+    cm_buf_putc(&starts, '{');
+    json_array_foreach (rows, i, row) {
+        const char *id = json_string_value(json_object_get(row, "record_id"));
+        const char *ts = json_string_value(json_object_get(row, "ts_start"));
+
+        if (id == NULL || ts == NULL || (last != NULL && strcmp(last, id) == 0))
+            continue;
+        cm_buf_printf(&ids, "%s%s", n ? "," : "", id);
+        cm_buf_printf(&starts, "%s\"%s\"", n ? "," : "", ts);
+        last = id;
+        n++;
+    }
+    cm_buf_putc(&ids, '}');
+    cm_buf_putc(&starts, '}');
+    {
+        struct aud_pg_param p[] = {{ids.p, 0, false},
+                                   {starts.p, 0, false},
+                                   {reason, 0, false},
+                                   {dry_run ? "true" : "false", 0, false}};
+
+        if (aud_pg_query(pg,
+                         "SELECT erased, held, coalesce(held_records, '') FROM "
+                         "steward_subject_erase($1::uuid[], $2::timestamptz[], $3, $4::boolean)",
+                         p, CM_ARRAY_LEN(p), &res, &err) != CM_OK) {
+            rc = sa_fail("subject: erase: %s", err.msg);
+            goto out;
+        }
+    }
+    printf("erasure%s: %s record%s %s", dry_run ? " (dry run)" : "", aud_pg_res_value(res, 0, 0),
+           strcmp(aud_pg_res_value(res, 0, 0), "1") == 0 ? "" : "s",
+           dry_run ? "would be erased" : "erased");
+    if (strcmp(aud_pg_res_value(res, 0, 1), "0") != 0)
+        printf("; %s kept under legal hold: %s", aud_pg_res_value(res, 0, 1),
+               aud_pg_res_value(res, 0, 2));
+    printf("\n");
+out:
+    aud_pg_res_free(res);
+    cm_buf_fini(&ids);
+    cm_buf_fini(&starts);
+    return rc;
+}
+
 static bool
 same_norm_ok(const struct cand *cands, size_t ncand, const char *fp, const char *type)
 {
@@ -143,6 +210,9 @@ sa_cmd_subject(int argc, char **argv)
         {"key-file", required_argument, NULL, SA_OPT__FIRST_LOCAL},
         {"report", required_argument, NULL, SA_OPT__FIRST_LOCAL + 1},
         {"report-format", required_argument, NULL, SA_OPT__FIRST_LOCAL + 2},
+        {"erase", no_argument, NULL, SA_OPT__FIRST_LOCAL + 3},
+        {"reason", required_argument, NULL, SA_OPT__FIRST_LOCAL + 4},
+        {"dry-run", no_argument, NULL, SA_OPT__FIRST_LOCAL + 5},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -150,7 +220,7 @@ sa_cmd_subject(int argc, char **argv)
         enum cm_fp_norm norm;
         const char *type;
     } tries[] = {{CM_FP_NORM_ASIS, "SECRET"}, /* and DATE */
-                 {CM_FP_NORM_TEXT, "EMAIL"},    /* and URL, PERSON, LOCATION, ... */
+                 {CM_FP_NORM_TEXT, "EMAIL"},  /* and URL, PERSON, LOCATION, ... */
                  {CM_FP_NORM_DIGITS, "PHONE"},
                  {CM_FP_NORM_ALNUM, "IBAN"}};
     static const char *const heads[] = {"TIME",  "RECORD",    "TENANT", "CALLER", "PURPOSE",
@@ -160,7 +230,8 @@ sa_cmd_subject(int argc, char **argv)
     enum sa_format fmt = SA_FMT_TABLE, rfmt = SA_FMT_HTML;
     bool rfmt_set = false;
     const char *db = NULL, *keyfile = getenv("STEWARD_FINGERPRINT_KEY_FILE"), *type = NULL;
-    const char *report = NULL;
+    const char *report = NULL, *reason = NULL;
+    bool erase = false, dry_run = false;
     struct aud_pg *pg = NULL;
     struct aud_pg_res *res = NULL, *keys = NULL;
     struct cm_err err = {{0}};
@@ -202,6 +273,9 @@ sa_cmd_subject(int argc, char **argv)
                 goto out;
             rfmt_set = true;
             break;
+        case SA_OPT__FIRST_LOCAL + 3: erase = true; break;
+        case SA_OPT__FIRST_LOCAL + 4: reason = optarg; break;
+        case SA_OPT__FIRST_LOCAL + 5: dry_run = true; break;
         case 'h':
             usage(stdout);
             status = 0;
@@ -211,6 +285,14 @@ sa_cmd_subject(int argc, char **argv)
     }
     if (optind + 1 != argc) {
         sa_fail("subject: expected one VALUE (or - to read it from stdin)");
+        goto out;
+    }
+    if (erase && (reason == NULL || reason[strspn(reason, " \t")] == '\0')) {
+        sa_fail("subject: --erase needs --reason TEXT (the request or case it answers)");
+        goto out;
+    }
+    if (!erase && (reason != NULL || dry_run)) {
+        sa_fail("subject: --reason and --dry-run go with --erase");
         goto out;
     }
     if (report != NULL && !rfmt_set) {
@@ -298,6 +380,11 @@ sa_cmd_subject(int argc, char **argv)
     json_object_set_new(args, "key_id", json_string(key.id));
     json_object_set_new(args, "type", type ? json_string(type) : json_null());
     json_object_set_new(args, "report", json_boolean(report != NULL));
+    if (erase) {
+        json_object_set_new(args, "erase", json_true());
+        json_object_set_new(args, "dry_run", json_boolean(dry_run));
+        json_object_set_new(args, "reason", json_string(reason));
+    }
     if (sa_connect_logged(db, &pg, "subject", json_incref(args)) != 0)
         goto out;
     if (aud_pg_query(pg, sql.p, w.params, w.n, &res, &err) != CM_OK) {
@@ -464,6 +551,8 @@ sa_cmd_subject(int argc, char **argv)
         if (sa_close_out(rf, report) != 0)
             goto out;
     }
+    if (erase && erase_records(pg, rows, reason, dry_run) != 0)
+        goto out;
     status = sa_close_out(stdout, NULL);
 out:
     explicit_bzero(value, MAX_VALUE + 1);

@@ -427,6 +427,70 @@ class AuditorTest(unittest.TestCase):
             model = json.load(open(jpath))
             self.assertEqual(model["records"], 2)
 
+    def test_subject_erasure_keeps_held_records_and_the_chain_accountable(self):
+        st, admin = self.st, db_as(self.st.db, "aud_admin")
+        value = "erase.me.%s@example.com" % RUN
+        tenant = "erase-" + RUN
+        chain, prev, lines, ids = str(uuid.uuid4()), "0" * 64, [], []
+        # One chain of three records: the first and the last carry the value,
+        # the last is under a legal hold.
+        for seq, carries in ((1, True), (2, False), (3, True)):
+            findings = [{"direction": "request", "type": "EMAIL", "pointer": "/messages/0/content",
+                         "count": 1, "action": "redact",
+                         "fingerprints": [self.fingerprint("EMAIL", value)]}] if carries else []
+            rid, rec = make_record(tenant, time.time(), findings=findings,
+                                   chain=(chain, seq, prev))
+            line = json.dumps(rec, separators=(",", ":"))
+            prev = hashlib.sha256(line.encode()).hexdigest()
+            lines.append(line)
+            ids.append(rid)
+        self.produce("steward.lineage", lines)
+        for rid in ids:
+            st.record_row(rid)
+        self.assertEqual(self.subject_ids(value), {ids[0], ids[2]})
+        self.aud("hold", "add", "--reason", "case erase-%s" % RUN, "--record", ids[2], db=admin)
+
+        # Auditors may not erase; a reason is required; a dry run changes nothing.
+        r = self.aud("subject", "-", "--erase", "--reason", "Art. 17 request", stdin=value,
+                     check=False, db=db_as(st.db, "aud_a"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("permission denied", r.stderr)
+        r = self.aud("subject", "-", "--erase", stdin=value, check=False, db=admin)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--reason", r.stderr)
+        dry = self.aud("subject", "-", "--erase", "--dry-run", "--reason", "Art. 17 request",
+                       stdin=value, db=admin).stdout
+        self.assertIn("erasure (dry run): 1 record would be erased; 1 kept under legal hold: %s"
+                      % ids[2], dry)
+        self.assertEqual([st.count_records(r) for r in ids], [1, 1, 1])
+
+        out = self.aud("subject", "-", "--erase", "--reason", "Art. 17 request %s" % RUN,
+                       stdin=value, db=admin).stdout
+        self.assertIn("erasure: 1 record erased; 1 kept under legal hold: %s" % ids[2], out)
+        self.assertNotIn(value, out)
+        self.assertEqual([st.count_records(r) for r in ids], [0, 1, 1])
+        for t in ("lineage_findings", "lineage_fingerprints", "lineage_edges"):
+            self.assertEqual(st.sql("SELECT count(*) FROM %s WHERE record_id = :'p1'" % t,
+                                    ids[0])[0][0], "0", t)
+        self.assertEqual(self.subject_ids(value), {ids[2]})
+        # Accounted for: verify counts the erased position as expired, the
+        # retention log has the erasure and its reason, the access log the
+        # command without the value.
+        r = self.aud("verify", "--chain", chain, check=False, db=admin)
+        v = dict(re.findall(r"(\w+)=(\d+)", r.stdout.splitlines()[-1]))
+        self.assertEqual((r.returncode, v["records"], v["expired"], v["gaps"]), (0, "2", "1", "0"),
+                         r.stdout)
+        self.assertEqual(st.sql("SELECT reason FROM steward_chain_expired WHERE chain_id = :'p1'",
+                                chain), [["erasure"]])
+        self.assertEqual(st.sql("SELECT rows, detail FROM steward_retention_log WHERE class = "
+                                "'erasure' AND detail = :'p1'", "Art. 17 request %s" % RUN),
+                         [["1", "Art. 17 request %s" % RUN]])
+        logged = st.sql("SELECT args::text FROM steward_access_log WHERE command = 'subject' "
+                        "AND args->>'reason' = :'p1'", "Art. 17 request %s" % RUN)
+        self.assertEqual(len(logged), 1)
+        self.assertNotIn(value, logged[0][0])
+        self.assertEqual(json.loads(logged[0][0])["erase"], True)
+
     # ------------------------------------------------ row-level security
     def test_row_level_security_per_tenant(self):
         a, b = db_as(self.st.db, "aud_a"), db_as(self.st.db, "aud_b")
