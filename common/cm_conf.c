@@ -51,9 +51,12 @@ cm_parse_size(const char *s, size_t *out)
         return CM_EINPUT;
     if (*end != '\0') {
         switch (*end) {
-        case 'k': case 'K': mult = 1ULL << 10; break;
-        case 'm': case 'M': mult = 1ULL << 20; break;
-        case 'g': case 'G': mult = 1ULL << 30; break;
+        case 'k':
+        case 'K': mult = 1ULL << 10; break;
+        case 'm':
+        case 'M': mult = 1ULL << 20; break;
+        case 'g':
+        case 'G': mult = 1ULL << 30; break;
         default: return CM_EINPUT;
         }
         end++;
@@ -105,8 +108,7 @@ kv_list_set(struct cm_kv_list *l, const char *key, const char *value)
 }
 
 static int
-opt_apply(const struct cm_opt *o, void *obj, const char *key, const char *value,
-          struct cm_err *err)
+opt_apply(const struct cm_opt *o, void *obj, const char *key, const char *value, struct cm_err *err)
 {
     char *field = (char *)obj + o->off;
 
@@ -124,8 +126,8 @@ opt_apply(const struct cm_opt *o, void *obj, const char *key, const char *value,
         if (end == value || *end != '\0' || errno != 0)
             return cm_err_set(err, CM_EINPUT, "%s: expected an integer", o->name);
         if (out_of_range(o, v))
-            return cm_err_set(err, CM_EINPUT, "%s: %lld is outside %lld..%lld", o->name, v,
-                              o->min, o->max);
+            return cm_err_set(err, CM_EINPUT, "%s: %lld is outside %lld..%lld", o->name, v, o->min,
+                              o->max);
         *(long long *)field = v;
         return CM_OK;
     }
@@ -193,8 +195,7 @@ cm_conf_set(const struct cm_opt *tab, size_t n, void *obj, const char *key, cons
 }
 
 int
-cm_conf_set_kv(const struct cm_opt *tab, size_t n, void *obj, const char *kv,
-               struct cm_err *err)
+cm_conf_set_kv(const struct cm_opt *tab, size_t n, void *obj, const char *kv, struct cm_err *err)
 {
     const char *eq = strchr(kv, '=');
     char key[256];
@@ -291,8 +292,7 @@ load_result(struct load_ctx *ctx, const char *path, int line, struct cm_err *err
 }
 
 int
-cm_conf_load(const struct cm_opt *tab, size_t n, void *obj, const char *path,
-             struct cm_err *err)
+cm_conf_load(const struct cm_opt *tab, size_t n, void *obj, const char *path, struct cm_err *err)
 {
     struct load_ctx ctx = {.tab = tab, .n = n, .obj = obj};
     FILE *f;
@@ -307,8 +307,8 @@ cm_conf_load(const struct cm_opt *tab, size_t n, void *obj, const char *path,
 }
 
 int
-cm_conf_load_mem(const struct cm_opt *tab, size_t n, void *obj, const char *name,
-                 const char *text, size_t len, struct cm_err *err)
+cm_conf_load_mem(const struct cm_opt *tab, size_t n, void *obj, const char *name, const char *text,
+                 size_t len, struct cm_err *err)
 {
     struct load_ctx ctx = {.tab = tab, .n = n, .obj = obj};
     char *copy;
@@ -376,8 +376,7 @@ cm_conf_doc(const struct cm_opt *tab, size_t n, const char *title, FILE *out)
                 fprintf(out, "%s`%s`", j ? ", " : "", o->choices[j]);
             fprintf(out, ")");
         }
-        fprintf(out, " | %s | %s | %s |\n",
-                o->def != NULL && *o->def ? o->def : "(none)",
+        fprintf(out, " | %s | %s | %s |\n", o->def != NULL && *o->def ? o->def : "(none)",
                 (o->flags & CM_OPT_RELOAD) ? "reload" : "restart", o->doc);
     }
     fprintf(out, "\n");

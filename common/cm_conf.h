@@ -65,8 +65,8 @@ struct cm_kv_list {
 
 /* Zeroes nothing: applies every row's default to obj.  Returns CM_OK, or
  * CM_EINTERNAL when a default in the table is itself invalid. */
-int cm_conf_defaults(const struct cm_opt *tab, size_t n, void *obj, struct cm_err *err)
-    CM_MUSTCHECK;
+int cm_conf_defaults(const struct cm_opt *tab, size_t n, void *obj,
+                     struct cm_err *err) CM_MUSTCHECK;
 /* Reads path into obj over whatever it holds.  Returns CM_OK, CM_EIO (cannot
  * read the file) or CM_EINPUT ("path:line: ..." in err). */
 int cm_conf_load(const struct cm_opt *tab, size_t n, void *obj, const char *path,
@@ -78,8 +78,8 @@ int cm_conf_load_mem(const struct cm_opt *tab, size_t n, void *obj, const char *
 /* Sets one option from "key=value" text (command-line -o). */
 int cm_conf_set_kv(const struct cm_opt *tab, size_t n, void *obj, const char *kv,
                    struct cm_err *err) CM_MUSTCHECK;
-int cm_conf_set(const struct cm_opt *tab, size_t n, void *obj, const char *key,
-                const char *value, struct cm_err *err) CM_MUSTCHECK;
+int cm_conf_set(const struct cm_opt *tab, size_t n, void *obj, const char *key, const char *value,
+                struct cm_err *err) CM_MUSTCHECK;
 /* Frees the strings and lists that obj owns (NULL-safe per field). */
 void cm_conf_fini(const struct cm_opt *tab, size_t n, void *obj);
 /* Looks a key up in a prefix list; returns the value or NULL. */

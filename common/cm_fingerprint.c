@@ -28,9 +28,8 @@ static const struct {
     const char *type;
     enum cm_fp_norm norm;
 } norms[] = {
-    {"PHONE", CM_FP_NORM_DIGITS}, {"CREDIT_CARD", CM_FP_NORM_DIGITS},
-    {"US_SSN", CM_FP_NORM_DIGITS}, {"IBAN", CM_FP_NORM_ALNUM},
-    {"DATE", CM_FP_NORM_ASIS},     {"SECRET", CM_FP_NORM_ASIS},
+    {"PHONE", CM_FP_NORM_DIGITS}, {"CREDIT_CARD", CM_FP_NORM_DIGITS}, {"US_SSN", CM_FP_NORM_DIGITS},
+    {"IBAN", CM_FP_NORM_ALNUM},   {"DATE", CM_FP_NORM_ASIS},          {"SECRET", CM_FP_NORM_ASIS},
 };
 
 enum cm_fp_norm

@@ -55,7 +55,8 @@ cm_unhex(const char *hex, size_t hexlen, uint8_t *out, size_t outcap)
     if (hexlen % 2 != 0 || hexlen / 2 > outcap)
         return -1;
     for (size_t i = 0; i < hexlen / 2; i++) {
-        int hi = cm_hexval((unsigned char)hex[2 * i]), lo = cm_hexval((unsigned char)hex[2 * i + 1]);
+        int hi = cm_hexval((unsigned char)hex[2 * i]),
+            lo = cm_hexval((unsigned char)hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;

@@ -66,12 +66,11 @@ log_prefix(char *buf, size_t cap, enum cm_log_level level, const char *mod)
     return (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-static void log_emit(enum cm_log_level level, const char *mod, const char *suffix,
-                     const char *fmt, va_list ap) CM_PRINTF(4, 0);
+static void log_emit(enum cm_log_level level, const char *mod, const char *suffix, const char *fmt,
+                     va_list ap) CM_PRINTF(4, 0);
 
 static void
-log_emit(enum cm_log_level level, const char *mod, const char *suffix, const char *fmt,
-         va_list ap)
+log_emit(enum cm_log_level level, const char *mod, const char *suffix, const char *fmt, va_list ap)
 {
     char buf[2048];
     size_t len;

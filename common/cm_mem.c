@@ -26,8 +26,9 @@ void
 cm_assert_fail(const char *expr, const char *file, int line)
 {
     char msg[512];
-    int len = snprintf(msg, sizeof(msg), "lvl=fatal mod=assert msg=assertion_failed expr=\"%s\" at=%s:%d\n",
-                       expr, file, line);
+    int len = snprintf(msg, sizeof(msg),
+                       "lvl=fatal mod=assert msg=assertion_failed expr=\"%s\" at=%s:%d\n", expr,
+                       file, line);
 
     if (len > 0)
         (void)!write(2, msg, (size_t)len < sizeof(msg) ? (size_t)len : sizeof(msg) - 1);

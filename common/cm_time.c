@@ -70,8 +70,7 @@ cm_time_parse(const char *s, int64_t *us)
     struct tm tm;
     time_t t;
 
-    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' ||
-        digits(&s, 2, &d))
+    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' || digits(&s, 2, &d))
         return CM_EINPUT;
     if (*s == 'T' || *s == 't' || *s == ' ') {
         s++;
@@ -117,8 +116,8 @@ cm_duration_parse(const char *s, int64_t unit_us, int64_t *us)
     static const struct {
         const char *suffix;
         int64_t us;
-    } units[] = {{"us", 1},          {"ms", 1000},           {"s", 1000000},
-                 {"m", 60000000LL},  {"h", 3600000000LL},    {"d", 86400000000LL}};
+    } units[] = {{"us", 1},         {"ms", 1000},        {"s", 1000000},
+                 {"m", 60000000LL}, {"h", 3600000000LL}, {"d", 86400000000LL}};
     char *end;
     long long v;
 

@@ -44,7 +44,7 @@ struct body_str {
     size_t start; /* the string token, quotes included: [start, end) */
     size_t end;
     const char *pointer; /* JSON pointer of the field, in the arena */
-    const char *text; /* decoded, in the arena */
+    const char *text;    /* decoded, in the arena */
     size_t len;
     const struct pol_pii_span *spans;
     size_t nspans;

@@ -58,8 +58,8 @@
 struct pol_body_limits {
     size_t max_depth;                  /* nesting of arrays/objects, e.g. 64 */
     const struct pol_pii_model *model; /* learned model, or NULL (recognizers only) */
-    bool texts_only; /* locate every text field, detect nothing (the streaming
-                        redactor detects across events): see pol_body_text() */
+    bool texts_only;                   /* locate every text field, detect nothing (the streaming
+                                          redactor detects across events): see pol_body_text() */
 };
 
 /* Findings aggregated per (label, field): pointer is an RFC 6901 JSON
@@ -103,8 +103,8 @@ const char *pol_body_text(const struct pol_body *b, size_t i, size_t *len, const
 /* With texts_only: appends the body to out with text field i replaced by
  * texts[i] (re-encoded as a JSON string) where texts[i].p is not NULL; every
  * other byte is copied.  Returns CM_OK. */
-int pol_body_splice(const struct pol_body *b, const struct cm_str *texts, struct cm_buf *out)
-    CM_MUSTCHECK;
+int pol_body_splice(const struct pol_body *b, const struct cm_str *texts,
+                    struct cm_buf *out) CM_MUSTCHECK;
 /* Called once per detected value: label, the JSON pointer of its field
  * (valid with the arena) and the decoded value (borrowed, valid only during
  * the call: never log or keep it). */

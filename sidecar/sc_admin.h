@@ -36,8 +36,8 @@ struct sc_admin_hooks {
 
 /* Borrows base and hooks.  Returns CM_OK with *out, or the listen error. */
 int sc_admin_new(struct event_base *base, const char *listen, const struct sc_admin_hooks *hooks,
-                 struct sc_admin **out, char *bound, size_t boundlen, struct cm_err *err)
-    CM_MUSTCHECK;
+                 struct sc_admin **out, char *bound, size_t boundlen,
+                 struct cm_err *err) CM_MUSTCHECK;
 void sc_admin_free(struct sc_admin *a); /* NULL-safe */
 
 #endif /* SC_ADMIN_H */

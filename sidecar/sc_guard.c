@@ -407,8 +407,7 @@ step(struct sc_guard *g, unsigned char c)
         if (++g->line > 256)
             return fail(g, 400, "chunk extension too long");
         return 0;
-    case S_CHUNK_DATA:
-        return 0; /* skipped in bulk */
+    case S_CHUNK_DATA: return 0; /* skipped in bulk */
     case S_CHUNK_END:
         rc = line_byte(g, c, &eol);
         if (rc != 0)

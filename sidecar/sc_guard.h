@@ -47,23 +47,23 @@ struct sc_guard {
     uint8_t state;
     uint8_t sub;
     bool http11;
-    bool cr;          /* the previous byte was CR */
+    bool cr; /* the previous byte was CR */
     unsigned nhost;
     unsigned ncl;
     bool te_chunked;
     bool bad_te;
-    size_t line;      /* bytes in the current line / token */
-    size_t block;     /* bytes in the current header block */
+    size_t line;  /* bytes in the current line / token */
+    size_t block; /* bytes in the current header block */
     size_t nheaders;
-    uint64_t left;    /* body or chunk bytes still to skip */
+    uint64_t left; /* body or chunk bytes still to skip */
     uint64_t cl;
-    uint64_t body;    /* chunk sizes so far in this request */
-    unsigned hdr;     /* which header is being read (see sc_guard.c) */
-    size_t hpos;      /* position in the header name or value matched */
-    unsigned request; /* index of the request being read, from 0 */
-    int status;       /* 0, or the HTTP status of the first violation */
+    uint64_t body;        /* chunk sizes so far in this request */
+    unsigned hdr;         /* which header is being read (see sc_guard.c) */
+    size_t hpos;          /* position in the header name or value matched */
+    unsigned request;     /* index of the request being read, from 0 */
+    int status;           /* 0, or the HTTP status of the first violation */
     unsigned bad_request; /* index of the request that violated */
-    const char *why;  /* static text of the first violation */
+    const char *why;      /* static text of the first violation */
 };
 
 void sc_guard_init(struct sc_guard *g, const struct sc_guard_limits *lim);

@@ -60,7 +60,8 @@ sc_listen_open(const char *spec, bool reuseport, int *fd, char *bound, size_t bo
     if (strncmp(spec, "unix:", 5) == 0)
         return open_unix(spec + 5, fd, bound, boundlen, err);
     colon = strrchr(spec, ':');
-    if (colon == NULL || colon == spec || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(port))
+    if (colon == NULL || colon == spec || strlen(colon + 1) == 0 ||
+        strlen(colon + 1) >= sizeof(port))
         return cm_err_set(err, CM_EINPUT, "listen '%s': expected HOST:PORT or unix:/path", spec);
     hlen = (size_t)(colon - spec);
     if (spec[0] == '[' && hlen >= 2 && spec[hlen - 1] == ']') {
@@ -104,14 +105,13 @@ sc_listen_open(const char *spec, bool reuseport, int *fd, char *bound, size_t bo
     }
     *fd = s;
     return CM_OK;
-fail:
-    {
-        int e = errno;
+fail : {
+    int e = errno;
 
-        if (s >= 0)
-            close(s);
-        if (ai != NULL)
-            freeaddrinfo(ai);
-        return cm_err_set(err, CM_EIO, "listen '%s': %s", spec, strerror(e));
-    }
+    if (s >= 0)
+        close(s);
+    if (ai != NULL)
+        freeaddrinfo(ai);
+    return cm_err_set(err, CM_EIO, "listen '%s': %s", spec, strerror(e));
+}
 }

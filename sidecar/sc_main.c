@@ -69,9 +69,9 @@ struct sc_worker {
     struct event_base *base;
     struct sc_proxy *px;
     struct sc_metrics metrics;
-    struct event *inbox;  /* activated from the main thread */
-    struct event *drain;  /* periodic check while stopping */
-    pthread_mutex_t lock; /* guards the fields below */
+    struct event *inbox;       /* activated from the main thread */
+    struct event *drain;       /* periodic check while stopping */
+    pthread_mutex_t lock;      /* guards the fields below */
     struct sc_conf *next_conf; /* a new generation: conf, policy and keys together */
     struct pol_set *next_ps;
     struct pol_keys *next_keys; /* may be NULL (no api_keys) */
@@ -92,8 +92,8 @@ struct sc_main {
     struct sc_tls *tls, *upstream_tls;
     struct sc_worker *w;
     unsigned nw;
-    struct pol_set *ps; /* main thread's reference to the set in force */
-    struct pol_keys *keys; /* ...and to the API-key table, or NULL */
+    struct pol_set *ps;           /* main thread's reference to the set in force */
+    struct pol_keys *keys;        /* ...and to the API-key table, or NULL */
     struct pol_pii_keys pii_keys; /* the keyed operators' secret (len 0: none) */
     _Atomic uint64_t config_reloads_ok, config_reloads_failed;
     _Atomic uint64_t reloads_ok, reloads_failed;
@@ -562,7 +562,8 @@ main(int argc, char **argv)
 
         if (sc_admin_new(m.base, opts->admin_listen, &hooks, &m.admin, admin_bound,
                          sizeof(admin_bound), &err) != CM_OK) {
-            cm_log_err("sidecar", "admin_listen_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
+            cm_log_err("sidecar", "admin_listen_failed err=%s",
+                       cm_log_quote(err.msg, q, sizeof(q)));
             goto out;
         }
     }
@@ -590,7 +591,8 @@ main(int argc, char **argv)
         cm_log_info("sidecar", "privileges_dropped user=%s uid=%u gid=%u", privs.name,
                     (unsigned)getuid(), (unsigned)getgid());
     else if (geteuid() == 0)
-        cm_log_warn("sidecar", "running_as_root hint=\"set user = NAME to drop root after start-up\"");
+        cm_log_warn("sidecar",
+                    "running_as_root hint=\"set user = NAME to drop root after start-up\"");
     if (workers_run(&m, &err) != CM_OK) {
         cm_log_err("sidecar", "start_failed err=%s", cm_log_quote(err.msg, q, sizeof(q)));
         goto out;

@@ -11,9 +11,8 @@
 
 #define RELAXED memory_order_relaxed
 
-static const double bucket_le[SC_HIST_BUCKETS] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-                                                  0.0025,  0.005,  0.01,    0.025,  0.1,
-                                                  0.5,     2.5,    10,      30};
+static const double bucket_le[SC_HIST_BUCKETS] = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10, 30};
 
 static const char *const route_names[SC_MR__COUNT] = {
     "chat", "completion", "embedding", "responses", "messages", "models", "other"};
@@ -101,8 +100,8 @@ ld(const _Atomic uint64_t *v)
 }
 
 static void
-render_hist(struct sc_metrics *const *w, size_t n, size_t off, const char *name,
-            const char *help, struct cm_buf *out)
+render_hist(struct sc_metrics *const *w, size_t n, size_t off, const char *name, const char *help,
+            struct cm_buf *out)
 {
     uint64_t cum = 0, count = 0, sum = 0;
 
@@ -147,8 +146,7 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                                   "steward_exchanges_total{route=\"%s\",decision=\"%s\","
                                   "outcome=\"%s\"} %llu\n",
                                   route_names[r], decision_names[d],
-                                  sc_outcome_info((enum sc_outcome)o)->name,
-                                  (unsigned long long)v);
+                                  sc_outcome_info((enum sc_outcome)o)->name, (unsigned long long)v);
             }
     cm_buf_puts(out, "# HELP steward_responses_total Responses sent, by status class.\n"
                      "# TYPE steward_responses_total counter\n");
@@ -169,13 +167,14 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
             for (size_t i = 0; i < n; i++)
                 v += ld(&w[i]->findings[d][l]);
             cm_buf_printf(out, "steward_findings_total{direction=\"%s\",type=\"%s\"} %llu\n",
-                          d ? "response" : "request",
-                          pol_pii_label_name((enum pol_pii_label)l), (unsigned long long)v);
+                          d ? "response" : "request", pol_pii_label_name((enum pol_pii_label)l),
+                          (unsigned long long)v);
         }
     for (size_t i = 0; i < n; i++)
         inflight += ld(&w[i]->inflight);
-    cm_buf_printf(out, "# HELP steward_inflight_exchanges Exchanges in progress.\n"
-                       "# TYPE steward_inflight_exchanges gauge\nsteward_inflight_exchanges %llu\n",
+    cm_buf_printf(out,
+                  "# HELP steward_inflight_exchanges Exchanges in progress.\n"
+                  "# TYPE steward_inflight_exchanges gauge\nsteward_inflight_exchanges %llu\n",
                   (unsigned long long)inflight);
     render_hist(w, n, offsetof(struct sc_metrics, governance), "steward_governance_seconds",
                 "Time spent classifying, deciding and rewriting, per exchange.", out);
@@ -217,25 +216,25 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
                   "steward_config_reloads_total{result=\"failed\"} %llu\n",
                   (unsigned long long)g->config_reloads_ok,
                   (unsigned long long)g->config_reloads_failed);
-    cm_buf_printf(out,
-                  "# HELP steward_policy_reloads_total Policy reloads, by result.\n"
-                  "# TYPE steward_policy_reloads_total counter\n"
-                  "steward_policy_reloads_total{result=\"ok\"} %llu\n"
-                  "steward_policy_reloads_total{result=\"failed\"} %llu\n"
-                  "# HELP steward_api_keys_reloads_total API-key file reloads, by result.\n"
-                  "# TYPE steward_api_keys_reloads_total counter\n"
-                  "steward_api_keys_reloads_total{result=\"ok\"} %llu\n"
-                  "steward_api_keys_reloads_total{result=\"failed\"} %llu\n"
-                  "# HELP steward_policy_info The policy in force (value 1).\n"
-                  "# TYPE steward_policy_info gauge\n"
-                  "steward_policy_info{id=\"%s\",hash=\"%s\"} 1\n"
-                  "# HELP steward_workers Worker threads serving the data port.\n"
-                  "# TYPE steward_workers gauge\nsteward_workers %u\n"
-                  "# HELP steward_start_time_seconds Start time of the process since the epoch.\n"
-                  "# TYPE steward_start_time_seconds gauge\nsteward_start_time_seconds %.3f\n",
-                  (unsigned long long)g->policy_reloads_ok,
-                  (unsigned long long)g->policy_reloads_failed,
-                  (unsigned long long)g->keys_reloads_ok, (unsigned long long)g->keys_reloads_failed,
-                  label_escape(g->policy_id, idq, sizeof(idq)), g->policy_hash,
-                  g->workers, (double)g->start_time_us / 1e6);
+    cm_buf_printf(
+        out,
+        "# HELP steward_policy_reloads_total Policy reloads, by result.\n"
+        "# TYPE steward_policy_reloads_total counter\n"
+        "steward_policy_reloads_total{result=\"ok\"} %llu\n"
+        "steward_policy_reloads_total{result=\"failed\"} %llu\n"
+        "# HELP steward_api_keys_reloads_total API-key file reloads, by result.\n"
+        "# TYPE steward_api_keys_reloads_total counter\n"
+        "steward_api_keys_reloads_total{result=\"ok\"} %llu\n"
+        "steward_api_keys_reloads_total{result=\"failed\"} %llu\n"
+        "# HELP steward_policy_info The policy in force (value 1).\n"
+        "# TYPE steward_policy_info gauge\n"
+        "steward_policy_info{id=\"%s\",hash=\"%s\"} 1\n"
+        "# HELP steward_workers Worker threads serving the data port.\n"
+        "# TYPE steward_workers gauge\nsteward_workers %u\n"
+        "# HELP steward_start_time_seconds Start time of the process since the epoch.\n"
+        "# TYPE steward_start_time_seconds gauge\nsteward_start_time_seconds %.3f\n",
+        (unsigned long long)g->policy_reloads_ok, (unsigned long long)g->policy_reloads_failed,
+        (unsigned long long)g->keys_reloads_ok, (unsigned long long)g->keys_reloads_failed,
+        label_escape(g->policy_id, idq, sizeof(idq)), g->policy_hash, g->workers,
+        (double)g->start_time_us / 1e6);
 }

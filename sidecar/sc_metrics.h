@@ -44,7 +44,7 @@ struct sc_hist {
 
 struct sc_metrics {
     _Atomic uint64_t exchanges[SC_MR__COUNT][SC_MD__COUNT][SC_OUT__COUNT];
-    _Atomic uint64_t status_class[6]; /* 1xx..5xx, index 0 unused */
+    _Atomic uint64_t status_class[6];             /* 1xx..5xx, index 0 unused */
     _Atomic uint64_t findings[2][POL_PII__COUNT]; /* [request|response][label] */
     _Atomic uint64_t inflight;
     struct sc_hist governance;
@@ -71,8 +71,8 @@ enum sc_metric_decision sc_metric_decision(const char *decision);
 
 /* Loop thread of the owning worker only. */
 void sc_metrics_exchange(struct sc_metrics *m, enum sc_metric_route r, enum sc_metric_decision d,
-                         enum sc_outcome o, int status, int64_t governance_us,
-                         int64_t upstream_us, int64_t total_us);
+                         enum sc_outcome o, int status, int64_t governance_us, int64_t upstream_us,
+                         int64_t total_us);
 void sc_metrics_finding(struct sc_metrics *m, int response, enum pol_pii_label label,
                         unsigned count);
 

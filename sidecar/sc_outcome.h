@@ -9,23 +9,23 @@
 #define SC_OUTCOME_H
 
 enum sc_outcome {
-    SC_OUT_OK,               /* answered by the model server (its status) */
-    SC_OUT_DENIED,           /* policy deny: 403 or the rule's status */
-    SC_OUT_BAD_REQUEST,      /* malformed HTTP or JSON: 400 */
-    SC_OUT_TOO_LARGE,        /* body over max_body: 413 */
-    SC_OUT_NOT_FOUND,        /* unknown path with unknown_path=deny: 404 */
-    SC_OUT_BAD_METHOD,       /* wrong method for the route: 405 */
-    SC_OUT_UNSUPPORTED,      /* content type or encoding not inspectable: 415 */
-    SC_OUT_UPSTREAM_ERROR,   /* model server unreachable or broken answer: 502 */
-    SC_OUT_UPSTREAM_TIMEOUT, /* model server too slow: 504 */
-    SC_OUT_INTERNAL,         /* a fault in steward itself, fail closed: 500 */
-    SC_OUT_CLIENT_GONE,      /* the client closed before the answer: 499 (nginx) */
-    SC_OUT_URI_TOO_LONG,     /* request target over max_uri: 414 */
+    SC_OUT_OK,                /* answered by the model server (its status) */
+    SC_OUT_DENIED,            /* policy deny: 403 or the rule's status */
+    SC_OUT_BAD_REQUEST,       /* malformed HTTP or JSON: 400 */
+    SC_OUT_TOO_LARGE,         /* body over max_body: 413 */
+    SC_OUT_NOT_FOUND,         /* unknown path with unknown_path=deny: 404 */
+    SC_OUT_BAD_METHOD,        /* wrong method for the route: 405 */
+    SC_OUT_UNSUPPORTED,       /* content type or encoding not inspectable: 415 */
+    SC_OUT_UPSTREAM_ERROR,    /* model server unreachable or broken answer: 502 */
+    SC_OUT_UPSTREAM_TIMEOUT,  /* model server too slow: 504 */
+    SC_OUT_INTERNAL,          /* a fault in steward itself, fail closed: 500 */
+    SC_OUT_CLIENT_GONE,       /* the client closed before the answer: 499 (nginx) */
+    SC_OUT_URI_TOO_LONG,      /* request target over max_uri: 414 */
     SC_OUT_HEADERS_TOO_LARGE, /* header line, block or count over the limits: 431 */
-    SC_OUT_NOT_IMPLEMENTED,  /* a transfer coding steward does not speak: 501 */
-    SC_OUT_BAD_VERSION,      /* not HTTP/1.0 or 1.1: 505 */
-    SC_OUT_REQUEST_TIMEOUT,  /* the request was not received by request_timeout: 408 */
-    SC_OUT_UNAUTHORIZED,     /* API keys required, none or an unknown one given: 401 */
+    SC_OUT_NOT_IMPLEMENTED,   /* a transfer coding steward does not speak: 501 */
+    SC_OUT_BAD_VERSION,       /* not HTTP/1.0 or 1.1: 505 */
+    SC_OUT_REQUEST_TIMEOUT,   /* the request was not received by request_timeout: 408 */
+    SC_OUT_UNAUTHORIZED,      /* API keys required, none or an unknown one given: 401 */
     /* The exchange's lineage record cannot be kept (spool full): 503. */
     SC_OUT_LINEAGE_UNAVAILABLE,
     SC_OUT__COUNT

@@ -36,8 +36,8 @@ struct sc_privs {
 /* Looks up user (may be NULL: nothing to drop, p->set = false) and group
  * (NULL: the user's primary group).  Returns CM_OK or CM_EINPUT ("option
  * 'user': no such user 'x'"). */
-int sc_privs_resolve(const char *user, const char *group, struct sc_privs *p, struct cm_err *err)
-    CM_MUSTCHECK;
+int sc_privs_resolve(const char *user, const char *group, struct sc_privs *p,
+                     struct cm_err *err) CM_MUSTCHECK;
 /* Gives dir (borrowed path) and the files directly in it to the service
  * user, so that the spool stays writable after the drop.  A no-op unless
  * running as root with a user set.  Returns CM_OK or CM_EIO. */

@@ -111,9 +111,9 @@ struct sc_proxy {
     char **fwd; /* lower-case header allowlist */
     size_t nfwd;
     size_t inflight;
-    size_t writing; /* replies handed to evhttp and not yet written */
+    size_t writing;              /* replies handed to evhttp and not yet written */
     struct sc_guard_limits glim; /* from conf; read by every connection's guard */
-    struct guard_slot *slots; /* strict-framing state per connection, by fd */
+    struct guard_slot *slots;    /* strict-framing state per connection, by fd */
     size_t nslots;
     struct event *sweep; /* closes connections past request_timeout */
 
@@ -624,7 +624,8 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     rec.parent_record = ex->parent[0] ? ex->parent : NULL;
     rec.inputs = ex->inputs;
     rec.n_inputs = ex->ninputs;
-    rec.fingerprint_key_id = ex->conf->opts.fingerprint_key ? ex->conf->opts.fingerprint_key->id : NULL;
+    rec.fingerprint_key_id =
+        ex->conf->opts.fingerprint_key ? ex->conf->opts.fingerprint_key->id : NULL;
 
     cm_buf_init(&json);
     rc = aud_record_json(&rec, &json, &err);

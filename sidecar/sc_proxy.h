@@ -38,8 +38,8 @@ struct sc_proxy_env {
     struct sc_conf *conf; /* the first generation (the proxy takes a reference) */
     struct aud_emitter *em;
     struct sc_metrics *metrics;
-    struct sc_tls *tls;          /* HTTPS on the data port, or NULL */
-    struct sc_tls *upstream_tls; /* for an https:// upstream, or NULL */
+    struct sc_tls *tls;                  /* HTTPS on the data port, or NULL */
+    struct sc_tls *upstream_tls;         /* for an https:// upstream, or NULL */
     const struct pol_pii_keys *pii_keys; /* keys of hash/pseudonymise/encrypt, or NULL */
     unsigned chain;                      /* this worker's lineage record chain */
 };

@@ -81,7 +81,7 @@ sc_tls_server_new(const char *cert, const char *key, const char *client_ca,
         goto fail;
     }
     if (auth != SC_TLS_CLIENT_NONE) {
-        STACK_OF(X509_NAME) *names;
+        STACK_OF(X509_NAME) * names;
 
         if (client_ca == NULL) {
             rc = cm_err_set(err, CM_EINPUT, "tls_client_auth needs tls_client_ca");
@@ -94,11 +94,11 @@ sc_tls_server_new(const char *cert, const char *key, const char *client_ca,
         names = SSL_load_client_CA_file(client_ca);
         if (names != NULL)
             SSL_CTX_set_client_CA_list(ctx, names);
-        SSL_CTX_set_verify(ctx,
-                           SSL_VERIFY_PEER | (auth == SC_TLS_CLIENT_REQUIRED
-                                                  ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT
-                                                  : 0),
-                           NULL);
+        SSL_CTX_set_verify(
+            ctx,
+            SSL_VERIFY_PEER |
+                (auth == SC_TLS_CLIENT_REQUIRED ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+            NULL);
     }
     *out = cm_calloc(1, sizeof(**out));
     (*out)->ctx = ctx;

@@ -39,20 +39,19 @@ enum sc_tls_client_auth {
  * Returns CM_OK, CM_EINPUT (unreadable or mismatched files, a key file
  * readable by others) with the reason in err. */
 int sc_tls_server_new(const char *cert, const char *key, const char *client_ca,
-                      enum sc_tls_client_auth auth, struct sc_tls **out, struct cm_err *err)
-    CM_MUSTCHECK;
+                      enum sc_tls_client_auth auth, struct sc_tls **out,
+                      struct cm_err *err) CM_MUSTCHECK;
 /* Client context for an https upstream: verifies the server against ca (or
  * the system store when NULL) unless verify is false. */
-int sc_tls_client_new(const char *ca, bool verify, struct sc_tls **out, struct cm_err *err)
-    CM_MUSTCHECK;
+int sc_tls_client_new(const char *ca, bool verify, struct sc_tls **out,
+                      struct cm_err *err) CM_MUSTCHECK;
 void sc_tls_free(struct sc_tls *t); /* NULL-safe */
 
 /* evhttp_set_bevcb callback for a server context (arg: struct sc_tls *). */
 struct bufferevent *sc_tls_server_bev(struct event_base *base, void *arg);
 /* A connecting bufferevent for an upstream named host (SNI and hostname
  * verification). */
-struct bufferevent *sc_tls_client_bev(struct sc_tls *t, struct event_base *base,
-                                      const char *host);
+struct bufferevent *sc_tls_client_bev(struct sc_tls *t, struct event_base *base, const char *host);
 
 /* The verified client identity of the connection behind req, written into
  * out ("" when none: plain HTTP or no certificate).  Returns out. */

@@ -138,13 +138,13 @@ sc_upstream_send(struct sc_upstream *up, struct evhttp_request *req, enum evhttp
         if (up->tls != NULL) {
             struct bufferevent *tbev = sc_tls_client_bev(up->tls, up->base, up->hostname);
 
-            c->evcon = tbev == NULL ? NULL
-                                    : evhttp_connection_base_bufferevent_new(
-                                          up->base, NULL, tbev, up->hostname,
-                                          (unsigned short)up->port);
+            c->evcon = tbev == NULL
+                           ? NULL
+                           : evhttp_connection_base_bufferevent_new(
+                                 up->base, NULL, tbev, up->hostname, (unsigned short)up->port);
         } else {
-            c->evcon = evhttp_connection_base_new(up->base, NULL, up->hostname,
-                                                  (unsigned short)up->port);
+            c->evcon =
+                evhttp_connection_base_new(up->base, NULL, up->hostname, (unsigned short)up->port);
         }
         if (c->evcon == NULL) {
             evhttp_request_free(req);

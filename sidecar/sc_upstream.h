@@ -29,8 +29,7 @@ struct sc_tls;
  * lazily; tls (borrowed, outlives the pool) is required for https.  Returns
  * CM_OK or CM_EINPUT (bad URL; err says why). */
 int sc_upstream_new(struct event_base *base, const char *url, size_t pool, int64_t timeout_us,
-                    struct sc_tls *tls, struct sc_upstream **out, struct cm_err *err)
-    CM_MUSTCHECK;
+                    struct sc_tls *tls, struct sc_upstream **out, struct cm_err *err) CM_MUSTCHECK;
 void sc_upstream_free(struct sc_upstream *up); /* NULL-safe */
 
 /* The configured URL, the Host header value, and the path prefix ("" or

@@ -22,7 +22,7 @@ struct pol_pii_model; /* pii_model.h: the learned model, loaded read-only */
 /* Appends to out the spans of the labels in `labels` found in
  * text[0..len), sorted and non-overlapping.  model may be NULL (recognizers
  * only).  Returns CM_OK. */
-int pol_pii_detect(const struct pol_pii_model *model, const char *text, size_t len,
-                   unsigned labels, struct pol_pii_spans *out) CM_MUSTCHECK;
+int pol_pii_detect(const struct pol_pii_model *model, const char *text, size_t len, unsigned labels,
+                   struct pol_pii_spans *out) CM_MUSTCHECK;
 
 #endif /* POL_PII_DETECT_H */

@@ -47,8 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&o, 0, sizeof(o));
     if (cm_conf_defaults(fz_tab, CM_ARRAY_LEN(fz_tab), &o, &err) != CM_OK)
         __builtin_trap();
-    rc = cm_conf_load_mem(fz_tab, CM_ARRAY_LEN(fz_tab), &o, "fuzz", (const char *)data, size,
-                          &err);
+    rc = cm_conf_load_mem(fz_tab, CM_ARRAY_LEN(fz_tab), &o, "fuzz", (const char *)data, size, &err);
     if (rc != CM_OK && err.msg[0] == '\0')
         __builtin_trap(); /* every failure explains itself */
     cm_conf_fini(fz_tab, CM_ARRAY_LEN(fz_tab), &o);

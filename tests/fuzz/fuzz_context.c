@@ -93,8 +93,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     default: {
-        static const enum cm_fp_norm norms[] = {CM_FP_NORM_ASIS, CM_FP_NORM_TEXT,
-                                                CM_FP_NORM_DIGITS, CM_FP_NORM_ALNUM};
+        static const enum cm_fp_norm norms[] = {CM_FP_NORM_ASIS, CM_FP_NORM_TEXT, CM_FP_NORM_DIGITS,
+                                                CM_FP_NORM_ALNUM};
         char *a = malloc(size + 1), *b = malloc(size + 1);
 
         for (size_t i = 0; i < 4; i++) {

@@ -38,8 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sc_guard_feed(&c, (const char *)data + i, 1);
     if (a.status != b.status || a.status != c.status)
         __builtin_trap();
-    if (a.status != 0 && (a.bad_request != b.bad_request || a.bad_request != c.bad_request ||
-                          a.why == NULL))
+    if (a.status != 0 &&
+        (a.bad_request != b.bad_request || a.bad_request != c.bad_request || a.why == NULL))
         __builtin_trap();
     if (a.status == 0 && (a.request != b.request || a.request != c.request))
         __builtin_trap();

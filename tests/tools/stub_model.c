@@ -584,8 +584,7 @@ record_request(struct stub *stub, struct evhttp_request *req, const char *body, 
     struct stub_rec *rec = xmalloc(sizeof *rec);
     const char *uri = evhttp_request_get_uri(req);
 
-    TAILQ_FOREACH(kv, hdrs, next)
-    {
+    TAILQ_FOREACH (kv, hdrs, next) {
         sbuf_add(&h, kv->key, strlen(kv->key) + 1);
         sbuf_add(&h, kv->value, strlen(kv->value) + 1);
     }
@@ -669,8 +668,7 @@ content_text(const json_t *content, struct sbuf *out)
     }
     if (!json_is_array(content))
         return;
-    json_array_foreach(content, i, part)
-    {
+    json_array_foreach (content, i, part) {
         json_t *text = json_object_get(part, "text");
         if (json_is_string(text))
             sbuf_add(out, json_string_value(text), json_string_length(text));
@@ -854,8 +852,7 @@ handle_chat(struct stub *stub, struct evhttp_request *req, const char *body, siz
         reply_error(req, 400, "'messages' is a required property", NULL);
         return;
     }
-    json_array_foreach(msgs, i, msg)
-    {
+    json_array_foreach (msgs, i, msg) {
         json_t *role = json_object_get(msg, "role");
         struct sbuf one = {0};
         content_text(json_object_get(msg, "content"), &one);
@@ -1019,8 +1016,7 @@ handle_embeddings(struct stub *stub, struct evhttp_request *req, const char *bod
         model = json_string_value(jmodel);
 
     data = json_array();
-    json_array_foreach(items, i, item)
-    {
+    json_array_foreach (items, i, item) {
         json_t *vec;
         if (json_is_string(item)) {
             vec = embedding_vector(json_string_value(item), json_string_length(item), dims, b64);

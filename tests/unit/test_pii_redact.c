@@ -304,9 +304,9 @@ END_TEST
  * fingerprints normalise its name (subject search relies on the latter). */
 START_TEST(test_one_normalisation)
 {
-    static const char *const values[] = {"  Jane \t  DOE ", "Jane.Doe@Example.COM",
-                                         "+1 (415) 555-0132", "gb82 west 1234",
-                                         "2001:DB8::7", "15 March 1985", "AbC d\v e", ""};
+    static const char *const values[] = {
+        "  Jane \t  DOE ", "Jane.Doe@Example.COM", "+1 (415) 555-0132", "gb82 west 1234",
+        "2001:DB8::7",     "15 March 1985",        "AbC d\v e",         ""};
     struct cm_buf a;
     char b[64];
 

@@ -30,10 +30,8 @@ static const struct {
     {"GET /v1/models HTTP/1.0\r\n\r\n", 0, 0, 1},
     {"\r\nGET / HTTP/1.1\r\n" H "\r\n", 0, 0, 1},
     {"GET / HTTP/1.1\n" H "\n", 0, 0, 1},
-    {"POST /x HTTP/1.1\r\n" H "Content-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n" H "\r\n", 0, 0,
-     2},
-    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0, 0,
-     1},
+    {"POST /x HTTP/1.1\r\n" H "Content-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\n" H "\r\n", 0, 0, 2},
+    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0, 0, 1},
     {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: Chunked\r\n\r\na;ext=1\r\n0123456789\r\n"
      "0\r\nX-Trailer: y\r\n\r\n",
      0, 0, 1},
@@ -41,14 +39,12 @@ static const struct {
     {"POST /x HTTP/1.1\r\n" H "Content-Length:  7 \r\n\r\n1234567", 0, 0, 1},
     /* framing attacks */
     {"POST /x HTTP/1.1\r\n" H "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400, 0, 0},
-    {"POST /x HTTP/1.1\r\n" H "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400, 0,
+    {"POST /x HTTP/1.1\r\n" H "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", 400, 0, 0},
+    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400, 0,
      0},
-    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400,
-     0, 0},
-    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400,
-     0, 0},
-    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400, 0,
+    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400, 0,
      0},
+    {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 400, 0, 0},
     {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: gzip, chunked\r\n\r\n", 501, 0, 0},
     {"POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, 0, 0},
     {"POST /x HTTP/1.1\r\n" H "Content-Length: +5\r\n\r\nhello", 400, 0, 0},
@@ -74,8 +70,7 @@ static const struct {
      414, 0, 0},
     {"GET / HTTP/1.1\r\n" H "A: 1\r\nB: 1\r\nC: 1\r\nD: 1\r\nE: 1\r\nF: 1\r\nG: 1\r\nI: 1\r\n\r\n",
      431, 0, 0},
-    {"GET / HTTP/1.1\r\n" H
-     "X-Long: "
+    {"GET / HTTP/1.1\r\n" H "X-Long: "
      "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567"
      "8901234567890123456789012345678901234567890123456789\r\n\r\n",
      431, 0, 0},
@@ -84,8 +79,8 @@ static const struct {
      "0123456789012345678901234567890123456789012345678901234567890123",
      0, 0, 1},
     {"POST /x HTTP/1.1\r\n" H "Content-Length: 65\r\n\r\n", 413, 0, 0},
-    {"GET / HTTP/1.1\r\n" H "\r\nPOST /x HTTP/1.1\r\n" H "Content-Length: 99999\r\n\r\n", 413,
-     1, 0},
+    {"GET / HTTP/1.1\r\n" H "\r\nPOST /x HTTP/1.1\r\n" H "Content-Length: 99999\r\n\r\n", 413, 1,
+     0},
     {"POST /x HTTP/1.1\r\n" H "Transfer-Encoding: chunked\r\n\r\n28\r\n"
      "0123456789012345678901234567890123456789\r\n18\r\n012345678901234567890123\r\n0\r\n\r\n",
      0, 0, 1},
