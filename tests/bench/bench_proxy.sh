@@ -68,13 +68,14 @@ upstream = http://127.0.0.1:$stub_port
 policy = $repo/deploy/policies/default.json
 instance = bench
 bootstrap_file = $work/kafka.bootstrap
+spool_dir = $work/spool
 log_level = warn
 workers = 1
 admin_listen =
 CONF
 taskset -c 0 "$bin/steward" -c "$work/steward.conf" 2>"$work/steward.log" &
 sc_pid=$!; pids+=("$sc_pid")
-wait_port "$sc_port"
+wait_port "$sc_port" || { cat "$work/steward.log" >&2; exit 1; }
 
 # run NAME PORT PID C: one wrk run; prints "rps p50_us p99_us cpu_us_per_req"
 run() {
