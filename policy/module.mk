@@ -3,7 +3,7 @@
 # load and evaluation, JSON body inspection and rewriting; tools
 # steward-policy and steward-pii.
 POLICY_SRCS := policy/pii/pii_scan.c policy/pii/pii_redact.c policy/pii/pii_detect.c policy/pol_policy.c \
-               policy/pol_body.c policy/pol_doc.c policy/pol_compile.c policy/pol_explain.c \
+               policy/pol_body.c policy/pol_json.c policy/pol_doc.c policy/pol_compile.c policy/pol_explain.c \
                policy/pol_scan.c policy/pol_keys.c policy/pol_cases.c
 # the recognizers, redaction operators and streaming redactor (issue 3)
 POLICY_SRCS += policy/pii/pii_rec_num.c policy/pii/pii_rec_text.c policy/pii/pii_stream.c

@@ -4,18 +4,18 @@
  * the fields inspected per route).
  *
  * Three passes over the bytes, all linear: a depth pre-check (strings
- * skipped) so a deep body fails with CM_ELIMIT before any recursion; jansson
- * for strict validation (syntax, UTF-8, top level an object; duplicate keys
- * are legal JSON and allowed; the top-level "model" and "stream" come from
- * its tree, last duplicate wins as in jansson); then jsmn, which gives byte
- * offsets.  A walk over the jsmn tokens follows the API shape as a small
- * state machine (ROOT -> messages -> message -> content -> part -> text, ...),
- * skipping every other subtree by token offsets, builds the RFC 6901
- * pointer of each inspected string, decodes it (all escapes, surrogate
- * pairs) into the arena and runs pol_pii_detect() over the decoded text.
- * Only strings with spans are kept.  Rewrite replaces those whole string
- * tokens (quotes included) by the re-encoded redacted text and copies every
- * other byte.
+ * skipped) so a deep body fails with CM_ELIMIT before any recursion;
+ * pol_json for strict validation (syntax, UTF-8, top level an object; what
+ * jansson accepts, without building a tree; duplicate keys are legal JSON
+ * and allowed), which also counts the tokens; then jsmn, which gives byte
+ * offsets.  The top-level "model", "stream" and "usage" are read from the
+ * tokens (the last of duplicate keys wins, as in a JSON parser's tree).  A walk over the jsmn
+ * tokens follows the API shape as a small state machine (ROOT -> messages -> message -> content ->
+ * part -> text, ...), skipping every other subtree by token offsets, builds the RFC 6901 pointer of
+ * each inspected string, decodes it (all escapes, surrogate pairs) into the arena and runs
+ * pol_pii_detect() over the decoded text. Only strings with spans are kept.  Rewrite replaces those
+ * whole string tokens (quotes included) by the re-encoded redacted text and copies every other
+ * byte.
  *
  * The struct pol_body borrows the body bytes: they must stay valid and
  * unchanged until the last call on it (pol_body_rewrite splices them).
@@ -26,10 +26,12 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/crypto.h>
+
+#include "policy/pol_json.h"
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -598,6 +600,71 @@ walk(struct walk *w, int i, enum st st, int *next)
 /* ------------------------------------------------------------ parse */
 
 /* Fails with CM_ELIMIT at the first bracket nested deeper than max. */
+/* A usage count: a non-negative number below 1e15, else -1. */
+static long long
+token_count(const struct walk *w, const jsmntok_t *t)
+{
+    char num[64];
+    size_t n = (size_t)(t->end - t->start);
+    double v;
+
+    if (t->type != JSMN_PRIMITIVE || n >= sizeof(num) ||
+        !(w->buf[t->start] == '-' || (w->buf[t->start] >= '0' && w->buf[t->start] <= '9')))
+        return -1;
+    memcpy(num, w->buf + t->start, n);
+    num[n] = '\0';
+    v = strtod(num, NULL);
+    return v >= 0 && v < 1e15 ? (long long)v : -1;
+}
+
+/* The top-level "model" (a string), "stream" (true) and "usage" (the
+ * prompt and completion token counts of an answer), from the tokens; the
+ * last of duplicate keys wins. */
+static void
+top_fields(struct walk *w, struct pol_body *b)
+{
+    int j = 1;
+
+    for (int k = 0; k < w->tok[0].size && j < w->ntok; k++) {
+        const jsmntok_t *key = &w->tok[j], *val = &w->tok[j + 1];
+        size_t rawn = (size_t)(key->end - key->start);
+        char *dec = cm_arena_alloc(w->arena, rawn + 1);
+        size_t n = json_unescape(w->buf + key->start, rawn, dec);
+
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(dec, lit, n) == 0)
+        if (IS("model")) {
+            b->model = NULL;
+            if (val->type == JSMN_STRING) {
+                size_t vn = (size_t)(val->end - val->start);
+                char *m = cm_arena_alloc(w->arena, vn + 1);
+
+                m[json_unescape(w->buf + val->start, vn, m)] = '\0';
+                b->model = m; /* up to a \u0000, as C strings go */
+            }
+        } else if (IS("stream")) {
+            b->stream = val->type == JSMN_PRIMITIVE && w->buf[val->start] == 't';
+        } else if (IS("usage")) {
+            int u = j + 2;
+
+            b->prompt_tokens = b->completion_tokens = -1;
+            for (int q = 0; val->type == JSMN_OBJECT && q < val->size && u < w->ntok; q++) {
+                const jsmntok_t *uk = &w->tok[u];
+                size_t un = (size_t)(uk->end - uk->start);
+                char *udec = cm_arena_alloc(w->arena, un + 1);
+                size_t ul = json_unescape(w->buf + uk->start, un, udec);
+
+                if (ul == 13 && memcmp(udec, "prompt_tokens", 13) == 0)
+                    b->prompt_tokens = token_count(w, &w->tok[u + 1]);
+                else if (ul == 17 && memcmp(udec, "completion_tokens", 17) == 0)
+                    b->completion_tokens = token_count(w, &w->tok[u + 1]);
+                u = skip_tok(w, u + 1);
+            }
+        }
+#undef IS
+        j = skip_tok(w, j + 1);
+    }
+}
+
 static int
 check_depth(const char *buf, size_t len, size_t max, enum pol_dir dir, struct cm_err *err)
 {
@@ -626,22 +693,6 @@ check_depth(const char *buf, size_t len, size_t max, enum pol_dir dir, struct cm
     return CM_OK;
 }
 
-static const char *
-jansson_what(const json_error_t *je)
-{
-    switch (json_error_code(je)) {
-    case json_error_invalid_utf8: return "invalid UTF-8";
-    case json_error_premature_end_of_input: return "unexpected end of input";
-    case json_error_end_of_input_expected: return "data after the JSON value";
-    case json_error_invalid_syntax: return "invalid JSON syntax";
-    case json_error_null_character: return "NUL character";
-    case json_error_numeric_overflow: return "number out of range";
-    case json_error_stack_overflow: return "nested too deeply";
-    case json_error_wrong_type: return "top level is not an object";
-    default: return "invalid JSON";
-    }
-}
-
 int
 pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, const char *buf,
                size_t len, const struct pol_body_limits *lim, const struct pol_set *ps,
@@ -651,8 +702,8 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
     struct walk w = {
         .arena = arena, .buf = buf, .len = len, .route = route, .dir = dir, .err = err};
     struct pol_body *b;
-    json_error_t je;
-    json_t *root, *j;
+    enum pol_json_error verr;
+    size_t ntok_valid = 0, at = 0;
     jsmn_parser jp;
     jsmntok_t *tok;
     int ntok, next, rc;
@@ -662,45 +713,30 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
         return cm_err_set(err, CM_ELIMIT, "%s: too large to inspect", dir_label(dir));
     if ((rc = check_depth(buf, len, max_depth, dir, err)) != CM_OK)
         return rc;
-    root = json_loadb(buf, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
-    if (root == NULL)
-        return cm_err_set(err, CM_EINPUT, "%s:%d:%d: %s", dir_label(dir), je.line, je.column,
-                          jansson_what(&je));
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return cm_err_set(err, CM_EINPUT, "%s:1:1: top level is not an object", dir_label(dir));
+    verr = pol_json_validate(buf, len, &ntok_valid, &at);
+    if (verr != POL_JSON_OK) {
+        int line, col;
+
+        linecol(buf, at, &line, &col);
+        return cm_err_set(err, CM_EINPUT, "%s:%d:%d: %s", dir_label(dir), line, col,
+                          pol_json_error_text(verr));
     }
-
-    b = cm_arena_calloc(arena, sizeof(*b));
-    b->buf = buf;
-    b->len = len;
-    if ((j = json_object_get(root, "model")) != NULL && json_is_string(j))
-        b->model = cm_arena_strndup(arena, json_string_value(j), strlen(json_string_value(j)));
-    b->stream = json_is_true(json_object_get(root, "stream"));
-    b->prompt_tokens = b->completion_tokens = -1;
-    if ((j = json_object_get(root, "usage")) != NULL && json_is_object(j)) {
-        json_t *pt = json_object_get(j, "prompt_tokens");
-        json_t *ct = json_object_get(j, "completion_tokens");
-
-        /* Integers decode as reals (JSON_DECODE_INT_AS_REAL). */
-        if (json_is_number(pt) && json_number_value(pt) >= 0 && json_number_value(pt) < 1e15)
-            b->prompt_tokens = (long long)json_number_value(pt);
-        if (json_is_number(ct) && json_number_value(ct) >= 0 && json_number_value(ct) < 1e15)
-            b->completion_tokens = (long long)json_number_value(ct);
-    }
-    json_decref(root);
-
-    jsmn_init(&jp);
-    ntok = jsmn_parse(&jp, buf, len, NULL, 0);
-    if (ntok < 1)
-        return cm_err_set(err, CM_EINPUT, "%s: cannot tokenize", dir_label(dir));
+    if (ntok_valid > INT_MAX)
+        return cm_err_set(err, CM_ELIMIT, "%s: too many tokens to inspect", dir_label(dir));
+    ntok = (int)ntok_valid;
     tok = cm_arena_alloc(arena, (size_t)ntok * sizeof(*tok));
     jsmn_init(&jp);
     if (jsmn_parse(&jp, buf, len, tok, (unsigned)ntok) != ntok || tok[0].type != JSMN_OBJECT)
         return cm_err_set(err, CM_EINPUT, "%s: cannot tokenize", dir_label(dir));
 
+    b = cm_arena_calloc(arena, sizeof(*b));
+    b->buf = buf;
+    b->len = len;
+    b->prompt_tokens = b->completion_tokens = -1;
     w.tok = tok;
     w.ntok = ntok;
+    top_fields(&w, b);
+
     w.b = b;
     w.model = lim->model;
     w.texts_only = lim->texts_only;

@@ -274,6 +274,18 @@ static const struct err_case errs[] = {
     {POL_ROUTE_CHAT, "\"jane@example.com\"", CM_EINPUT, "request body:"},
     {POL_ROUTE_CHAT, "", CM_EINPUT, "request body:"},
     {POL_ROUTE_CHAT, "{} {}", CM_EINPUT, "data after the JSON value"},
+    {POL_ROUTE_CHAT, "{\"n\": 01}", CM_EINPUT, "request body:1:8: invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"n\": 1.}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"n\": 1e999}", CM_EINPUT, "request body:1:7: number out of range"},
+    {POL_ROUTE_CHAT, "{\"a\": \"\\udc00\"}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\": \"\\ud800x\"}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\": \"\xc0\xaf\"}", CM_EINPUT, "invalid UTF-8"},
+    {POL_ROUTE_CHAT, "{\"a\": \"\xed\xa0\x80\"}", CM_EINPUT, "invalid UTF-8"},
+    {POL_ROUTE_CHAT, "{\"a\": \"tab\there\"}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\": tru}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\": [1, 2,]}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\": [1, 2", CM_EINPUT, "unexpected end of input"},
+    {POL_ROUTE_CHAT, "\n\n  {\"a\": x}", CM_EINPUT, "request body:3:9: invalid JSON syntax"},
     {POL_ROUTE_CHAT, "{\"messages\": \"jane@example.com\"}", CM_EINPUT,
      "/messages: expected an array"},
     {POL_ROUTE_CHAT, "{\"messages\": [\"jane@example.com\"]}", CM_EINPUT,
@@ -476,6 +488,30 @@ START_TEST(test_usage)
     pol_body_usage(b, &pt, &ct);
     ck_assert_int_eq(pt, -1);
     ck_assert_int_eq(ct, -1);
+    /* Read from the tokens: escaped keys, reals, nested noise; the last of
+     * duplicate keys wins, as in a parser's tree. */
+    b = parse_ok(POL_ROUTE_CHAT, POL_DIR_RESPONSE,
+                 "{\"usage\":{\"prompt_tokens\":1},\"u\":{\"usage\":{\"prompt_tokens\":99}},"
+                 "\"us\\u0061ge\":{\"x\":[{\"prompt_tokens\":5}],\"prompt_tokens\":2.0e1,"
+                 "\"completion_tokens\":7,\"completion_tokens\":8}}");
+    pol_body_usage(b, &pt, &ct);
+    ck_assert_int_eq(pt, 20);
+    ck_assert_int_eq(ct, 8);
+}
+END_TEST
+
+START_TEST(test_top_fields_last_wins)
+{
+    struct pol_body *b =
+        parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST,
+                 "{\"model\":\"a\",\"stream\":true,\"messages\":[{\"model\":\"x\"}],"
+                 "\"m\\u006fdel\":\"gpt-\\u00e9\",\"stream\":false}");
+
+    ck_assert_str_eq(pol_body_model(b), "gpt-\xc3\xa9");
+    ck_assert(!pol_body_stream(b));
+    b = parse_ok(POL_ROUTE_CHAT, POL_DIR_REQUEST, "{\"model\":\"a\",\"model\":5,\"stream\":true}");
+    ck_assert_ptr_null(pol_body_model(b));
+    ck_assert(pol_body_stream(b));
 }
 END_TEST
 
@@ -551,6 +587,7 @@ body_suite(void)
     tcase_add_test(tc, test_prefixes);
     tcase_add_test(tc, test_route_names);
     tcase_add_test(tc, test_usage);
+    tcase_add_test(tc, test_top_fields_last_wins);
     tcase_add_test(tc, test_texts_and_splice);
     tcase_add_test(tc, test_tool_calls);
     suite_add_tcase(s, tc);
