@@ -88,13 +88,16 @@ run() {
     python3 - "$out" "$reqs" "$t0" "$t1" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 out, reqs, t0, t1, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-def us(s):
-    m = re.match(r"([\d.]+)(us|ms|s)", s)
-    v = float(m.group(1))
-    return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+def us(pct):
+    # wrk prints 812.00us, 1.20ms, 2.00s or 1.50m; no line when nothing came back
+    m = re.search(pct + r"\s+([\d.]+)(us|ms|s|m)\b", out)
+    if m is None:
+        sys.stderr.write("bench: no %s latency in wrk's output:\n%s\n" % (pct, out))
+        return float("nan")
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6, "m": 6e7}[m.group(2)]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-p50 = us(re.search(r"50%\s+(\S+)", out).group(1))
-p99 = us(re.search(r"99%\s+(\S+)", out).group(1))
+p50 = us("50%")
+p99 = us("99%")
 errs = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
 cpu = (t1 - t0) / hz * 1e6 / max(reqs, 1)
 print("%.0f %.0f %.0f %.1f %s" % (rps, p50, p99, cpu, errs.group(1) if errs else "0"))
