@@ -90,6 +90,7 @@ enum st {
     S_TCALLS, /* tool_calls: array of tool-call objects */
     S_TCALL,  /* a tool call: its "function" */
     S_TFUNC,  /* the function: its JSON-string "arguments" (S_TEXT) */
+    S_ANY,    /* generic mode (POL_ROUTE_OTHER): every string inside, any depth */
 };
 
 struct walk {
@@ -286,9 +287,11 @@ child_key(const struct walk *w, enum st st, const char *key, size_t n)
             if (!req && (KEY("delta") || KEY("content_block")))
                 return S_PART; /* SSE content_block_delta / _start */
             break;
+        case POL_ROUTE_OTHER: return S_ANY; /* generic mode: everything */
         default: break;
         }
         return S_SKIP;
+    case S_ANY: return S_ANY;
     case S_MSG:
         if (KEY("content"))
             return S_CONTENT;
@@ -338,6 +341,7 @@ child_idx(enum st st)
     case S_TCALLS: return S_TCALL;
     case S_ITEMS:
     case S_OUTPUT: return S_MSG;
+    case S_ANY: return S_ANY;
     default: return S_SKIP;
     }
 }
@@ -521,6 +525,19 @@ walk(struct walk *w, int i, enum st st, int *next)
     switch (st) {
     case S_SKIP: *next = skip_tok(w, i); return CM_OK;
     case S_ROOT: return walk_object(w, i, st, next);
+    case S_ANY:
+        /* Generic mode: every string value is text; keys, numbers, true,
+         * false and null are not inspected. */
+        if (t->type == JSMN_OBJECT)
+            return walk_object(w, i, st, next);
+        if (t->type == JSMN_ARRAY)
+            return walk_array(w, i, st, next);
+        if (t->type != JSMN_STRING) {
+            *next = i + 1;
+            return CM_OK;
+        }
+        *next = i + 1;
+        return inspect(w, i);
     case S_PTYPE:
         if (t->type == JSMN_STRING)
             w->b->modalities |= part_modality(w->buf + t->start, (size_t)(t->end - t->start));

@@ -13,7 +13,7 @@
 
 #define OFF(f) offsetof(struct sc_options, f)
 
-static const char *const unknown_path_choices[] = {"deny", "pass", NULL};
+static const char *const unknown_path_choices[] = {"deny", "pass", "inspect", NULL};
 static const char *const client_auth_choices[] = {"none", "optional", "required", NULL};
 static const char *const log_level_choices[] = {"err", "warn", "info", "debug", NULL};
 /* Same order as enum aud_durability, enum aud_spool_fsync, enum sc_spool_full. */
@@ -94,8 +94,10 @@ static const struct cm_opt sc_opts[] = {
     {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RESTART, OFF(upstream_timeout_us),
      "Idle time allowed while waiting for the model server (504 beyond).", NULL, 1, 3600000},
     {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RELOAD, OFF(unknown_path),
-     "What happens to paths steward does not know: deny (404) or pass (forwarded "
-     "uninspected, recorded).",
+     "What happens to paths steward does not know (model servers other than the OpenAI and "
+     "Anthropic shapes): deny (404); pass (forwarded uninspected, recorded); inspect (generic "
+     "JSON mode: a POST's JSON body and its JSON answer are inspected and redacted in every "
+     "string value, as route other; other methods pass only without a body).",
      unknown_path_choices},
     {"log_level", CM_OPT_ENUM, "info", CM_OPT_RELOAD, OFF(log_level), "err, warn, info or debug.",
      log_level_choices},

@@ -21,8 +21,9 @@
 #include "common/cm_status.h"
 
 enum sc_unknown_path {
-    SC_UNKNOWN_PATH_DENY, /* 404 with a JSON error, recorded */
-    SC_UNKNOWN_PATH_PASS, /* forwarded uninspected, recorded as route "other" */
+    SC_UNKNOWN_PATH_DENY,    /* 404 with a JSON error, recorded */
+    SC_UNKNOWN_PATH_PASS,    /* forwarded uninspected, recorded as route "other" */
+    SC_UNKNOWN_PATH_INSPECT, /* POST JSON bodies inspected in generic mode (every string) */
 };
 
 /* What happens to an exchange whose lineage record cannot be kept. */

@@ -2005,6 +2005,17 @@ proxy_handle(struct evhttp_request *req, void *arg)
                     "steward does not serve this path (unknown_path = deny)", false);
             return;
         }
+        if (ex->conf->opts.unknown_path == SC_UNKNOWN_PATH_INSPECT && cmd != EVHTTP_REQ_POST &&
+            evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
+            /* Generic mode inspects POST bodies; a body never passes
+             * uninspected. */
+            ex_fail(ex, SC_OUT_BAD_METHOD, 0, "method_not_allowed",
+                    "only POST bodies are inspected on this path (unknown_path = inspect)", false);
+            return;
+        }
+    }
+    if (ex->route == POL_ROUTE_OTHER &&
+        !(ex->conf->opts.unknown_path == SC_UNKNOWN_PATH_INSPECT && cmd == EVHTTP_REQ_POST)) {
         ex->kind = EX_OTHER;
         {
             /* Uninspected, but the caller rules still apply (route "other",

@@ -240,6 +240,46 @@ class PipelineTest(unittest.TestCase):
         self.assertIn(["response", "EMAIL", "1", "redact"], f)
         sc.stop()
 
+    def test_generic_json_mode_for_other_model_servers(self):
+        # unknown_path = inspect: a TGI-style POST /generate is inspected in
+        # every string, at any depth, both ways; keys and numbers are not.
+        path = os.path.join(self.st.dir, "generic.json")
+        with open(os.path.join(harness.REPO, "deploy/policies/default.json")) as f:
+            pol = json.load(f)
+        pol["id"] = "it-generic"
+        pol["request"].pop("EMAIL", None)  # reaches the model, never comes back
+        pol["response"]["EMAIL"] = "redact"
+        with open(path, "w") as f:
+            json.dump(pol, f)
+        sc = self.st.sidecar(policy=path, options={"unknown_path": "inspect"}).start()
+        raw = ('{"inputs": "Mail jane.doe@example.com", "parameters": {"max_new_tokens": 20, '
+               '"stop": ["call +1 415-555-0132"], "jane@example.com": 5}}')
+        r = request(sc.url, "POST", "/generate", raw)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.decision, "redact")
+        seen = self.st.model_received(r.record)[0]["body"]
+        self.assertIn("jane.doe@example.com", seen)  # EMAIL allowed in requests here
+        self.assertNotIn("415-555", seen)             # the phone in a nested array is masked
+        self.assertIn('"max_new_tokens": 20', seen)   # numbers untouched
+        self.assertIn('"jane@example.com": 5', seen)  # keys are not inspected
+        answer = r.json()["generated_text"]
+        self.assertNotIn("jane.doe@example.com", answer)
+        self.assertIn("<EMAIL>", answer)
+        row = self.st.record_row(r.record)
+        self.assertEqual(row[4], "other")
+        f = self.st.findings(r.record)
+        self.assertIn(["request", "PHONE", "1", "mask"], f)
+        self.assertIn(["response", "EMAIL", "1", "redact"], f)
+        # A body on another method never passes uninspected; a bodiless GET
+        # passes (recorded); a non-JSON answer is refused.
+        r = request(sc.url, "PUT", "/generate", raw)
+        self.assertEqual(r.status, 405, r.body)
+        r = request(sc.url, "GET", "/health")
+        self.assertEqual(r.status, 200, r.body)
+        r = request(sc.url, "POST", "/generate", "inputs=plain", {"Content-Type": "text/plain"})
+        self.assertEqual(r.status, 415, r.body)
+        sc.stop()
+
     def test_curl_client_and_one_record_per_request(self):
         ids = []
         for i in range(5):

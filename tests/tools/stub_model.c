@@ -1055,6 +1055,35 @@ handle_models(struct evhttp_request *req)
                          "steward"));
 }
 
+/* POST /generate, the shape of Hugging Face TGI: {"inputs": "..."} in,
+ * {"generated_text": "You said: ..."} out (for steward's generic JSON mode). */
+static void
+handle_generate(struct evhttp_request *req, const char *body, size_t len)
+{
+    json_error_t je;
+    json_t *in = json_loadb(body, len, 0, &je);
+    const char *inputs = json_string_value(json_object_get(in, "inputs"));
+    char *text;
+
+    if (inputs == NULL) {
+        json_decref(in);
+        reply_error(req, 422, "inputs must be a string", "invalid_request");
+        return;
+    }
+    text = malloc(strlen(inputs) + 11);
+    if (text == NULL) {
+        json_decref(in);
+        reply_error(req, 500, "out of memory", NULL);
+        return;
+    }
+    sprintf(text, "You said: %s", inputs);
+    reply_json(req, 200,
+               json_pack("{s:s, s:{s:s, s:i}}", "generated_text", text, "details", "finish_reason",
+                         "length", "generated_tokens", 3));
+    free(text);
+    json_decref(in);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -1104,6 +1133,11 @@ on_request(struct evhttp_request *req, void *arg)
             reply_error(req, 405, "use GET", "method_not_allowed");
         else
             handle_models(req);
+    } else if (strcmp(path, "/generate") == 0) {
+        if (cmd != EVHTTP_REQ_POST)
+            reply_error(req, 405, "use POST", "method_not_allowed");
+        else
+            handle_generate(req, body, len);
     } else if (strcmp(path, "/health") == 0) {
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
     } else {
