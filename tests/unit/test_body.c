@@ -201,7 +201,12 @@ static const struct shape_case shapes[] = {
      "{\"input\":[\"a@example.com\",\"none\",\"b@example.com\"]}", "/input/0 /input/2"},
     {POL_ROUTE_EMBEDDING, POL_DIR_RESPONSE,
      "{\"object\":\"a@example.com\",\"data\":[{\"embedding\":[0.1,0.2]}]}", ""},
-    {POL_ROUTE_OTHER, POL_DIR_REQUEST, "{\"messages\":[{\"content\":\"a@example.com\"}]}", ""},
+    /* generic mode: every string value at any depth, never keys */
+    {POL_ROUTE_OTHER, POL_DIR_REQUEST, "{\"messages\":[{\"content\":\"a@example.com\"}]}",
+     "/messages/0/content"},
+    {POL_ROUTE_OTHER, POL_DIR_RESPONSE,
+     "{\"b@example.com\":1,\"x\":[[\"c@example.com\",2,null],{\"y\":\"d@example.com\"}]}",
+     "/x/0/0 /x/1/y"},
     /* duplicate keys are legal JSON: both copies are inspected */
     {POL_ROUTE_COMPLETION, POL_DIR_REQUEST,
      "{\"prompt\":\"a@example.com\",\"prompt\":\"b@example.com\"}", "/prompt /prompt"},
