@@ -583,6 +583,12 @@ def soak(st, a, secs, outage, reload_every, warmup, pols, policy_path, base):
                 "min_kb": min(allv), "median_kb": statistics.median(allv), "max_kb": max(allv),
                 "idle_start_kb": base_sample.get(key), "idle_end_kb": final.get(key)}
     mem = {"sidecar": growth("sc_rss_kb"), "loader": growth("ld_rss_kb")} if tr else {}
+    # Not a criterion, a figure: the RSS trend per 1000 requests in the
+    # steady stretches before and after the outage (the outage's own step,
+    # spool and librdkafka buffers, left out).
+    for who, key in (("sidecar", "sc_rss_kb"), ("loader", "ld_rss_kb")):
+        if who in mem:
+            mem[who]["kb_per_1k_requests"] = trend(samples, key, warmup, kafka_down, kafka_up)
 
     def fds(key):
         allv = [s[key] for s in samples if key in s]
@@ -674,6 +680,28 @@ def soak(st, a, secs, outage, reload_every, warmup, pols, policy_path, base):
     return 0 if not problems else 1
 
 
+def slope(points):
+    """Least-squares slope of [(x, y)], or None."""
+    if len(points) < 3:
+        return None
+    mx = statistics.mean(x for x, _ in points)
+    my = statistics.mean(y for _, y in points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / den if den else None
+
+
+def trend(samples, key, warmup, down, up):
+    """RSS KiB per 1000 requests before and after the outage."""
+    out = {}
+    for name, lo, hi in (("before_outage", warmup, down if down is not None else 1e9),
+                         ("after_outage", (up or 0) + 30, 1e9)):
+        pts = [(s["requests"] / 1000.0, s[key]) for s in samples
+               if s["phase"] == "traffic" and lo <= s["t"] < hi and key in s]
+        v = slope(pts)
+        out[name] = round(v, 1) if v is not None else None
+    return out
+
+
 def mib(kb):
     return "%.1f" % (kb / 1024.0) if kb is not None else "-"
 
@@ -699,18 +727,20 @@ def render(r):
              % (r["requests"]["total"], r["requests"]["per_second"],
                 r["latency_all_ms"]["p50"], r["latency_all_ms"]["p99"]))
     L.append("| process | RSS idle before MiB | first-third median | last-third median | "
-             "growth (limit) | min / median / max | idle after | fds before / max / after |")
-    L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+             "growth (limit) | min / median / max | idle after | trend KiB/1k req before / "
+             "after outage | fds before / max / after |")
+    L.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for who in ("sidecar", "loader"):
         g, f = r["memory"].get(who), r["fds"][who]
         if not g:
             continue
-        L.append("| %s | %s | %s | %s | %+.1f (%s) | %s / %s / %s | %s | %d / %d / %d |"
+        tk = g.get("kb_per_1k_requests", {})
+        L.append("| %s | %s | %s | %s | %+.1f (%s) | %s / %s / %s | %s | %s / %s | %d / %d / %d |"
                  % (who, mib(g["idle_start_kb"]), mib(g["first_third_median_kb"]),
                     mib(g["last_third_median_kb"]), g["growth_kb"] / 1024.0,
                     mib(g["limit_kb"]), mib(g["min_kb"]), mib(g["median_kb"]),
-                    mib(g["max_kb"]), mib(g["idle_end_kb"]), f["idle_start"], f["max"],
-                    f["idle_end"]))
+                    mib(g["max_kb"]), mib(g["idle_end_kb"]), tk.get("before_outage", "-"),
+                    tk.get("after_outage", "-"), f["idle_start"], f["max"], f["idle_end"]))
     rec = r["records"]
     lm = r["lineage_metrics_end"]
     L.append("")
