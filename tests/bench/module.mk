@@ -41,3 +41,13 @@ bench-loader: programs
 
 BENCHES += bench-loader
 .PHONY: bench-loader
+
+# ---- soak: SOAK_SECONDS (default 600) of mixed traffic through the local
+# stack with policy reloads and a Kafka outage in the middle; checks that
+# nothing is lost, verify is clean, memory and fds stay flat
+# (tests/bench/soak.py; report in .run/soak/).  Not part of `make bench`.
+SOAK_SECONDS ?= 600
+soak: programs
+	$(Q)STEWARD_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) python3 tests/bench/soak.py
+
+.PHONY: soak

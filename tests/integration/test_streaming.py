@@ -9,6 +9,8 @@ server that dies mid-answer leaves the client a visibly truncated stream."""
 import http.client
 import json
 import os
+import re
+import socket
 import subprocess
 import time
 import unittest
@@ -186,8 +188,6 @@ class StreamingTest(unittest.TestCase):
         # Not streamed: the client hangs up while the model server is still
         # thinking; the upstream request is cancelled and the record says
         # client_gone (under ASan this also proves the request is freed).
-        import re
-        import socket
         sc = self.st.sidecar(options={"forward_headers": STUB_HEADERS}).start()
         body = json.dumps({"model": "local-llama",
                            "messages": [{"role": "user", "content": "slow one"}]}).encode()
@@ -229,6 +229,37 @@ class StreamingTest(unittest.TestCase):
         self.assertIn("outcome=upstream_error", [l for l in sc.log_text().splitlines()
                                                  if "exchange record=" + rec in l][0])
         self.assertEqual(sc.stop(), 0)
+
+    def test_client_leaving_mid_stream(self):
+        # The client reads the headers and the first event of a slow stream,
+        # then goes away: each exchange ends as client_gone (499) with its
+        # record, and nothing of it stays behind (under ASan the leak checker
+        # writes to the log at stop; make soak found the client's request
+        # leaked here, about 3 KB each).
+        sc = self.st.sidecar().start()
+        body = json.dumps({"model": "local-llama", "stream": True,
+                           "messages": [{"role": "user", "content": "mail jane.doe@example.com"}]})
+        recs = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", sc.port), timeout=10 * harness.SCALE)
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\n"
+                      b"Content-Type: application/json\r\nX-Stub-Delay-Ms: 100\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body.encode()))
+            buf = b""
+            while b"data:" not in buf.partition(b"\r\n\r\n")[2]:
+                c = s.recv(4096)
+                if not c:
+                    break
+                buf += c
+            s.close()
+            m = re.search(rb"(?im)^x-steward-record:\s*(\S+)", buf)
+            self.assertIsNotNone(m, buf[:500])
+            recs.append(m.group(1).decode())
+        for rec in recs:
+            row = self.st.record_row(rec)
+            self.assertEqual((row[2], row[3]), ("client_gone", "499"))
+        self.assertEqual(sc.stop(), 0)
+        self.assertNotIn("LeakSanitizer", sc.log_text())
 
 
 if __name__ == "__main__":
