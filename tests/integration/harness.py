@@ -413,3 +413,22 @@ class Loader(Proc):
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def wait_assigned(self, timeout=30, env=None):
+        """Waits until the loader has its partitions.  The embedded Kafka
+        (librdkafka's mock cluster) has been seen, on a heavily loaded
+        machine, never to complete a consumer group's join (no assignment
+        in 90 s, no error); a real cluster does.  Such a loader is stopped
+        and started once more, said in the log."""
+        def assigned():
+            return "partitions_assigned" in open(self.log, encoding="utf-8",
+                                                 errors="replace").read()
+        try:
+            wait_until(assigned, timeout, "the loader's partitions")
+        except AssertionError:
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write("harness: no partitions after %ds: restarting the loader\n" % timeout)
+            self.stop()
+            self.start(env)
+            wait_until(assigned, timeout, "the loader's partitions (after a restart)")
+        return self

@@ -338,7 +338,8 @@ class LineageTest(unittest.TestCase):
 
     def loader_crash(self, point):
         sc = self.sidecar("sync")
-        ld = self.loader(env={"STEWARD_LOADER_TEST_CRASH": "%s:2" % point})
+        crash = {"STEWARD_LOADER_TEST_CRASH": "%s:2" % point}
+        ld = self.loader(env=crash).wait_assigned(env=crash)
         load = Load(sc.url).start()
         wait_until(lambda: not ld.alive(), 30, "the loader's crash %s commit" % point)
         self.assertEqual(ld.proc.returncode, -signal.SIGKILL)
@@ -511,7 +512,7 @@ class LineageTest(unittest.TestCase):
         # seen to hold the second group's later fetches until the first
         # group left, on a loaded machine).
         self.assertEqual(first.stop(), 0)
-        again = self.loader(group="again." + self.topic)
+        again = self.loader(group="again." + self.topic).wait_assigned()
         wait_until(lambda: sum(int(x) for x in re.findall(
             r"loader_stats .*? duplicates=(\d+)", again.log_text())[-1:]) >= msgs,
             60, "the second group to read the whole topic")
