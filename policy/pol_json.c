@@ -92,9 +92,10 @@ utf8_len(const unsigned char *b, size_t n, size_t p)
     return len;
 }
 
-/* The string whose opening quote is at *p; *p ends past its closing quote. */
+/* The string whose opening quote is at *p; *p ends past its closing quote.
+ * An object key may not hold \u0000 (jansson's rule: keys are C strings). */
 static enum pol_json_error
-string(const char *b, size_t n, size_t *p)
+string(const char *b, size_t n, size_t *p, bool key)
 {
     const unsigned char *u = (const unsigned char *)b;
     size_t k = *p + 1;
@@ -151,8 +152,8 @@ string(const char *b, size_t n, size_t *p)
                 *p = k;
                 return e;
             }
-            if (cu >= 0xDC00 && cu <= 0xDFFF) {
-                *p = k; /* a low surrogate without its high one */
+            if ((cu >= 0xDC00 && cu <= 0xDFFF) || (cu == 0 && key)) {
+                *p = k; /* a low surrogate without its high one, a NUL in a key */
                 return POL_JSON_SYNTAX;
             }
             k += 6;
@@ -317,7 +318,7 @@ pol_json_validate(const char *b, size_t n, size_t *ntok, size_t *at)
                 *at = p;
                 return POL_JSON_SYNTAX;
             }
-            if ((e = string(b, n, &p)) != POL_JSON_OK) {
+            if ((e = string(b, n, &p, true)) != POL_JSON_OK) {
                 *at = p;
                 return e;
             }
@@ -369,7 +370,7 @@ pol_json_validate(const char *b, size_t n, size_t *ntok, size_t *at)
                 want = stack[depth - 1] == '{' ? KEY : VALUE;
             }
             continue;
-        case '"': e = string(b, n, &p); break;
+        case '"': e = string(b, n, &p, false); break;
         case 't':
         case 'f':
         case 'n': e = literal(b, n, &p); break;

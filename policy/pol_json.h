@@ -17,7 +17,8 @@
  *   - white space: space, tab, line feed, carriage return;
  *   - strings: no raw byte below 0x20; escapes \" \\ \/ \b \f \n \r \t and
  *     \uXXXX, where a high surrogate must be followed by an escaped low one
- *     and a lone low surrogate is an error; \u0000 is allowed; raw bytes are
+ *     and a lone low surrogate is an error; \u0000 is allowed in values, not
+ *     in object keys; raw bytes are
  *     well-formed UTF-8 (no overlong forms, no surrogates, at most U+10FFFF);
  *   - numbers: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, whose value
  *     as a double is finite (1e999 is "number out of range");

@@ -289,6 +289,7 @@ static const struct err_case errs[] = {
     {POL_ROUTE_CHAT, "{\"a\": \"tab\there\"}", CM_EINPUT, "invalid JSON syntax"},
     {POL_ROUTE_CHAT, "{\"a\": tru}", CM_EINPUT, "invalid JSON syntax"},
     {POL_ROUTE_CHAT, "{\"a\": [1, 2,]}", CM_EINPUT, "invalid JSON syntax"},
+    {POL_ROUTE_CHAT, "{\"a\\u0000b\": 1}", CM_EINPUT, "invalid JSON syntax"},
     {POL_ROUTE_CHAT, "{\"a\": [1, 2", CM_EINPUT, "unexpected end of input"},
     {POL_ROUTE_CHAT, "\n\n  {\"a\": x}", CM_EINPUT, "request body:3:9: invalid JSON syntax"},
     {POL_ROUTE_CHAT, "{\"messages\": \"jane@example.com\"}", CM_EINPUT,
