@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cm_hash.h"
+
 #define NUM_BUF 128
 
 static size_t
@@ -20,18 +22,6 @@ ws(const char *b, size_t n, size_t p)
     while (p < n && (b[p] == ' ' || b[p] == '\t' || b[p] == '\n' || b[p] == '\r'))
         p++;
     return p;
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* \uXXXX at b[p] (p at the 'u'): the code unit, or a negative error. */
@@ -47,7 +37,7 @@ unit(const char *b, size_t n, size_t p, enum pol_json_error *e)
             *e = POL_JSON_END;
             return -1;
         }
-        h = hexval(b[k]);
+        h = cm_hexval((unsigned char)b[k]);
         if (h < 0) {
             *e = POL_JSON_SYNTAX;
             return -1;

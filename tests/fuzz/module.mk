@@ -10,7 +10,7 @@ $(eval $(call fuzzer,fuzz_conf,$(FUZZ_COMMON_SRCS),$(LDLIBS_COMMON)))
 # request/response body inspection and byte-exact rewriting
 $(eval $(call fuzzer,fuzz_body,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 # the validating JSON scanner, differentially against jansson and jsmn
-$(eval $(call fuzzer,fuzz_json,policy/pol_json.c,$(LDLIBS_JANSSON) -lm))
+$(eval $(call fuzzer,fuzz_json,policy/pol_json.c $(FUZZ_COMMON_SRCS),$(LDLIBS_JANSSON) -lm $(LDLIBS_COMMON)))
 # the classifier's recognizers, the redaction operators, the streaming redactor
 $(eval $(call fuzzer,fuzz_pii_scan,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 $(eval $(call fuzzer,fuzz_pii_redact,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))

@@ -22,24 +22,7 @@
 #include "audit/aud_validate.h"
 #include "common/cm_hash.h"
 #include "common/cm_log.h"
-
-static char dir[64];
-
-static void
-setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/test_aud_chain.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+#include "tests/unit/unit_tmpdir.h"
 
 /* A minimal valid record without a chain member, into b. */
 static void
@@ -68,7 +51,7 @@ open_chain(unsigned idx)
     struct aud_chain *c = NULL;
     struct cm_err err = {{0}};
 
-    ck_assert_msg(aud_chain_open(dir, idx, AUD_SPOOL_FSYNC_BATCH, &c, &err) == CM_OK, "%s",
+    ck_assert_msg(aud_chain_open(unit_dir, idx, AUD_SPOOL_FSYNC_BATCH, &c, &err) == CM_OK, "%s",
                   err.msg);
     return c;
 }
@@ -206,7 +189,7 @@ START_TEST(test_torn_state)
     snprintf(id, sizeof(id), "%s", aud_chain_id(c));
     aud_chain_close(c, false);
     /* open wrote gen 1, saves gen 2..4, close gen 5: slot 1 is newest. */
-    snprintf(path, sizeof(path), "%s/chain-0.state", dir);
+    snprintf(path, sizeof(path), "%s/chain-0.state", unit_dir);
     fd = open(path, O_RDWR);
     ck_assert_int_eq(pwrite(fd, "XX", 2, 128 + 40), 2);
     close(fd);
@@ -257,7 +240,7 @@ make_key(char *path, size_t len)
     struct cm_err err = {{0}};
     char id[AUD_KEY_ID_LEN];
 
-    snprintf(path, len, "%s/sign.key", dir);
+    snprintf(path, len, "%s/sign.key", unit_dir);
     ck_assert_msg(aud_key_generate(path, id, &err) == CM_OK, "%s", err.msg);
     ck_assert_msg(aud_key_load_private(path, &k, &err) == CM_OK, "%s", err.msg);
     ck_assert_str_eq(aud_key_id(k), id);
@@ -391,7 +374,7 @@ suite(void)
     Suite *s = suite_create("aud_chain");
     TCase *tc = tcase_create("chain");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_tmpdir_setup, unit_tmpdir_teardown);
     tcase_add_test(tc, test_stamp_links);
     tcase_add_test(tc, test_builder_chain_member);
     tcase_add_test(tc, test_state_survives_restart);

@@ -23,14 +23,13 @@
 #include "audit/aud_spool.h"
 #include "common/cm_hash.h"
 #include "common/cm_log.h"
+#include "tests/unit/unit_tmpdir.h"
 #include "common/cm_time.h"
 
 #define TOPIC "steward.lineage"
 #define VALUE                                                                                      \
     "{\"record_id\":\"01932a4b-5c6d-7e8f-90a1-b2c3d4e5f607\",\"note\":\"synthetic-secret@example." \
     "com\"}"
-
-static char dir[64];
 
 static int
 scale(int ms)
@@ -39,22 +38,6 @@ scale(int ms)
     int k = s != NULL ? atoi(s) : 1;
 
     return ms * (k > 0 ? k : 1);
-}
-
-static void
-setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/test_aud_emitter.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 /* Fates reported through done, counted under a lock (emitter thread). */
@@ -115,7 +98,7 @@ conf_of(struct cm_kv_list *kafka, enum aud_durability d)
     struct aud_emitter_conf c = {
         .topic = TOPIC,
         .kafka = kafka,
-        .spool_dir = dir,
+        .spool_dir = unit_dir,
         .spool_max_bytes = 1 << 20,
         .spool_fsync = AUD_SPOOL_FSYNC_BATCH,
         .durability = d,
@@ -260,7 +243,7 @@ START_TEST(test_unreachable_spools_then_replays)
     struct cm_kv_list dead = {kv_dead, CM_ARRAY_LEN(kv_dead)};
     struct cm_kv_list mock = {kv_mock, CM_ARRAY_LEN(kv_mock)};
     struct aud_emitter_conf c = conf_of(&dead, AUD_DURABILITY_ASYNC);
-    struct aud_spool_conf sc = {.dir = dir, .max_bytes = 1 << 20};
+    struct aud_spool_conf sc = {.dir = unit_dir, .max_bytes = 1 << 20};
     struct aud_emitter *em;
     struct aud_emitter_stats st;
     struct aud_spool *sp;
@@ -301,7 +284,7 @@ START_TEST(test_chain_continues)
 {
     struct cm_kv_list dead = {kv_dead, CM_ARRAY_LEN(kv_dead)};
     struct aud_emitter_conf c = conf_of(&dead, AUD_DURABILITY_SYNC);
-    struct aud_spool_conf sc = {.dir = dir, .max_bytes = 1 << 20};
+    struct aud_spool_conf sc = {.dir = unit_dir, .max_bytes = 1 << 20};
     struct aud_emitter *em;
     struct aud_spool *sp;
     struct walk w = {0};
@@ -528,7 +511,7 @@ suite(void)
     Suite *s = suite_create("aud_emitter");
     TCase *tc = tcase_create("emitter");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_tmpdir_setup, unit_tmpdir_teardown);
     tcase_set_timeout(tc,
                       60 * (getenv("TEST_TIMEOUT_SCALE") ? atoi(getenv("TEST_TIMEOUT_SCALE")) : 1));
     tcase_add_test(tc, test_deliver_async);

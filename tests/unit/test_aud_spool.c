@@ -18,29 +18,13 @@
 
 #include "audit/aud_spool.h"
 #include "common/cm_log.h"
-
-static char dir[64];
-
-static void
-setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/test_aud_spool.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void
-teardown(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+#include "tests/unit/unit_tmpdir.h"
 
 static struct aud_spool *
 open_spool(uint64_t max, uint64_t seg, enum aud_spool_fsync fs)
 {
-    struct aud_spool_conf c = {.dir = dir, .max_bytes = max, .segment_bytes = seg, .fsync = fs};
+    struct aud_spool_conf c = {
+        .dir = unit_dir, .max_bytes = max, .segment_bytes = seg, .fsync = fs};
     struct aud_spool *sp = NULL;
     struct cm_err err = {{0}};
 
@@ -81,7 +65,7 @@ next_n(struct aud_spool *sp, uint64_t *id)
 static int
 count_segments(void)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(unit_dir);
     struct dirent *de;
     int n = 0;
 
@@ -97,7 +81,7 @@ count_segments(void)
 static void
 last_segment(char *out, size_t len)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(unit_dir);
     struct dirent *de;
     char best[256] = "";
 
@@ -106,7 +90,7 @@ last_segment(char *out, size_t len)
             snprintf(best, sizeof(best), "%s", de->d_name);
     closedir(d);
     ck_assert(best[0] != '\0');
-    snprintf(out, len, "%s/%s", dir, best);
+    snprintf(out, len, "%s/%s", unit_dir, best);
 }
 
 START_TEST(test_order_across_rotation)
@@ -290,7 +274,7 @@ END_TEST
 START_TEST(test_locked)
 {
     struct aud_spool *sp = open_spool(1 << 20, 0, AUD_SPOOL_FSYNC_NEVER);
-    struct aud_spool_conf c = {.dir = dir, .max_bytes = 1 << 20};
+    struct aud_spool_conf c = {.dir = unit_dir, .max_bytes = 1 << 20};
     struct aud_spool *sp2 = NULL;
     struct cm_err err = {{0}};
 
@@ -310,7 +294,7 @@ START_TEST(test_bad_conf)
     struct cm_err err = {{0}};
 
     ck_assert_int_eq(aud_spool_open(&c, &sp, &err), CM_EIO);
-    c.dir = dir;
+    c.dir = unit_dir;
     c.max_bytes = 10;
     ck_assert_int_eq(aud_spool_open(&c, &sp, &err), CM_EINPUT);
 }
@@ -389,7 +373,7 @@ suite(void)
     Suite *s = suite_create("aud_spool");
     TCase *tc = tcase_create("spool");
 
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, unit_tmpdir_setup, unit_tmpdir_teardown);
     tcase_add_test(tc, test_order_across_rotation);
     tcase_add_test(tc, test_release_keeps_order);
     tcase_add_test(tc, test_reopen_replays_unconfirmed);
