@@ -394,8 +394,9 @@ offsets_commit(rd_kafka_t *rk, rd_kafka_message_t **msgs, size_t n)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Consumes one batch into msgs[]: blocks up to 200 ms for the first message
- * (so a stop is seen quickly), then up to batch_wait for the rest. */
+/* Consumes one batch into msgs[]: waits up to 200 ms for the first message
+ * and returns 0 if none came (so the caller sees a stop and keeps its
+ * periodic stats going while idle), then up to batch_wait for the rest. */
 static size_t
 batch_fill(const struct ld_options *o, rd_kafka_t *rk, rd_kafka_message_t **msgs)
 {
@@ -418,11 +419,8 @@ batch_fill(const struct ld_options *o, rd_kafka_t *rk, rd_kafka_message_t **msgs
             timeout_ms = (int)((left + 999) / 1000);
         }
         m = rd_kafka_consumer_poll(rk, timeout_ms);
-        if (m == NULL) {
-            if (n == 0)
-                continue;
+        if (m == NULL)
             break;
-        }
         if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             cm_log_warn("loader", "consume_error err=%s", rd_kafka_err2name(m->err));
             rd_kafka_message_destroy(m);

@@ -541,6 +541,11 @@ class LineageTest(unittest.TestCase):
         self.assertTrue(all(r[1] for r in rows))
         self.assertTrue(ld.alive())
         self.settle("poison record on the topic", sc, load, "sync", note="2 in lineage_rejects")
+        # An idle loader keeps its periodic stats (operators and the replay
+        # test read the latest line): two more lines with nothing to load.
+        n = ld.log_text().count("loader_stats ")
+        wait_until(lambda: ld.log_text().count("loader_stats ") >= n + 2, 15,
+                   "an idle loader's periodic stats")
 
     def test_second_loader_joins_and_leaves(self):
         sc = self.sidecar("sync")
