@@ -35,7 +35,9 @@
  * per tag) with saturating adds: weights are quantised to +-4095 so a
  * token's sum stays far inside int16, and scores are renormalised at every
  * token, so a lane that saturates at the floor is one that lost anyway.
- * Plainly ordinary words are not scored at all (mark_skips).  A span's
+ * Plainly ordinary words are not scored at all (mark_skips), and the
+ * part of a scored word's sum that depends on the word alone is kept per
+ * thread for the words seen last (the lexical cache).  A span's
  * score is a logistic of its margin: the smallest, over its tokens, of the
  * best path's score minus the best score of a path that tags the token
  * otherwise (max-marginals from a forward and a backward pass), with the
@@ -84,6 +86,8 @@ struct pol_pii_model {
     float scale;
     float gain; /* score gain per quantised margin unit */
     char id[17];
+    uint64_t id64; /* the id as a number: tags the lexical cache */
+    bool lexcache; /* use it (not STEWARD_PII_NOCACHE) */
 };
 
 /* Decoding runs on int16 lanes with saturating arithmetic (pii_model.c's
@@ -919,14 +923,15 @@ window_prepare(const struct pii_fparams *fp, const char *text, size_t len, struc
     mark_skips(win, fp->noskip);
     /* the features of a scored token read its own details and its
      * neighbours' shapes; an unscored token between unscored ones needs
-     * none (most of ordinary prose) */
+     * none (most of ordinary prose).  A scored token's affixes wait for
+     * self_row(): a word found in the lexical cache needs none. */
     for (size_t k = 0; k < n; k++) {
         if (tok[k].detail == PII_DETAIL_ALL)
             continue;
-        if (all || !tok[k].skip)
+        if (all)
             ascii_detail(text, &tok[k], true);
-        else if ((k > 0 && !tok[k - 1].skip) || (k + 1 < n && !tok[k + 1].skip))
-            ascii_detail(text, &tok[k], false);
+        else if (!tok[k].skip || (k > 0 && !tok[k - 1].skip) || (k + 1 < n && !tok[k + 1].skip))
+            ascii_detail(text, &tok[k], false); /* the affixes: self_row() */
     }
 }
 
@@ -1130,14 +1135,72 @@ capgroup(unsigned cap)
     ((1u << G_DICT) | (1u << G_COMMON) | (1u << G_PROPER) | (1u << G_FIRST_TOP) |                  \
      (1u << G_SURNAME_TOP))
 
-/* The feature templates, inlined into both callers.  Training gets the
- * buckets in feats (and their kinds); decoding passes the weights w and
- * has each bucket's row added to *acc as soon as it is known, with no
- * array in between (decoding runs this for every scored token: a call,
- * a test and a store per feature add up). */
-static inline __attribute__((always_inline)) size_t
-token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
-               uint32_t *feats, uint8_t *kind, const int16_t *w, vs8 *acc)
+/* Where the feature templates put what they compute: training wants the
+ * buckets (and their kinds) in feats; decoding passes the weights w and
+ * has each bucket's row added to acc as soon as it is known, with no array
+ * in between (decoding runs this for every scored token: a call, a test and
+ * a store per feature add up).  A local of the inlined callers: it lives in
+ * registers. */
+struct fsink {
+    const struct pii_fparams *fp;
+    uint32_t *feats; /* NULL when decoding */
+    uint8_t *kind;
+    const int16_t *w;
+    vs8 acc;
+    size_t k;
+};
+
+static inline __attribute__((always_inline)) void
+fs_add(struct fsink *s, unsigned tmpl, uint64_t v, uint8_t kd)
+{
+    uint32_t bk = bucket(s->fp, tmpl, v);
+
+    if (s->feats == NULL) {
+        s->acc = VS_ADDS(s->acc, VS_LOAD(s->w + (size_t)bk * PII_ROW));
+    } else {
+        if (s->kind)
+            s->kind[s->k] = kd;
+        s->feats[s->k] = bk;
+    }
+    s->k++;
+}
+
+/* The templates come in four groups.  Those of the token itself (its
+ * word, shape, affixes, casing, sentence start, the text's casing, its
+ * gazetteer classes: self_a and self_b) depend on nothing else, which lets
+ * decoding keep their sum per word (the lexical cache); those of its
+ * neighbourhood (ctx_a, ctx_b) do not.  Training takes them in the order
+ * a, ctx_a, b, ctx_b, the order the shipped model was trained in (feature
+ * dropout draws per position, so another order trains another model). */
+static inline __attribute__((always_inline)) void
+feats_self_a(struct fsink *s, const struct pii_tok *t, unsigned docmode)
+{
+    fs_add(s, T_BIAS, 0, 0);
+    fs_add(s, T_W, t->hlow, 1);
+    fs_add(s, T_SHAPE, t->hshape, 0);
+    for (unsigned a = 0; a < 5; a++) {
+        if (t->haff[a])
+            fs_add(s, T_AFF + a, t->haff[a], 1);
+    }
+    fs_add(s, T_CAPSS, t->cap | (unsigned)t->sstart << 3 | docmode << 4, 0);
+}
+
+static inline __attribute__((always_inline)) void
+feats_self_b(struct fsink *s, const struct pii_tok *t, unsigned docmode)
+{
+    unsigned cg = capgroup(t->cap);
+
+    for (uint32_t g = t->gaz; g; g &= g - 1) {
+        unsigned b = (unsigned)__builtin_ctz(g);
+
+        fs_add(s, T_GAZ, b | cg << 5 | docmode << 7 | (unsigned)t->sstart << 9, 2);
+    }
+    if (t->gaz & GAZSET_BITS)
+        fs_add(s, T_GAZSET, (t->gaz & GAZSET_BITS) | cg << 16 | (unsigned)t->sstart << 18, 2);
+}
+
+static inline __attribute__((always_inline)) void
+feats_ctx_a(struct fsink *s, const struct pii_window *win, size_t i)
 {
     const struct pii_tok *t = &win->tok[i];
     const struct pii_tok *p1 = i > 0 ? &win->tok[i - 1] : NULL;
@@ -1146,70 +1209,51 @@ token_features(const struct pii_fparams *fp, const struct pii_window *win, size_
     const struct pii_tok *n2 = i + 2 < win->n ? &win->tok[i + 2] : NULL;
     uint64_t hp1 = p1 ? p1->hlow : H_BOS, hn1 = n1 ? n1->hlow : H_EOS;
     unsigned cp1 = p1 ? p1->cap : CAP__COUNT, cn1 = n1 ? n1->cap : CAP__COUNT;
+
+    fs_add(s, T_WM1, hp1, 0);
+    fs_add(s, T_WP1, hn1, 0);
+    fs_add(s, T_WM2, p2 ? p2->hlow : (p1 ? H_BOS : H_BOS + 1), 0);
+    fs_add(s, T_WP2, n2 ? n2->hlow : (n1 ? H_EOS : H_EOS + 1), 0);
+    fs_add(s, T_SH_M1, (p1 ? p1->hshape : H_BOS) ^ t->cap, 0);
+    fs_add(s, T_SH_P1, (n1 ? n1->hshape : H_EOS) ^ t->cap, 0);
+    fs_add(s, T_CAP3, cp1 | t->cap << 4 | cn1 << 8 | (unsigned)win->docmode << 12, 0);
+    fs_add(s, T_WM1_CAP, hp1 ^ t->cap, 0);
+    fs_add(s, T_CAP_WP1, hn1 ^ t->cap, 0);
+}
+
+static inline __attribute__((always_inline)) void
+feats_ctx_b(struct fsink *s, const struct pii_window *win, size_t i)
+{
+    const struct pii_tok *t = &win->tok[i];
     unsigned cg = capgroup(t->cap);
-    size_t k = 0;
 
-#define ADD(tm, v, kd)                                                                             \
-    do {                                                                                           \
-        uint32_t bk_ = bucket(fp, (tm), (v));                                                      \
-                                                                                                   \
-        if (w) {                                                                                   \
-            *acc = VS_ADDS(*acc, VS_LOAD(w + (size_t)bk_ * PII_ROW));                              \
-        } else {                                                                                   \
-            if (kind)                                                                              \
-                kind[k] = (kd);                                                                    \
-            feats[k] = bk_;                                                                        \
-        }                                                                                          \
-        k++;                                                                                       \
-    } while (0)
-
-    ADD(T_BIAS, 0, 0);
-    ADD(T_W, t->hlow, 1);
-    ADD(T_SHAPE, t->hshape, 0);
-    for (unsigned a = 0; a < 5; a++) {
-        if (t->haff[a])
-            ADD(T_AFF + a, t->haff[a], 1);
-    }
-    ADD(T_CAPSS, t->cap | (unsigned)t->sstart << 3 | (unsigned)win->docmode << 4, 0);
-    ADD(T_WM1, hp1, 0);
-    ADD(T_WP1, hn1, 0);
-    ADD(T_WM2, p2 ? p2->hlow : (p1 ? H_BOS : H_BOS + 1), 0);
-    ADD(T_WP2, n2 ? n2->hlow : (n1 ? H_EOS : H_EOS + 1), 0);
-    ADD(T_SH_M1, (p1 ? p1->hshape : H_BOS) ^ t->cap, 0);
-    ADD(T_SH_P1, (n1 ? n1->hshape : H_EOS) ^ t->cap, 0);
-    ADD(T_CAP3, cp1 | t->cap << 4 | cn1 << 8 | (unsigned)win->docmode << 12, 0);
-    ADD(T_WM1_CAP, hp1 ^ t->cap, 0);
-    ADD(T_CAP_WP1, hn1 ^ t->cap, 0);
-    for (uint32_t g = t->gaz; g; g &= g - 1) {
-        unsigned b = (unsigned)__builtin_ctz(g);
-
-        ADD(T_GAZ, b | cg << 5 | (unsigned)win->docmode << 7 | (unsigned)t->sstart << 9, 2);
-    }
-    if (t->gaz & GAZSET_BITS)
-        ADD(T_GAZSET, (t->gaz & GAZSET_BITS) | cg << 16 | (unsigned)t->sstart << 18, 2);
     /* a neighbour's classes, but for the word lists (its word is there) */
-    if (p1) {
-        for (uint32_t g = p1->gaz & ~NOT_NEIGHBOUR; g; g &= g - 1)
-            ADD(T_GAZ_M1, (unsigned)__builtin_ctz(g) | t->cap << 5, 2);
+    if (i > 0) {
+        for (uint32_t g = win->tok[i - 1].gaz & ~NOT_NEIGHBOUR; g; g &= g - 1)
+            fs_add(s, T_GAZ_M1, (unsigned)__builtin_ctz(g) | t->cap << 5, 2);
     }
-    if (n1) {
-        for (uint32_t g = n1->gaz & ~NOT_NEIGHBOUR; g; g &= g - 1)
-            ADD(T_GAZ_P1, (unsigned)__builtin_ctz(g) | t->cap << 5, 2);
+    if (i + 1 < win->n) {
+        for (uint32_t g = win->tok[i + 1].gaz & ~NOT_NEIGHBOUR; g; g &= g - 1)
+            fs_add(s, T_GAZ_P1, (unsigned)__builtin_ctz(g) | t->cap << 5, 2);
     }
     for (uint32_t g = t->pin; g; g &= g - 1) {
         unsigned b = (unsigned)__builtin_ctz(g);
 
-        ADD(T_PIN, b | ((t->pbeg >> b) & 1u) << 5 | cg << 6, 2);
+        fs_add(s, T_PIN, b | ((t->pbeg >> b) & 1u) << 5 | cg << 6, 2);
     }
-#undef ADD
-    return k;
 }
 
 size_t
 pii_token_features(const struct pii_fparams *fp, const struct pii_window *win, size_t i,
                    uint32_t *feats, uint8_t *kind)
 {
-    return token_features(fp, win, i, feats, kind, NULL, NULL);
+    struct fsink s = {.fp = fp, .feats = feats, .kind = kind};
+
+    feats_self_a(&s, &win->tok[i], win->docmode);
+    feats_ctx_a(&s, win, i);
+    feats_self_b(&s, &win->tok[i], win->docmode);
+    feats_ctx_b(&s, win, i);
+    return s.k;
 }
 
 /* ------------------------------------------------------ gazetteer build */
@@ -1572,6 +1616,8 @@ model_parse(struct pol_pii_model *m, const char *name, struct cm_err *err)
             m->tr[x][y] = trans_allowed(x, y, ntags) ? m->trans[x * PII_ROW + y] : NEG;
     }
     cm_hex(p + m->size - TRAILER_LEN, 8, m->id);
+    m->id64 = get64(p + m->size - TRAILER_LEN);
+    m->lexcache = getenv("STEWARD_PII_NOCACHE") == NULL;
     return CM_OK;
 }
 
@@ -1770,6 +1816,68 @@ trans_allowed(unsigned from, unsigned to, unsigned ntags)
     return from != PII_MAX_TAGS && from != PII_TAG_O && PII_TAG_TYPE(from) == PII_TAG_TYPE(to);
 }
 
+/* ------------------------------------------------------ lexical cache */
+
+/* Prose repeats its words, and the features of a token itself (feats_self_a
+ * and feats_self_b) are decided by few things: its lower-cased word
+ * (hlow), its length, casing and shape, whether it starts a sentence, and
+ * the text's casing (the gazetteer classes follow from hlow, the affixes
+ * from the word).  For a word of one kind of letters (t->shape != 0: most
+ * words), the sum of those rows is kept per thread in a direct-mapped
+ * cache of LEX_SLOTS entries keyed by exactly these, and the word's affixes
+ * are not computed on a hit.  The cache is tagged with the model it was
+ * filled from and emptied when a thread decodes with another one.
+ *
+ * The decoded result is the one without the cache: decoding adds a token's
+ * own rows first and its neighbourhood's after (saturating adds in the
+ * same order whether or not the sum came from the cache).  The tests
+ * compare decoding with and without it (STEWARD_PII_NOCACHE=1 when the
+ * model is loaded turns it off). */
+#define LEX_BITS 10
+#define LEX_SLOTS (1u << LEX_BITS)
+
+struct lex_entry {
+    uint64_t hlow;
+    uint32_t key; /* lex_key(); 0: empty */
+    int16_t row[PII_ROW];
+};
+
+static __thread struct lex_entry lex_cache[LEX_SLOTS];
+static __thread uint64_t lex_model;
+
+static inline uint32_t
+lex_key(const struct pii_tok *t, unsigned docmode)
+{
+    return 1u << 31 | (uint32_t)t->ncp << 16 | (uint32_t)t->shape << 8 | (uint32_t)t->cap << 4 |
+           (uint32_t)t->sstart << 3 | docmode;
+}
+
+/* The sum of the rows of token t's own features. */
+static inline vs8
+self_row(const struct pol_pii_model *m, const struct pii_window *win, struct pii_tok *t)
+{
+    struct fsink s = {.fp = &m->fp, .w = m->w, .acc = VS_ZERO()};
+    struct lex_entry *e = NULL;
+    uint32_t key = 0;
+
+    if (t->shape != 0 && m->lexcache) {
+        key = lex_key(t, win->docmode);
+        e = &lex_cache[(t->hlow ^ (uint64_t)key * 0x9E3779B97F4A7C15ull) >> (64 - LEX_BITS)];
+        if (e->key == key && e->hlow == t->hlow)
+            return VS_LOAD(e->row);
+    }
+    if (t->detail != PII_DETAIL_ALL)
+        ascii_detail(win->text, t, true);
+    feats_self_a(&s, t, win->docmode);
+    feats_self_b(&s, t, win->docmode);
+    if (e != NULL) {
+        e->hlow = t->hlow;
+        e->key = key;
+        VS_STORE(e->row, s.acc);
+    }
+    return s.acc;
+}
+
 static void
 emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (*em)[PII_ROW])
 {
@@ -1777,6 +1885,10 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
     unsigned ntags = 2 * m->ntypes + 1;
     vs8 vpad, vskip;
 
+    if (lex_model != m->id64) {
+        memset(lex_cache, 0, sizeof(lex_cache));
+        lex_model = m->id64;
+    }
     for (unsigned y = 0; y < PII_ROW; y++) {
         pad[y] = y < ntags ? INT16_MAX : NEG; /* lanes past the last tag */
         skip[y] = y == PII_TAG_O ? 0 : NEG;
@@ -1784,7 +1896,7 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
     vpad = VS_LOAD(pad);
     vskip = VS_LOAD(skip);
     for (size_t i = 0; i < win->n; i++) {
-        vs8 acc = VS_ZERO();
+        struct fsink s = {.fp = &m->fp, .w = m->w};
 
         if (win->tok[i].skip) {
             VS_STORE(em[i], vskip);
@@ -1792,8 +1904,10 @@ emissions(const struct pol_pii_model *m, const struct pii_window *win, int16_t (
         }
         /* (prefetching the rows measured no faster: the loads are
          * independent and the core overlaps them) */
-        (void)token_features(&m->fp, win, i, NULL, NULL, m->w, &acc);
-        VS_STORE(em[i], VS_MIN(acc, vpad));
+        s.acc = self_row(m, win, &win->tok[i]);
+        feats_ctx_a(&s, win, i);
+        feats_ctx_b(&s, win, i);
+        VS_STORE(em[i], VS_MIN(s.acc, vpad));
     }
 }
 

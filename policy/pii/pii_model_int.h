@@ -9,7 +9,9 @@
  * files refuse to load instead of silently scoring garbage.
  *
  * Checklist when adding a feature template: add its T_ id, compute it in
- * pii_token_features(), bump PII_FEATURE_VERSION, run `make model`.
+ * one of the feats_ groups of pii_model.c (a feature of the token alone in
+ * feats_self_*, which the lexical cache keeps per word; one that reads a
+ * neighbour in feats_ctx_*), bump PII_FEATURE_VERSION, run `make model`.
  */
 #ifndef POL_PII_MODEL_INT_H
 #define POL_PII_MODEL_INT_H

@@ -554,6 +554,120 @@ START_TEST(shipped_model_loads)
 }
 END_TEST
 
+/* The lexical cache (pii_model.c) must not change a single span: decode
+ * texts that repeat words in every casing, at and off sentence starts, in
+ * lower-case, upper-case and mixed documents, with the cache and without
+ * (STEWARD_PII_NOCACHE at load), switching between two models in the same
+ * thread so that a cache filled by one is never read for the other. */
+static void
+lex_text(struct cm_buf *b, uint64_t *rng, int docmode)
+{
+    static const char *const words[] = {
+        "maria",  "garcia", "boston", "london", "acme",  "bank",   "of",    "the",    "and",
+        "will",   "rose",   "mark",   "met",    "in",    "at",     "from",  "paris",  "jordan",
+        "apple",  "may",    "china",  "smith",  "corp",  "street", "st",    "dr",     "inc",
+        "report", "today",  "with",   "young",  "north", "lake",   "river", "summer", "hope"};
+    size_t n = 20 + (*rng >> 33) % 120;
+
+    for (size_t k = 0; k < n; k++) {
+        const char *w;
+        unsigned how;
+
+        *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+        w = words[(*rng >> 33) % (sizeof(words) / sizeof(words[0]))];
+        how = (unsigned)(*rng >> 50) % 10;
+        if (k > 0)
+            cm_buf_putc(b, how == 9 ? '\n' : ' ');
+        for (size_t i = 0; w[i]; i++) {
+            char c = w[i];
+
+            if (docmode == 2 || (docmode == 0 && (how < 3 ? i == 0 : how == 3)))
+                c = (char)(c - 'a' + 'A');
+            cm_buf_putc(b, c);
+        }
+        if (how == 4)
+            cm_buf_puts(b, ".");
+        else if (how == 5)
+            cm_buf_puts(b, ",");
+    }
+}
+
+static void
+find_all(const struct pol_pii_model *m, const struct cm_buf *texts, const size_t *off, size_t n,
+         struct cm_buf *out)
+{
+    struct pol_pii_spans sp;
+
+    pol_pii_spans_init(&sp);
+    for (size_t k = 0; k < n; k++) {
+        pol_pii_spans_reset(&sp);
+        ck_assert_int_eq(
+            pol_pii_model_find(m, texts->p + off[k], off[k + 1] - off[k], POL_PII_ALL, &sp), CM_OK);
+        for (size_t j = 0; j < sp.n; j++)
+            cm_buf_printf(out, "%zu %zu %zu %d %.9g\n", k, sp.v[j].start, sp.v[j].end,
+                          (int)sp.v[j].label, (double)sp.v[j].score);
+    }
+    pol_pii_spans_fini(&sp);
+}
+
+START_TEST(lexical_cache_is_invisible)
+{
+    const char *path = "policy/pii/model/steward-pii.model";
+    struct pol_pii_model *cached = NULL, *plain = NULL;
+    struct cm_err err = {{0}};
+    struct cm_buf texts, a, b, c, d;
+    size_t off[301];
+    uint64_t rng = 42;
+
+    cm_buf_init(&texts);
+    off[0] = 0;
+    for (size_t k = 0; k < 300; k++) {
+        lex_text(&texts, &rng, (int)(k % 3));
+        off[k + 1] = texts.len;
+    }
+    ck_assert_msg(pol_pii_model_load(path, &cached, &err) == CM_OK, "%s", err.msg);
+    setenv("STEWARD_PII_NOCACHE", "1", 1);
+    ck_assert_msg(pol_pii_model_load(path, &plain, &err) == CM_OK, "%s", err.msg);
+    unsetenv("STEWARD_PII_NOCACHE");
+    cm_buf_init(&a);
+    cm_buf_init(&b);
+    cm_buf_init(&c);
+    cm_buf_init(&d);
+    find_all(plain, &texts, off, 300, &a);
+    find_all(cached, &texts, off, 300, &b);       /* fills the cache */
+    find_all(shared_model, &texts, off, 300, &c); /* another model: another cache */
+    find_all(cached, &texts, off, 300, &d);       /* refilled */
+    ck_assert_uint_gt(a.len, 1000);               /* names were found */
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert(memcmp(a.p, b.p, a.len) == 0);
+    ck_assert_uint_eq(a.len, d.len);
+    ck_assert(memcmp(a.p, d.p, a.len) == 0);
+    /* and the toy model, between the two, decoded as it does without */
+    {
+        struct pol_pii_model *toy = NULL;
+        size_t len;
+        const void *img = pol_pii_model_image(shared_model, &len);
+
+        setenv("STEWARD_PII_NOCACHE", "1", 1);
+        ck_assert_int_eq(pol_pii_model_load_mem(img, len, &toy, &err), CM_OK);
+        unsetenv("STEWARD_PII_NOCACHE");
+        cm_buf_reset(&d);
+        find_all(toy, &texts, off, 300, &d);
+        ck_assert_uint_gt(c.len, 0);
+        ck_assert_uint_eq(c.len, d.len);
+        ck_assert(memcmp(c.p, d.p, c.len) == 0);
+        pol_pii_model_free(toy);
+    }
+    cm_buf_fini(&texts);
+    cm_buf_fini(&a);
+    cm_buf_fini(&b);
+    cm_buf_fini(&c);
+    cm_buf_fini(&d);
+    pol_pii_model_free(cached);
+    pol_pii_model_free(plain);
+}
+END_TEST
+
 /* ----------------------------------------------------------- evaluation */
 
 static struct pol_pii_span
@@ -713,6 +827,7 @@ suite(void)
     tcase_add_test(tm, detect_merges_with_recognizers);
     tcase_add_test(tm, model_long_and_odd_texts);
     tcase_add_test(tm, shipped_model_loads);
+    tcase_add_test(tm, lexical_cache_is_invisible);
     suite_add_tcase(s, tm);
     tcase_add_test(te, eval_arithmetic);
     tcase_add_test(te, codepoint_offsets);
