@@ -6,7 +6,9 @@
 # gazetteer lists of policy/pii/data.  Deterministic: the same tree gives
 # the same bytes.  `make model-eval` scores the shipped model on the dev
 # sets (synthetic dev: held-out templates and values; BTC dev as published
-# and, like BTC test, with @-mentions unlabelled).  Training reports the
+# and, like BTC test, with @-mentions unlabelled; and snippets of this
+# repository's source code, where nearly every span is a false positive).
+# Training reports the
 # dev scores per epoch and calibrates the span score on the dev sets.
 PII_DATA    := policy/pii/data
 PII_MODEL   := policy/pii/model/steward-pii.model
@@ -40,6 +42,15 @@ $(PII_WORK)/btc_%_lower.jsonl: $(PII_DATA)/ner_btc_%.jsonl $(PII_GEN)
 	@$(if $(Q),echo "  GEN     $@")
 	$(Q)python3 $(PII_GEN) clean-btc $< lower > $@
 
+# Real source code (this repository's) for the false-positive count of
+# model-eval; never used in training.
+PII_CODE_FILES := $(wildcard sidecar/*.c audit/*.c audit/*/*.c common/*.c tests/integration/*.py deploy/*.sh)
+
+$(PII_WORK)/code_sample.jsonl: $(PII_GEN) $(PII_CODE_FILES)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)python3 $(PII_GEN) code-sample $(PII_CODE_FILES) > $@
+
 PII_INPUTS := $(PII_WORK)/synth_train.jsonl $(PII_WORK)/synth_dev.jsonl \
               $(PII_WORK)/btc_train.jsonl $(PII_WORK)/btc_train_lower.jsonl \
               $(PII_WORK)/btc_dev.jsonl $(PII_WORK)/btc_test.jsonl
@@ -51,7 +62,7 @@ model: $(BIN)/steward-pii $(PII_INPUTS)
 	    --dev $(PII_WORK)/synth_dev.jsonl --dev $(PII_WORK)/btc_dev.jsonl --dev $(PII_WORK)/btc_test.jsonl \
 	    --out $(PII_MODEL)
 
-model-eval: $(BIN)/steward-pii $(PII_INPUTS) $(PII_WORK)/btc_test_lower.jsonl
+model-eval: $(BIN)/steward-pii $(PII_INPUTS) $(PII_WORK)/btc_test_lower.jsonl $(PII_WORK)/code_sample.jsonl
 	$(Q)echo "== synthetic dev, all labels (recognizers + model)"
 	$(Q)$(BIN)/steward-pii eval --model $(PII_MODEL) --data $(PII_WORK)/synth_dev.jsonl
 	$(Q)echo "== BTC dev as published ($(PII_NER))"
@@ -62,6 +73,8 @@ model-eval: $(BIN)/steward-pii $(PII_INPUTS) $(PII_WORK)/btc_test_lower.jsonl
 	$(Q)$(BIN)/steward-pii eval --model $(PII_MODEL) --labels $(PII_NER) --data $(PII_WORK)/btc_test.jsonl
 	$(Q)echo "== BTC test lower-cased, @-mentions unlabelled ($(PII_NER))"
 	$(Q)$(BIN)/steward-pii eval --model $(PII_MODEL) --labels $(PII_NER) --data $(PII_WORK)/btc_test_lower.jsonl
+	$(Q)echo "== source code of this repository: no names but a few test fixtures, so pred counts false positives ($(PII_NER))"
+	$(Q)$(BIN)/steward-pii eval --model $(PII_MODEL) --labels $(PII_NER) --data $(PII_WORK)/code_sample.jsonl
 
 .PHONY: model model-eval
 

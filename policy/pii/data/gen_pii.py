@@ -6,8 +6,9 @@ Writes JSON lines {"text": ..., "spans": [{"start", "end", "label"}]} with
 code-point offsets (the format of ner_btc_*.jsonl and of `steward-pii
 eval`).  Every template is our own, written for the shapes of text the
 sidecar sees: chat prompts, support tickets, HR notes, medical intake,
-banking messages, e-mails, code and logs with secrets, and postal addresses
-in US, UK and EU formats.  Names, places and companies are sampled from the
+banking messages, e-mails, code and logs with secrets, source code pasted
+into prompts (whose identifiers are words but not names), and postal
+addresses in US, UK and EU formats.  Names, places and companies are sampled from the
 lists in this directory (frequency-weighted and uniform, half each), plus
 invented names so that the model also meets names no list holds.  The
 structured types (EMAIL, PHONE, CREDIT_CARD, US_SSN, IBAN, IP_ADDRESS, URL,
@@ -26,6 +27,7 @@ Usage:
   gen_pii.py --data DIR --seed S --split train|dev --n N > out.jsonl
   gen_pii.py --data DIR common-words BTC_TRAIN.jsonl   (rebuilds common_words.txt's list)
   gen_pii.py clean-btc BTC.jsonl [lower] > out.jsonl    (@-mentions unlabelled; lower-cased)
+  gen_pii.py code-sample FILE... > out.jsonl              (source code snippets, no gold spans)
 """
 
 import argparse
@@ -882,7 +884,234 @@ Subject: Weekly Status Update - Project Phoenix
 Title: Senior Data Engineer - Remote - Full Time
 """
 
-DOMAINS = [(T_CHAT, 26), (T_TICKET, 12), (T_HR, 9), (T_MED, 8), (T_BANK, 9), (T_EMAIL, 11), (T_CODE, 6), (T_MISC, 7), (T_WEB, 20), (T_NEG, 6)]
+# Source code, build output and configuration, as pasted into prompts for
+# code assistants: the identifiers are ordinary words in snake_case,
+# camelCase, PascalCase and dotted chains, which are not names ("get_user",
+# "User.objects", "root", "len").  Generated from our own word lists;
+# {CODE} is a few lines, {CODE_LINE} one, {ERRLINE} an error message.
+CODE_NOUNS = """user users name id item items order orders total count price amount data result results
+config options request response client server session token value values key keys index path file
+files line lines buffer size len text msg message error errors status code record records row rows
+table query field fields node tree list map cache queue event events handler callback context ctx
+env state model view page url host port timeout account customer invoice payment address city
+email phone date time timestamp logger log db conn cursor parent child children root left right head
+tail next prev src dst tmp obj args kwargs params headers body payload batch chunk job task worker
+pool thread lock stream reader writer parser tokens span spans label labels score matrix vector
+weights layer input output target loss grad offset limit page_size owner group role permission
+tenant profile avatar title summary content comment post tag tags category product cart stock
+report chart metric metrics counter histogram config_path base_url api_key retries
+i j k n m s c x y p q v b l g rc ret err buf ptr len max min idx cnt num str fd nbytes""".split()
+CODE_VERBS = """get set add remove update delete create find load save parse read write send fetch build
+make run start stop check validate compute calc handle process render format convert init reset
+clear merge split sort filter apply open close connect flush push pop emit encode decode hash sign
+verify lookup resolve register dispatch schedule retry normalize refresh upload download export
+import sync notify publish subscribe""".split()
+CODE_KINDS = """Service Manager Handler Controller Repository Factory Builder Client Config Error Exception
+Request Response Model View Test Util Helper Provider Adapter Parser Reader Writer Cache Store Queue
+Event Context Options Result Serializer Validator Middleware Router Schema Entity Dto Mapper""".split()
+CODE_LIBS = """os.path.join json.loads json.dumps np.array np.zeros pd.read_csv pd.DataFrame console.log
+console.error Math.max Math.floor Object.keys Object.assign JSON.stringify JSON.parse Promise.all
+Array.from String.format fmt.Println fmt.Sprintf strings.Split errors.New http.Get time.Sleep
+requests.get requests.post re.compile datetime.now time.sleep logging.getLogger self.assertEqual
+self.assertTrue unittest.TestCase torch.tensor torch.nn.Linear plt.plot sys.exit subprocess.run
+asyncio.gather itertools.chain collections.defaultdict Optional.ofNullable List.of System.out.println
+Collections.sort Arrays.asList strlen memcpy malloc free printf snprintf assert len max min
+isinstance sorted range enumerate zip print str int dict list set tuple getattr hasattr""".split()
+CODE_MSGS = ["not found", "Invalid Token", "Permission denied", "Connection Refused", "Bad Request",
+             "Internal Server Error", "missing required field", "Timeout Exceeded", "Unauthorized",
+             "Record Not Found", "Invalid Input", "Out of memory", "Already Exists", "Not Implemented"]
+
+
+class CodeGen:
+    """Lines of code in several languages, from the word lists above."""
+
+    def __init__(self, rng):
+        self.r = rng
+
+    def noun(self):
+        return self.r.choice(CODE_NOUNS)
+
+    def verb(self):
+        return self.r.choice(CODE_VERBS)
+
+    def snake(self):
+        r = self.r
+        k = r.below(3)
+        if k == 0:
+            return self.noun()
+        if k == 1:
+            return self.verb() + "_" + self.noun()
+        return self.noun() + "_" + self.noun()
+
+    def camel(self):
+        w = self.snake().split("_")
+        return w[0] + "".join(x.capitalize() for x in w[1:])
+
+    def pascal(self):
+        r = self.r
+        base = "".join(x.capitalize() for x in self.snake().split("_"))
+        return base + (r.choice(CODE_KINDS) if r.chance(0.6) else "")
+
+    def ident(self):
+        r = self.r
+        k = r.below(10)
+        if k < 4:
+            return self.snake()
+        if k < 7:
+            return self.camel()
+        if k < 8:
+            return self.snake().upper()
+        return self.r.choice(["self", "this", "ctx", "req", "res", "s", "p", "obj"]) + "." + self.snake()
+
+    def args(self):
+        return ", ".join(self.ident() for _ in range(self.r.below(4)))
+
+    def call(self):
+        r = self.r
+        k = r.below(4)
+        if k == 0:
+            return r.choice(CODE_LIBS) + "(" + self.args() + ")"
+        if k == 1:
+            return self.pascal() + "." + self.camel() + "(" + self.args() + ")"
+        if k == 2:
+            return self.ident() + "." + self.verb() + "(" + self.args() + ")"
+        return self.verb() + "_" + self.noun() + "(" + self.args() + ")"
+
+    def msg(self):
+        return self.r.choice(CODE_MSGS)
+
+    def py(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"def {self.verb()}_{n()}({self.args()}):",
+            lambda: f"    return {self.call()}",
+            lambda: f"{self.snake()} = {self.call()}",
+            lambda: f"for {n()} in {self.ident()}:",
+            lambda: f"if {self.ident()} is None:",
+            lambda: f"class {self.pascal()}({self.pascal()}):",
+            lambda: f"from {n()}.{n()} import {self.pascal()}",
+            lambda: f"import {n()}",
+            lambda: f"        self.{n()} = {n()}",
+            lambda: f'    raise {self.pascal()}Error("{self.msg()}")',
+            lambda: f"with open({self.ident()}) as f:",
+            lambda: f"{n()}s = [{n()}.{n()} for {n()} in {self.ident()} if {n()}.{n()}]",
+            lambda: f"@{r.choice(['property', 'staticmethod', 'pytest.fixture', 'app.route'])}",
+            lambda: f"{self.pascal()}.objects.filter({n()}={n()}).first()",
+        ])()
+
+    def js(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"const {self.camel()} = await {self.camel()}({self.args()});",
+            lambda: f"function {self.camel()}({self.args()}) {{",
+            lambda: f"export default class {self.pascal()} extends {self.pascal()} {{",
+            lambda: f"{self.ident()}.{self.verb()}({self.args()});",
+            lambda: f"  return {self.ident()} === {self.ident()};",
+            lambda: f"import {{ {self.pascal()} }} from './{n()}';",
+            lambda: f"let {self.camel()} = {{ {n()}: {n()}, {n()}: null }};",
+            lambda: f"}} catch (err) {{ console.error('{self.msg()}', err); }}",
+        ])()
+
+    def c(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"static int {self.snake()}(struct {n()} *{n()}, size_t {n()})",
+            lambda: f"    if ({n()}->{n()} == NULL)",
+            lambda: "        return -1;",
+            lambda: f"    memcpy({n()}, {n()}, {n()}_len);",
+            lambda: f"#include <{n()}.h>",
+            lambda: f"    {n()}->{n()} = {self.snake()}({self.args()});",
+            lambda: f"typedef struct {n()} {self.pascal()};",
+            lambda: f'    {r.choice(["printf(", "fprintf(stderr, ", "snprintf(buf, sizeof(buf), "])}"{n()}=%d {n()}=%s\\n", {n()}->{n()}, {n()});',
+            lambda: f"    for (size_t {r.choice('ijkn')} = 0; {r.choice('ijkn')} < {n()}; {r.choice('ijkn')}++)",
+            lambda: f"    {n()} = {n()} + {r.choice('ijknm')} * {r.choice(['sizeof(*p)', '2', 'len', 'n'])};",
+        ])()
+
+    def go(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"func ({n()[0]} *{self.pascal()}) {self.pascal()}({self.args()}) error {{",
+            lambda: "\tif err != nil {",
+            lambda: f"\t{self.camel()} := {r.choice(['fmt', 'strings', 'http', 'json', 'os'])}.{self.pascal()}({self.args()})",
+            lambda: f"type {self.pascal()} struct {{",
+        ])()
+
+    def java(self):
+        r = self.r
+        return r.choice([
+            lambda: f"public class {self.pascal()} implements {self.pascal()} {{",
+            lambda: f"    private final {self.pascal()} {self.camel()};",
+            lambda: "    @Override",
+            lambda: f"    public {self.pascal()} {self.camel()}({self.pascal()} {self.camel()}) {{",
+            lambda: f"        return {self.camel()}.{self.camel()}();",
+        ])()
+
+    def sql(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"SELECT {n()}, {n()}_id FROM {n()}s WHERE {n()} = ? AND {n()}_count > 10;",
+            lambda: f"CREATE TABLE {n()}s ({n()}_id INTEGER PRIMARY KEY, {n()} TEXT NOT NULL);",
+            lambda: f"UPDATE {n()}s SET {n()} = {n()} + 1 WHERE {n()}_id = $1;",
+            lambda: f"SELECT COUNT(*) FROM {self.pascal()} GROUP BY {self.pascal()} ORDER BY {n()} DESC;",
+        ])()
+
+    def shell(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"docker run -p 8080:80 {n()}/{n()}:latest",
+            lambda: f"kubectl get pods -n {n()}-{n()}",
+            lambda: f"git checkout -b feature/{n()}-{n()}",
+            lambda: f"npm install --save {n()}-{n()}",
+            lambda: f"pip install {n()}",
+            lambda: f"$ make {n()} && ./{n()} --{n()}={n()}",
+        ])()
+
+    def line(self):
+        return self.r.choice([self.py, self.py, self.js, self.js, self.c, self.go, self.java, self.sql,
+                              self.shell])()
+
+    def error(self):
+        r, n = self.r, self.noun
+        return r.choice([
+            lambda: f"TypeError: Cannot read properties of undefined (reading '{self.camel()}')",
+            lambda: f"{self.pascal()}Exception: {self.msg()} at {self.pascal()}.{self.camel()}({self.pascal()}.java:{r.below(400) + 1})",
+            lambda: f"AttributeError: '{self.pascal()}' object has no attribute '{self.snake()}'",
+            lambda: f"KeyError: '{self.snake()}'",
+            lambda: f"NameError: name '{self.snake()}' is not defined",
+            lambda: f"panic: runtime error: index out of range [{r.below(9)}] with length {r.below(9)}",
+            lambda: f"error[E0425]: cannot find value `{self.snake()}` in this scope",
+            lambda: f'  File "{n()}/{n()}.py", line {r.below(900) + 1}, in {self.snake()}',
+            lambda: f"{self.snake()}.c:{r.below(900) + 1}: warning: unused variable '{self.snake()}'",
+        ])()
+
+    def block(self):
+        r = self.r
+        pick = r.choice([self.py, self.js, self.c, self.go, self.java, self.sql])
+        return "\n".join(pick() for _ in range(2 + r.below(5)))
+
+
+T_SRC = """\
+{CODE}
+Why does this fail?\\n{CODE}
+Can you refactor this function?\\n\\n{CODE}
+Here is my code:\\n```\\n{CODE}\\n```\\nIt throws an error when the list is empty.
+{CODE}\\n# reviewed by {P}
+Explain what this line does: {CODE_LINE}
+I get this error: {ERRLINE}
+fix the bug in {CODE_LINE}
+{CODE}\\n// questions to {EMAIL}
+what does {CODE_LINE} return if the input is empty?
+{ERRLINE}\\n{ERRLINE}
+{CODE}\\n{ERRLINE}
+write a unit test for {CODE_LINE}
+# Author: {P}\\n{CODE}
+{CODE_LINE}  # TODO({FIRST}): handle the timeout
+convert this to typescript:\\n{CODE}
+{CODE}\\nThis runs on our {CITY} servers but not in {CITY}.
+"""
+
+DOMAINS = [(T_CHAT, 26), (T_TICKET, 12), (T_HR, 9), (T_MED, 8), (T_BANK, 9), (T_EMAIL, 11), (T_CODE, 6), (T_MISC, 7), (T_WEB, 20), (T_NEG, 6),
+           (T_SRC, 12)]
 
 LABEL_OF = {
     "P": "PERSON", "FIRST": "PERSON", "LAST": "PERSON",
@@ -892,6 +1121,7 @@ LABEL_OF = {
     "URL": "URL", "DATE": "DATE", "DOB": "DATE", "SECRET": "SECRET",
 }
 MODEL_LABELS = ("PERSON", "LOCATION", "ORGANIZATION")
+RAW_FILLS = ("CODE", "CODE_LINE", "ERRLINE")
 
 
 def parse_templates(block):
@@ -925,6 +1155,7 @@ class Sampler:
     def __init__(self, lists, rng, split):
         self.g = Gen(lists, rng)
         self.r = rng
+        self.code = CodeGen(rng)
         self.domains = []
         for b, w in DOMAINS:
             ts = parse_templates(b)
@@ -934,6 +1165,12 @@ class Sampler:
 
     def fill(self, name):
         g, r = self.g, self.r
+        if name == "CODE":
+            return self.code.block()
+        if name == "CODE_LINE":
+            return self.code.line()
+        if name == "ERRLINE":
+            return self.code.error()
         if name == "P":
             return g.person()
         if name == "FIRST":
@@ -1016,7 +1253,9 @@ class Sampler:
                 continue
             val = self.fill(name)
             label = LABEL_OF.get(name)
-            if label in MODEL_LABELS or label is None:
+            if name in RAW_FILLS:
+                pass  # code keeps its case: identifiers are case-sensitive
+            elif label in MODEL_LABELS or label is None:
                 if casing == "lower" or (lower_names and label in MODEL_LABELS):
                     val = val.lower()
                 elif casing == "upper":
@@ -1076,6 +1315,30 @@ def common_words(btc):
     return sorted(w for w, c in o.items() if c >= 3 and e[w] * 10 < c)
 
 
+def code_sample(paths, seed=1):
+    """Snippets of 1-4 lines of real source code (the files given, which are
+    ours: this repository's), as JSON lines with no gold spans.  They hold
+    no personal data but a few test fixtures, so nearly every span a model
+    finds in them is a false positive: `make model-eval` counts them.  The
+    generator's code templates never read these files."""
+    lines = []
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                line = line.strip()
+                if len(line) > 20 and not line.startswith(("#", "/*", "*", "//", '"""')):
+                    lines.append(line)
+    r = Rng(seed)
+    for i in range(len(lines) - 1, 0, -1):  # Fisher-Yates, our generator
+        j = r.below(i + 1)
+        lines[i], lines[j] = lines[j], lines[i]
+    i = 0
+    while i < len(lines):
+        k = 1 + r.below(4)
+        yield {"text": "\n".join(lines[i:i + k]), "spans": []}
+        i += k
+
+
 def clean_btc(path):
     """The BTC with @-mentions unlabelled: a lone "@" or a user handle is
     labelled inconsistently in the corpus (as PERSON, ORGANIZATION or not
@@ -1109,6 +1372,10 @@ def main():
             if lower:
                 # length-preserving: a character whose lower case is longer stays
                 d["text"] = "".join(c.lower() if len(c.lower()) == 1 else c for c in d["text"])
+            sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
+        return
+    if a.cmd[:1] == ["code-sample"]:
+        for d in code_sample(a.cmd[1:]):
             sys.stdout.write(json.dumps(d, ensure_ascii=False) + "\n")
         return
     if a.cmd[:1] == ["common-words"]:
