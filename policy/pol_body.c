@@ -91,6 +91,7 @@ enum st {
     S_TCALL,  /* a tool call: its "function" */
     S_TFUNC,  /* the function: its JSON-string "arguments" (S_TEXT) */
     S_ANY,    /* generic mode (POL_ROUTE_OTHER): every string inside, any depth */
+    S_SEL,    /* generic mode with the policy's pointers: on the way to one */
 };
 
 struct walk {
@@ -107,6 +108,8 @@ struct walk {
     const struct pol_pii_model *model;
     bool texts_only;
     const struct pol_set *ps;
+    const char *const *sel; /* generic mode: the policy's pointers, or NULL */
+    size_t nsel;
     struct cm_err *err;
 };
 
@@ -287,11 +290,12 @@ child_key(const struct walk *w, enum st st, const char *key, size_t n)
             if (!req && (KEY("delta") || KEY("content_block")))
                 return S_PART; /* SSE content_block_delta / _start */
             break;
-        case POL_ROUTE_OTHER: return S_ANY; /* generic mode: everything */
+        case POL_ROUTE_OTHER: return w->sel ? S_SEL : S_ANY; /* generic mode */
         default: break;
         }
         return S_SKIP;
     case S_ANY: return S_ANY;
+    case S_SEL: return S_SEL;
     case S_MSG:
         if (KEY("content"))
             return S_CONTENT;
@@ -342,8 +346,47 @@ child_idx(enum st st)
     case S_ITEMS:
     case S_OUTPUT: return S_MSG;
     case S_ANY: return S_ANY;
+    case S_SEL: return S_SEL;
     default: return S_SKIP;
     }
+}
+
+/* Generic mode with the policy's pointers: where the value at pointer
+ * ptr[0..n) stands.  SEL_IN: a pointer names it or a container above it
+ * (every string inside is inspected); SEL_PATH: it is a container on the
+ * way to one; SEL_OUT: neither (skipped).  Both sides are escaped RFC 6901
+ * pointers, compared a segment at a time; a "*" segment of the policy's
+ * matches any one. */
+enum sel { SEL_OUT, SEL_PATH, SEL_IN };
+
+static enum sel
+sel_match(const char *const *sel, size_t nsel, const char *ptr, size_t n)
+{
+    enum sel best = SEL_OUT;
+
+    for (size_t k = 0; k < nsel; k++) {
+        const char *p = sel[k];
+        size_t i = 0;
+        bool ok = true;
+
+        /* both start with '/' (the root is "" and matches as a path) */
+        while (ok && *p != '\0' && i < n) {
+            const char *pe = strchr(p + 1, '/');
+            size_t plen = pe ? (size_t)(pe - p) : strlen(p), j = i + 1;
+
+            while (j < n && ptr[j] != '/')
+                j++;
+            ok = (plen == 2 && p[1] == '*') || (plen == j - i && memcmp(p, ptr + i, plen) == 0);
+            p += plen;
+            i = j;
+        }
+        if (!ok)
+            continue;
+        if (*p == '\0')
+            return SEL_IN; /* the pointer is used up: at or below it */
+        best = SEL_PATH;   /* the value is used up first: on the way */
+    }
+    return best;
 }
 
 static void *
@@ -525,6 +568,19 @@ walk(struct walk *w, int i, enum st st, int *next)
     switch (st) {
     case S_SKIP: *next = skip_tok(w, i); return CM_OK;
     case S_ROOT: return walk_object(w, i, st, next);
+    case S_SEL:
+        switch (sel_match(w->sel, w->nsel, w->ptr.p, w->ptr.len)) {
+        case SEL_IN: return walk(w, i, S_ANY, next);
+        case SEL_PATH:
+            if (t->type == JSMN_OBJECT)
+                return walk_object(w, i, st, next);
+            if (t->type == JSMN_ARRAY)
+                return walk_array(w, i, st, next);
+            break;
+        case SEL_OUT: break;
+        }
+        *next = skip_tok(w, i);
+        return CM_OK;
     case S_ANY:
         /* Generic mode: every string value is text; keys, numbers, true,
          * false and null are not inspected. */
@@ -758,6 +814,8 @@ pol_body_parse(struct cm_arena *arena, enum pol_route route, enum pol_dir dir, c
     w.model = lim->model;
     w.texts_only = lim->texts_only;
     w.ps = ps;
+    if (ps != NULL && route == POL_ROUTE_OTHER)
+        w.sel = pol_set_generic(ps, dir, &w.nsel);
     cm_buf_init(&w.ptr);
     pol_pii_spans_init(&w.spans);
     rc = walk(&w, 0, S_ROOT, &next);

@@ -28,7 +28,10 @@
  *              messages[*].content (string or blocks[*].text); response:
  *              content[*].text, and delta.text / content_block.text of SSE
  *              events
- *   other      generic JSON mode: every string value, at any depth (never keys)
+ *   other      generic JSON mode: every string value, at any depth (never keys);
+ *              or, when the policy names JSON pointers ("generic"), only the
+ *              string values at or below them (both directions, streamed
+ *              events too)
  * Modalities: any text field inspected is "text"; a part or block whose
  * "type" is image_url, input_image or image (or that has an "image_url"
  * member) is "image"; input_audio or audio is "audio"; file, input_file or

@@ -237,7 +237,25 @@ enum str_kind {
     STR_GLOB,
     STR_PURPOSE,
     STR_MEDIA,
+    STR_POINTER,
 };
+
+/* NULL when p is a JSON pointer as generic mode takes it (RFC 6901: "/"
+ * then segments, "~" only as "~0" or "~1"; "*" as a whole segment matches
+ * any one key or index), else what is wrong. */
+static const char *
+pointer_check(const char *p)
+{
+    if (p[0] != '/')
+        return "a JSON pointer starts with \"/\" (\"/inputs\", \"/instances/*/text\")";
+    if (strlen(p) > 512)
+        return "longer than 512 characters";
+    for (const char *c = p; *c != '\0'; c++) {
+        if (*c == '~' && c[1] != '0' && c[1] != '1')
+            return "\"~\" is written \"~0\" and \"/\" inside a key \"~1\" (RFC 6901)";
+    }
+    return NULL;
+}
 
 /* A string or a non-empty array of non-empty strings, into out. */
 static int
@@ -268,6 +286,10 @@ parse_strs(struct vctx *v, json_t *j, struct pol_strs *out, enum str_kind kind)
             rc = verr(v, false, "unknown purpose \"%s\" (not in /purpose/allowed)", s);
         else if (kind == STR_MEDIA && (strchr(s, '/') == NULL || strchr(s, ';') != NULL))
             rc = verr(v, false, "expected a media type such as \"application/json\"");
+        else if (kind == STR_POINTER && (bad = pointer_check(s)) != NULL)
+            rc = verr(v, false, "bad JSON pointer \"%s\": %s", s, bad);
+        else if (kind == STR_POINTER && out->n >= 64)
+            rc = verr(v, false, "more than 64 JSON pointers");
         if (json_is_array(j))
             pop(v);
         if (rc != CM_OK)
@@ -1063,14 +1085,48 @@ parse_purpose(struct vctx *v, json_t *j)
     return rc;
 }
 
+/* "generic": {"request": [pointers], "response": [pointers]}: what
+ * generic JSON mode inspects (route other); a direction left out keeps
+ * every string value. */
+static int
+parse_generic(struct vctx *v, json_t *j)
+{
+    static const char *const keys[] = {"request", "response", NULL};
+    int rc;
+
+    if (!json_is_object(j))
+        return verr(v, false, "expected {\"request\": [\"/inputs\"], \"response\": [...]}, got %s",
+                    type_name(j));
+    if ((rc = check_keys(v, j, keys)) != CM_OK)
+        return rc;
+    for (int d = 0; d < 2; d++) {
+        json_t *a = json_object_get(j, dir_names[d]);
+
+        if (a == NULL)
+            continue;
+        push_key(v, dir_names[d]);
+        if (!json_is_array(a))
+            rc = verr(v, false, "expected an array of JSON pointers, got %s", type_name(a));
+        else if (json_array_size(a) == 0)
+            rc = verr(v, false, "empty array (leave \"%s\" out to inspect every string value)",
+                      dir_names[d]);
+        else
+            rc = parse_strs(v, a, &v->ps->generic[d], STR_POINTER);
+        pop(v);
+        if (rc != CM_OK)
+            return rc;
+    }
+    return CM_OK;
+}
+
 /* ------------------------------------------------------------ the set */
 
 int
 pol_compile(const struct pol_doc *doc, struct pol_set *ps, struct cm_err *err)
 {
-    static const char *const keys[] = {"id",         "description", "mode",     "mask_keep",
-                                       "purpose",    "request",     "response", "recognizers",
-                                       "allow_list", "deny_list",   "rules",    NULL};
+    static const char *const keys[] = {
+        "id",          "description", "mode",      "mask_keep", "purpose", "request", "response",
+        "recognizers", "allow_list",  "deny_list", "rules",     "generic", NULL};
     struct vctx v = {.doc = doc, .err = err, .ps = ps};
     json_t *root = pol_doc_root(doc), *j;
     const char *id, *desc, *mode;
@@ -1138,6 +1194,13 @@ pol_compile(const struct pol_doc *doc, struct pol_set *ps, struct cm_err *err)
     if ((j = json_object_get(root, "purpose")) != NULL) {
         push_key(&v, "purpose");
         rc = parse_purpose(&v, j);
+        pop(&v);
+        if (rc != CM_OK)
+            return rc;
+    }
+    if ((j = json_object_get(root, "generic")) != NULL) {
+        push_key(&v, "generic");
+        rc = parse_generic(&v, j);
         pop(&v);
         if (rc != CM_OK)
             return rc;
@@ -1253,6 +1316,8 @@ pol_set_free_parts(struct pol_set *ps)
     for (unsigned l = 0; l < POL_LABEL_MAX; l++)
         free(ps->custom_names[l]);
     strs_free(&ps->purposes);
+    strs_free(&ps->generic[0]);
+    strs_free(&ps->generic[1]);
     free(ps->canonical);
     free(ps->id);
 }

@@ -120,6 +120,11 @@ struct pol_set {
     struct pol_scan_entry *scan;
     size_t nscan;
     bool scans[2]; /* anything for pol_set_scan to do, per direction */
+
+    /* Generic JSON mode (route other): the JSON pointers to inspect per
+     * direction (RFC 6901, escaped; a "*" segment matches any one); n == 0:
+     * every string value. */
+    struct pol_strs generic[2];
 };
 
 /* pol_compile.c: validates and compiles doc's tree into ps (zeroed, refs

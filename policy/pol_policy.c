@@ -214,6 +214,15 @@ pol_set_scans(const struct pol_set *ps, enum pol_dir dir)
     return ps->scans[dir == POL_DIR_RESPONSE];
 }
 
+const char *const *
+pol_set_generic(const struct pol_set *ps, enum pol_dir dir, size_t *n)
+{
+    const struct pol_strs *g = &ps->generic[dir == POL_DIR_RESPONSE];
+
+    *n = g->n;
+    return g->n > 0 ? (const char *const *)g->v : NULL;
+}
+
 /* ------------------------------------------------------------ loading */
 
 /* Compiles doc (taken: freed here) into *out. */

@@ -225,6 +225,10 @@ int pol_set_scan(const struct pol_set *ps, enum pol_dir dir, const char *text, s
                  struct pol_pii_spans *spans, struct cm_err *err) CM_MUSTCHECK;
 /* True when pol_set_scan has anything to do in dir (a cheap test). */
 bool pol_set_scans(const struct pol_set *ps, enum pol_dir dir);
+/* The JSON pointers the policy's "generic" names for generic JSON mode
+ * (route other) in direction dir (borrowed, *n of them), or NULL with
+ * *n = 0 when it names none: every string value is inspected. */
+const char *const *pol_set_generic(const struct pol_set *ps, enum pol_dir dir, size_t *n);
 
 /* Writes, for the explain tool, one line per condition of rule idx saying
  * whether it held for in and why ("model \"gpt-4o\" matches \"gpt-*\"").

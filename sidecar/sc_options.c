@@ -97,7 +97,8 @@ static const struct cm_opt sc_opts[] = {
      "What happens to paths steward does not know (model servers other than the OpenAI and "
      "Anthropic shapes): deny (404); pass (forwarded uninspected, recorded); inspect (generic "
      "JSON mode: a POST's JSON body and its JSON answer are inspected and redacted in every "
-     "string value, as route other; other methods pass only without a body).",
+     "string value, or only at the JSON pointers the policy's generic section names, as route "
+     "other; other methods pass only without a body).",
      unknown_path_choices},
     {"log_level", CM_OPT_ENUM, "info", CM_OPT_RELOAD, OFF(log_level), "err, warn, info or debug.",
      log_level_choices},

@@ -1126,8 +1126,8 @@ sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, in
             return false;
         }
     }
-    lim.texts_only = true;
-    rc = pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, p, n, &lim, NULL, &b, &err);
+    lim.texts_only = true; /* (the policy only for generic mode's pointers) */
+    rc = pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, p, n, &lim, ex->ps, &b, &err);
     *rc_out = rc;
     if (rc != CM_OK)
         return true;
@@ -1213,7 +1213,7 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
         cm_arena_reset(ex->scratch);
         if (fin.len > 0 && !ex->monitor && s->last.len > 0 &&
             pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, s->last.p, s->last.len, &lim,
-                           NULL, &b, &err) == CM_OK) {
+                           ex->ps, &b, &err) == CM_OK) {
             size_t nt = pol_body_ntexts(b);
             struct cm_str *texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
 

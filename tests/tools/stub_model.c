@@ -1084,6 +1084,47 @@ handle_generate(struct evhttp_request *req, const char *body, size_t len)
     json_decref(in);
 }
 
+/* POST /generate_stream, TGI's streamed shape: one Server-Sent Event per
+ * word of "You said: ...", {"index", "token": {"id", "text", "logprob",
+ * "special"}, "generated_text": null, "details": null}, and the last one
+ * with the whole text in "generated_text".  All events at once; the
+ * X-Stub-Chunk-Bytes header cuts tokens by bytes instead of words. */
+static void
+handle_generate_stream(struct evhttp_request *req, const char *body, size_t len)
+{
+    json_error_t je;
+    json_t *in = json_loadb(body, len, 0, &je);
+    const char *inputs = json_string_value(json_object_get(in, "inputs"));
+    struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+    struct sbuf text = {0};
+    size_t off = 0, chunk = (size_t)header_long(req, "X-Stub-Chunk-Bytes", 1, 1 << 20, 0);
+    int k = 0;
+
+    if (inputs == NULL) {
+        json_decref(in);
+        reply_error(req, 422, "inputs must be a string", "invalid_request");
+        return;
+    }
+    sbuf_add(&text, "You said: ", 10);
+    sbuf_add(&text, inputs, strlen(inputs));
+    evhttp_add_header(oh, "Content-Type", "text/event-stream");
+    evhttp_send_reply_start(req, 200, "OK");
+    while (off < text.n) {
+        size_t end = next_delta(text.p, text.n, off, chunk);
+        bool last = end >= text.n;
+
+        send_event(req, json_pack("{s:i, s:{s:i, s:s%, s:f, s:b}, s:o, s:n}", "index", k, "token",
+                                  "id", k, "text", text.p + off, end - off, "logprob", -0.5,
+                                  "special", 0, "generated_text",
+                                  last ? json_stringn(text.p, text.n) : json_null(), "details"));
+        off = end;
+        k++;
+    }
+    evhttp_send_reply_end(req);
+    free(text.p);
+    json_decref(in);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -1138,6 +1179,11 @@ on_request(struct evhttp_request *req, void *arg)
             reply_error(req, 405, "use POST", "method_not_allowed");
         else
             handle_generate(req, body, len);
+    } else if (strcmp(path, "/generate_stream") == 0) {
+        if (cmd != EVHTTP_REQ_POST)
+            reply_error(req, 405, "use POST", "method_not_allowed");
+        else
+            handle_generate_stream(req, body, len);
     } else if (strcmp(path, "/health") == 0) {
         reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
     } else {

@@ -244,10 +244,10 @@ static const struct shape_case shapes[] = {
      "/delta/text"},
 };
 
-START_TEST(test_shapes)
+/* The findings' pointers, space-separated, must be c->pointers. */
+static void
+check_pointers(const struct pol_body *b, const struct shape_case *c, int i)
 {
-    const struct shape_case *c = &shapes[_i];
-    struct pol_body *b = parse_ok(c->route, c->dir, c->json);
     const struct pol_body_finding *f;
     size_t n = pol_body_findings(b, &f);
     struct cm_buf got;
@@ -256,9 +256,66 @@ START_TEST(test_shapes)
     for (size_t k = 0; k < n; k++)
         cm_buf_printf(&got, "%s%s", k ? " " : "", f[k].pointer);
     cm_buf_putc(&got, '\0');
-    ck_assert_msg(strcmp(got.p, c->pointers) == 0, "case %d: pointers \"%s\", want \"%s\"", _i,
+    ck_assert_msg(strcmp(got.p, c->pointers) == 0, "case %d: pointers \"%s\", want \"%s\"", i,
                   got.p, c->pointers);
     cm_buf_fini(&got);
+}
+
+START_TEST(test_shapes)
+{
+    const struct shape_case *c = &shapes[_i];
+
+    check_pointers(parse_ok(c->route, c->dir, c->json), c, _i);
+}
+END_TEST
+
+/* Generic mode with the policy's JSON pointers: only the string values at
+ * or below them are inspected, in the direction that names them; "*"
+ * matches one key or index; keys with "/" or "~" are escaped; other routes
+ * are not affected. */
+static const char generic_policy[] =
+    "id: g\n"
+    "generic:\n"
+    "  request: [/inputs, /instances/*/text, /a~1b, /opts, /none]\n";
+
+static const struct shape_case generic_cases[] = {
+    {POL_ROUTE_OTHER, POL_DIR_REQUEST,
+     "{\"inputs\":\"mail a@example.com\",\"parameters\":{\"stop\":[\"b@example.com\"]},"
+     "\"instances\":[{\"text\":\"c@example.com\",\"id\":\"d@example.com\"},"
+     "{\"text\":\"e@example.com\",\"more\":{\"text\":\"f@example.com\"}}],"
+     "\"a/b\":\"g@example.com\",\"ab\":\"h@example.com\"}",
+     "/inputs /instances/0/text /instances/1/text /a~1b"},
+    /* a pointer to a container takes everything inside it */
+    {POL_ROUTE_OTHER, POL_DIR_REQUEST,
+     "{\"opts\":{\"x\":[\"a@example.com\",{\"y\":\"b@example.com\"}],\"n\":1},"
+     "\"optsx\":\"c@example.com\"}",
+     "/opts/x/0 /opts/x/1/y"},
+    /* a pointer into a string or a number, or to nothing: nothing */
+    {POL_ROUTE_OTHER, POL_DIR_REQUEST,
+     "{\"inputs\":{\"deep\":1},\"instances\":\"a@example.com\",\"none\":2}", ""},
+    /* the response names none: every string */
+    {POL_ROUTE_OTHER, POL_DIR_RESPONSE,
+     "{\"generated_text\":\"a@example.com\",\"details\":{\"x\":\"b@example.com\"}}",
+     "/generated_text /details/x"},
+    /* another route: its own fields */
+    {POL_ROUTE_COMPLETION, POL_DIR_REQUEST, "{\"prompt\":\"a@example.com\"}", "/prompt"},
+};
+
+START_TEST(test_generic_pointers)
+{
+    const struct shape_case *c = &generic_cases[_i];
+    struct pol_set *ps = NULL;
+    struct pol_body *b = NULL;
+    struct cm_err err = {{0}};
+
+    ck_assert_msg(pol_set_parse("g.yaml", generic_policy, strlen(generic_policy), &ps, &err) ==
+                      CM_OK,
+                  "%s", err.msg);
+    ck_assert_int_eq(
+        pol_body_parse(arena, c->route, c->dir, c->json, strlen(c->json), &lim64, ps, &b, &err),
+        CM_OK);
+    check_pointers(b, c, _i);
+    pol_set_unref(ps);
 }
 END_TEST
 
@@ -587,6 +644,7 @@ body_suite(void)
     tcase_add_test(tc, test_multipart);
     tcase_add_test(tc, test_escapes);
     tcase_add_loop_test(tc, test_shapes, 0, (int)CM_ARRAY_LEN(shapes));
+    tcase_add_loop_test(tc, test_generic_pointers, 0, (int)CM_ARRAY_LEN(generic_cases));
     tcase_add_loop_test(tc, test_modalities, 0, (int)CM_ARRAY_LEN(mods));
     tcase_add_loop_test(tc, test_errors, 0, (int)CM_ARRAY_LEN(errs));
     tcase_add_test(tc, test_depth);

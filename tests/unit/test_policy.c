@@ -255,6 +255,18 @@ static const struct err_case err_cases[] = {
      "t.yaml:3:29: ", "/deny_list/0/values: empty array"},
     {"t.yaml", "id: x\nrequest:\n  EMP_ID: hash\nrecognizers:\n  - {name: EMP, pattern: x+}\n",
      "t.yaml:3:3: ", "/request/EMP_ID: unknown entity type \"EMP_ID\""},
+    /* generic mode's JSON pointers */
+    {"t.yaml", "id: x\ngeneric: [/inputs]\n", "t.yaml:2:10: ", "/generic: expected {\"request\""},
+    {"t.yaml", "id: x\ngeneric:\n  request: []\n",
+     "t.yaml:3:12: ", "/generic/request: empty array (leave \"request\" out"},
+    {"t.yaml", "id: x\ngeneric:\n  request: /inputs\n",
+     "t.yaml:3:12: ", "/generic/request: expected an array of JSON pointers, got a string"},
+    {"t.yaml", "id: x\ngeneric:\n  request: [inputs]\n", "t.yaml:3:13: ",
+     "/generic/request/0: bad JSON pointer \"inputs\": a JSON pointer starts with \"/\""},
+    {"t.yaml", "id: x\ngeneric:\n  response: [/a, /b~2c]\n",
+     "t.yaml:3:18: ", "/generic/response/1: bad JSON pointer \"/b~2c\": \"~\" is written \"~0\""},
+    {"t.yaml", "id: x\ngeneric:\n  requests: [/a]\n",
+     "t.yaml:3:3: ", "/generic/requests: unknown key (did you mean \"request\"?)"},
 };
 
 START_TEST(test_load_errors)
