@@ -23,6 +23,7 @@
 #include "common/cm_hash.h"
 #include "common/cm_log.h"
 #include "tests/unit/unit_tmpdir.h"
+#include "tests/unit/unit_main.h"
 
 /* A minimal valid record without a chain member, into b. */
 static void
@@ -390,13 +391,6 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr;
-    int failed;
-
     cm_log_init("test_aud_chain", CM_LOG_ERR);
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

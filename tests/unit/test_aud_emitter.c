@@ -25,6 +25,7 @@
 #include "common/cm_log.h"
 #include "tests/unit/unit_tmpdir.h"
 #include "common/cm_time.h"
+#include "tests/unit/unit_main.h"
 
 #define TOPIC "steward.lineage"
 #define VALUE                                                                                      \
@@ -533,13 +534,6 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr;
-    int failed;
-
     cm_log_init("test_aud_emitter", CM_LOG_WARN);
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

@@ -13,6 +13,7 @@
 #include "audit/aud_graph.h"
 #include "audit/aud_svg.h"
 #include "common/cm_buf.h"
+#include "tests/unit/unit_main.h"
 
 #define R1 "01932a4b-5c6d-7e8f-90a1-000000000001"
 #define R2 "01932a4b-5c6d-7e8f-90a1-000000000002"
@@ -269,11 +270,5 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "audit/aud_openlineage.h"
+#include "tests/unit/unit_main.h"
 
 static json_t *docs; /* $id -> schema document */
 
@@ -343,11 +344,5 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

@@ -20,6 +20,7 @@
 #include "audit/aud_validate.h"
 #include "common/cm_buf.h"
 #include "common/cm_uuid.h"
+#include "tests/unit/unit_main.h"
 
 #define TS_START 1764431435123456LL /* 2025-11-29T15:50:35.123456Z */
 
@@ -801,11 +802,5 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

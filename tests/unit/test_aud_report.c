@@ -15,6 +15,7 @@
 
 #include "audit/aud_report.h"
 #include "common/cm_buf.h"
+#include "tests/unit/unit_main.h"
 
 static const char model_text[] =
     "{\"schema\":\"steward.report/1\",\"title\":\"Q4 <review> & sign-off\","
@@ -285,11 +286,5 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

@@ -19,6 +19,7 @@
 #include "audit/aud_spool.h"
 #include "common/cm_log.h"
 #include "tests/unit/unit_tmpdir.h"
+#include "tests/unit/unit_main.h"
 
 static struct aud_spool *
 open_spool(uint64_t max, uint64_t seg, enum aud_spool_fsync fs)
@@ -390,13 +391,6 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr;
-    int failed;
-
     cm_log_init("test_aud_spool", CM_LOG_ERR);
-    sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

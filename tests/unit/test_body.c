@@ -14,6 +14,7 @@
 #include "common/cm_arena.h"
 #include "common/cm_buf.h"
 #include "policy/pol_body.h"
+#include "tests/unit/unit_main.h"
 
 static struct cm_arena *arena;
 
@@ -661,11 +662,5 @@ body_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(body_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(body_suite());
 }

@@ -18,6 +18,7 @@
 #include "common/cm_log.h"
 #include "common/cm_time.h"
 #include "common/cm_uuid.h"
+#include "tests/unit/unit_main.h"
 
 START_TEST(buf_json_escaping)
 {
@@ -313,11 +314,5 @@ cm_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(cm_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(cm_suite());
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cm_fingerprint.h"
+#include "tests/unit/unit_main.h"
 
 #define KEY "0123456789abcdef0123456789abcdef"
 
@@ -188,11 +189,5 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(suite());
 }

@@ -15,6 +15,7 @@
 #include "common/cm_buf.h"
 #include "policy/pii/pii_redact.h"
 #include "policy/pii/pii_scan.h"
+#include "tests/unit/unit_main.h"
 
 struct pos_case {
     const char *text;
@@ -695,11 +696,5 @@ pii_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(pii_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(pii_suite());
 }

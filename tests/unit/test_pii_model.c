@@ -21,6 +21,7 @@
 #include "policy/pii/pii_model.h"
 #include "policy/pii/pii_model_int.h"
 #include "policy/pii/pii_train.h"
+#include "tests/unit/unit_main.h"
 
 /* ------------------------------------------------------------ tokenizer */
 
@@ -853,11 +854,5 @@ suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(suite());
 }

@@ -14,6 +14,7 @@
 #include "common/cm_fingerprint.h"
 #include "policy/pii/pii_redact.h"
 #include "policy/pii/pii_scan.h"
+#include "tests/unit/unit_main.h"
 
 static const uint8_t key1[] = "tenant-key-0123456789abcdef";
 static const uint8_t key2[] = "tenant-key-other-0123456789";
@@ -393,11 +394,5 @@ redact_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(redact_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(redact_suite());
 }

@@ -17,6 +17,7 @@
 #include "policy/pii/pii_detect.h"
 #include "policy/pii/pii_redact.h"
 #include "policy/pii/pii_stream.h"
+#include "tests/unit/unit_main.h"
 
 static const uint8_t key[] = "stream-test-key-0123456789abcdef";
 
@@ -483,11 +484,5 @@ stream_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(stream_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(stream_suite());
 }

@@ -31,6 +31,7 @@
 #include "policy/pol_cases.h"
 #include "policy/pol_keys.h"
 #include "policy/pol_policy.h"
+#include "tests/unit/unit_main.h"
 
 /* ------------------------------------------------------------ allocation counting */
 
@@ -1537,11 +1538,5 @@ policy_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(policy_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return unit_run(policy_suite());
 }

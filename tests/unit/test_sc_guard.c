@@ -11,6 +11,7 @@
 
 #include "common/cm_status.h"
 #include "sidecar/sc_guard.h"
+#include "tests/unit/unit_main.h"
 
 static const struct sc_guard_limits lim = {.max_target = 64,
                                            .max_header_line = 128,
@@ -178,11 +179,5 @@ guard_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(guard_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(guard_suite());
 }

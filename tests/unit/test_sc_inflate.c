@@ -11,6 +11,7 @@
 
 #include "common/cm_buf.h"
 #include "sidecar/sc_inflate.h"
+#include "tests/unit/unit_main.h"
 
 /* Compresses in with the given window bits (31 gzip, 15 zlib, -15 raw). */
 static size_t
@@ -87,16 +88,10 @@ main(void)
 {
     Suite *s = suite_create("sc_inflate");
     TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, round_trips);
     tcase_add_test(tc, bomb_stops_at_the_bound);
     tcase_add_test(tc, corrupt_streams);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(s);
 }

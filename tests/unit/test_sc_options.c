@@ -12,6 +12,7 @@
 
 #include "common/cm_status.h"
 #include "sidecar/sc_options.h"
+#include "tests/unit/unit_main.h"
 
 static char *
 write_conf(const char *text)
@@ -94,11 +95,5 @@ options_suite(void)
 int
 main(void)
 {
-    SRunner *sr = srunner_create(options_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(options_suite());
 }
