@@ -6,9 +6,71 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cm_mem.h"
 #include "policy/pii/pii_model.h"
+
+/* A loaded model and the identity of the file it was read from. */
+struct sc_model {
+    _Atomic unsigned refs;
+    struct pol_pii_model *m;
+    char *path;
+    struct stat st;
+};
+
+static bool
+same_file(const struct sc_model *sm, const char *path, const struct stat *st)
+{
+    return strcmp(sm->path, path) == 0 && sm->st.st_dev == st->st_dev &&
+           sm->st.st_ino == st->st_ino && sm->st.st_size == st->st_size &&
+           sm->st.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+           sm->st.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void
+model_unref(struct sc_model *sm)
+{
+    if (sm == NULL || atomic_fetch_sub_explicit(&sm->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    pol_pii_model_free(sm->m);
+    free(sm->path);
+    free(sm);
+}
+
+/* The model at path: running's when it was read from the same unchanged
+ * file, else loaded.  (A file replaced between the stat and the load is
+ * caught by the next reload: the identity kept is the one stat saw.) */
+static int
+model_get(const char *path, const struct sc_conf *running, struct sc_conf *c, struct cm_err *err)
+{
+    struct sc_model *sm;
+    struct stat st;
+    int rc;
+
+    if (stat(path, &st) != 0)
+        memset(&st, 0, sizeof(st)); /* the load says what is wrong */
+    if (running != NULL && running->shared != NULL && st.st_ino != 0 &&
+        same_file(running->shared, path, &st)) {
+        atomic_fetch_add_explicit(&running->shared->refs, 1, memory_order_relaxed);
+        c->shared = running->shared;
+        c->model = running->shared->m;
+        c->model_reused = true;
+        return CM_OK;
+    }
+    sm = cm_calloc(1, sizeof(*sm));
+    rc = pol_pii_model_load(path, &sm->m, err);
+    if (rc != CM_OK) {
+        free(sm);
+        return rc;
+    }
+    atomic_init(&sm->refs, 1);
+    sm->path = cm_strdup(path);
+    sm->st = st;
+    c->shared = sm;
+    c->model = sm->m;
+    return CM_OK;
+}
 
 int
 sc_conf_load(const char *path, char *const *overrides, size_t noverrides,
@@ -44,7 +106,7 @@ sc_conf_load(const char *path, char *const *overrides, size_t noverrides,
                                 ? pol_pii_model_default_path(buf, sizeof(buf))
                                 : c->opts.pii_model;
 
-        rc = pol_pii_model_load(mpath, &c->model, err);
+        rc = model_get(mpath, running, c, err);
         if (rc != CM_OK) {
             char msg[sizeof(err->msg)];
 
@@ -75,7 +137,7 @@ sc_conf_unref(struct sc_conf *c)
 {
     if (c == NULL || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
         return;
-    pol_pii_model_free(c->model);
+    model_unref(c->shared);
     sc_options_fini(&c->opts);
     free(c);
 }

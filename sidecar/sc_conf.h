@@ -14,7 +14,9 @@
  * to every worker at once (sc_main.c), the worker swaps it in between two
  * exchanges (sc_proxy_set_conf), and each exchange holds a reference to the
  * generation it started with until it ends.  The last reference frees the
- * options and the model, on whichever thread drops it.
+ * options, and the model unless a newer generation shares it: a reload
+ * whose model file is the same file, unchanged (path, device, inode, size,
+ * modification time), keeps the loaded model rather than reading it again.
  *
  * sc_conf_load is start-up and reload code (the main thread); ref/unref are
  * any thread.
@@ -23,6 +25,7 @@
 #define SC_CONF_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/cm_status.h"
@@ -30,12 +33,15 @@
 #include "sidecar/sc_options.h"
 
 struct pol_pii_model;
+struct sc_model;
 
 /* Read-only once published; embedded members are read in place. */
 struct sc_conf {
     _Atomic unsigned refs;
     struct sc_options opts;
     struct pol_pii_model *model; /* NULL: none (recognizers only) */
+    struct sc_model *shared;     /* the model and its file, shared across generations */
+    bool model_reused;           /* the running generation's model (file unchanged) */
     struct pol_body_limits lim;  /* max_json_depth and model, for pol_body */
 };
 

@@ -329,7 +329,8 @@ do_reload(struct sc_main *m, struct cm_err *err)
     m->keys = keys;
     atomic_fetch_add(&m->config_reloads_ok, 1);
     atomic_fetch_add(&m->reloads_ok, 1);
-    cm_log_info("sidecar", "config_reloaded model=%s max_body=%zu", sc_conf_model_id(conf),
+    cm_log_info("sidecar", "config_reloaded model=%s model_file=%s max_body=%zu",
+                sc_conf_model_id(conf), conf->model_reused ? "unchanged" : "read",
                 conf->opts.max_body);
     cm_log_info("sidecar", "policy_reloaded id=%s hash=%.16s mode=%s", pol_set_id(ps),
                 pol_set_hash(ps), pol_mode_name(pol_set_mode(ps)));

@@ -266,7 +266,18 @@ class ReloadTest(unittest.TestCase):
         body = seen(self.post(sc, 0, text))
         self.assertNotIn("Jane Roe", body)
         self.assertIn("<PERSON>", body)
-        self.assertRegex(sc.log_text(), r"config_reloaded model=[0-9a-f]{16}")
+        self.assertRegex(sc.log_text(), r"config_reloaded model=[0-9a-f]{16} model_file=read")
+        # the same file, unchanged: the loaded model is kept, not read again
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertEqual(len(re.findall(r"config_reloaded model=[0-9a-f]{16} model_file=unchanged",
+                                        sc.log_text())), 1)
+        self.assertIn("<PERSON>", seen(self.post(sc, 0, text)))
+        # the file replaced (same bytes, a new file): read again
+        shutil.copy(os.path.join(harness.REPO, "policy/pii/model/steward-pii.model"), model + ".new")
+        os.replace(model + ".new", model)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertEqual(len(re.findall(r"model_file=read", sc.log_text())), 2)
+        self.assertIn("<PERSON>", seen(self.post(sc, 0, text)))
         # a model that does not load keeps the one in force
         with open(os.path.join(sc.dir, "broken.model"), "wb") as f:
             f.write(b"not a model at all")
