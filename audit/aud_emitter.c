@@ -143,8 +143,11 @@ struct aud_emitter {
     unsigned nchains;
     struct em_rec *fhead, *ftail, *sa_cursor;
     size_t nreplay;
-    struct em_rec *whead;
-    bool chain_dirty; /* a direct-path save not yet synced */
+    struct em_rec *whead;  /* spooled, waiting for the group fsync */
+    int64_t wait_since_us; /* when whead turned non-empty */
+    bool chain_dirty;      /* a direct-path save not yet synced */
+    bool chain_unsynced;   /* SYNC records settled by Kafka before any fsync */
+    int64_t next_chain_sync_us;
     bool degraded;
     int64_t replay_after_us, replay_backoff_us;
     struct em_ratelog fail_log, degrade_log;
@@ -372,6 +375,8 @@ spooled(struct aud_emitter *em, struct em_rec *rec)
         return;
     if (em->conf.spool_fsync == AUD_SPOOL_FSYNC_BATCH) {
         if (!rec->wait_sync) {
+            if (em->whead == NULL)
+                em->wait_since_us = cm_mono_us();
             rec->wait_sync = true;
             rec->next = em->whead;
             em->whead = rec;
@@ -392,14 +397,66 @@ chain_save(struct aud_emitter *em, struct em_chain *ch, bool direct)
         em->chain_dirty = true;
 }
 
-/* One group fsync for what this round spooled, then the waiting dones. */
+/* Whether the group fsync may wait for delivery reports this round.  In
+ * SYNC mode every record is spooled and produced at once (place()), and
+ * its answer waits for whichever comes first: Kafka's report or the fsync
+ * of the spool.  The fsync blocks this thread, and with it the reports:
+ * done at once, every answer would wait for the disk.  So while the
+ * producer is healthy it waits up to spool_sync_wait after the oldest
+ * waiting record for the reports (records acknowledged meanwhile are
+ * settled by them, KAFKA, and need no fsync); a record that Kafka does not
+ * have (spooled because degraded) does not wait.  The bytes are in the
+ * spool file from the start: only their fdatasync waits, and no answer is
+ * released before its record is durable in one of the two. */
+static bool
+sync_may_wait(struct aud_emitter *em, int64_t now)
+{
+    if (em->conf.durability != AUD_DURABILITY_SYNC || em->conf.spool_sync_wait_us <= 0 ||
+        em->degraded || em->rk == NULL || now - em->wait_since_us >= em->conf.spool_sync_wait_us)
+        return false;
+    /* (spool_fsync=batch: the only mode with a group fsync to wait with) */
+    for (const struct em_rec *rec = em->whead; rec != NULL; rec = rec->next)
+        if (!rec->settled && !rec->in_kafka)
+            return false;
+    return true;
+}
+
+/* One group fsync for what this round spooled, then the waiting dones;
+ * unless force, in SYNC mode it may wait for the reports (sync_may_wait):
+ * then *poll_ms says how long the next poll may sleep. */
 static void
-sync_and_settle(struct aud_emitter *em)
+sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
 {
     struct cm_err err;
     bool ok = true;
     struct em_rec *rec, *next;
 
+    if (!force && em->whead != NULL) {
+        int64_t now = cm_mono_us();
+        bool all_settled = true;
+
+        for (rec = em->whead; rec != NULL && all_settled; rec = rec->next)
+            all_settled = rec->settled;
+        if (all_settled && em->conf.durability == AUD_DURABILITY_SYNC &&
+            em->conf.spool_sync_wait_us > 0) {
+            /* Kafka has them all: nothing waits for the disk.  The chain
+             * state they advanced is synced by the tick (chain_tick). */
+            for (rec = em->whead; rec != NULL; rec = next) {
+                next = rec->next;
+                rec->wait_sync = false;
+                rec_release(rec);
+            }
+            em->whead = NULL;
+            em->chain_unsynced = true;
+            return;
+        }
+        if (sync_may_wait(em, now)) {
+            int64_t left = em->wait_since_us + em->conf.spool_sync_wait_us - now;
+
+            *poll_ms = (int)((left + 999) / 1000);
+            return;
+        }
+    }
     if (aud_spool_dirty(em->sp) && aud_spool_sync(em->sp, &err) != CM_OK) {
         cm_log_err("audit", "lineage_spool_sync_failed err=\"%s\"", err.msg);
         ok = false;
@@ -573,6 +630,14 @@ serve_reports(struct aud_emitter *em)
 
 /* ------------------------------------------------------------ producer */
 
+/* SYNC mode with a wait for delivery reports before the group fsync. */
+static bool
+sync_waits(const struct aud_emitter *em)
+{
+    return em->conf.durability == AUD_DURABILITY_SYNC && em->conf.spool_sync_wait_us > 0 &&
+           em->conf.spool_fsync == AUD_SPOOL_FSYNC_BATCH;
+}
+
 static int
 producer_new(struct aud_emitter *em, struct cm_err *err)
 {
@@ -580,7 +645,6 @@ producer_new(struct aud_emitter *em, struct cm_err *err)
         {"enable.idempotence", "true"},
         {"acks", "all"},
         {"compression.type", "lz4"},
-        {"linger.ms", "5"},
         {"reconnect.backoff.ms", "100"},
         {"reconnect.backoff.max.ms", "1000"},
         {"message.timeout.ms", "300000"},
@@ -597,6 +661,13 @@ producer_new(struct aud_emitter *em, struct cm_err *err)
         if (rc != CM_OK)
             goto fail;
     }
+    /* SYNC with spool_sync_wait: answers wait for the delivery report, so a
+     * batch is not held back for company (under load records batch anyway,
+     * while earlier requests are in flight); otherwise no answer waits for
+     * Kafka, and 5 ms buys fuller batches. */
+    rc = aud_kafka_conf_set(kc, "linger.ms", sync_waits(em) ? "0" : "5", err);
+    if (rc != CM_OK)
+        goto fail;
     rc = aud_kafka_conf_apply(kc, em->bootstrap_file, em->conf.kafka, err);
     if (rc != CM_OK)
         goto fail;
@@ -777,7 +848,7 @@ shutdown_flush(struct aud_emitter *em)
     for (struct em_rec *rec = em->fhead; rec != NULL; rec = rec->fnext)
         if (!rec->in_spool && rec->kind != EM_REPLAY && spool_put(em, rec, false) == CM_OK)
             spooled(em, rec);
-    sync_and_settle(em);
+    sync_and_settle(em, true, NULL);
     em->replay_after_us = 0;
     while (em->rk != NULL && (em->fhead != NULL || atomic_load(&em->spool_records) > 0)) {
         now = cm_mono_us();
@@ -789,10 +860,28 @@ shutdown_flush(struct aud_emitter *em)
             break;
         replay(em, now);
         rd_kafka_poll(em->rk, 20);
-        sync_and_settle(em);
+        sync_and_settle(em, true, NULL);
     }
     producer_drop(em);
-    sync_and_settle(em);
+    sync_and_settle(em, true, NULL);
+}
+
+/* With spool_sync_wait, records Kafka confirmed before the group fsync
+ * leave their chain's advance unsynced: it is synced at most every tick
+ * (and at the stop), which bounds what a power cut can set the chain back
+ * by (docs/ARCHITECTURE.md, durability modes). */
+static void
+chain_tick(struct aud_emitter *em, int64_t now, bool force)
+{
+    struct cm_err err;
+
+    if (!em->chain_unsynced || (!force && now < em->next_chain_sync_us))
+        return;
+    em->chain_unsynced = false;
+    em->next_chain_sync_us = now + (int64_t)EM_TICK_MS * 1000;
+    for (unsigned i = 0; i < em->nchains; i++)
+        if (aud_chain_sync(em->chains[i].c, &err) != CM_OK)
+            cm_log_err("audit", "chain_state_sync_failed err=\"%s\"", err.msg);
 }
 
 static void *
@@ -800,6 +889,7 @@ em_main(void *arg)
 {
     struct aud_emitter *em = arg;
     bool stopping = false;
+    int poll_ms = EM_TICK_MS;
 
     for (;;) {
         struct pollfd pfd = {.fd = em->wake_fd, .events = POLLIN};
@@ -807,8 +897,7 @@ em_main(void *arg)
         uint64_t v;
         int64_t now;
 
-        if (poll(&pfd, 1, EM_TICK_MS) > 0 && read(em->wake_fd, &v, sizeof(v)) < 0 &&
-            errno != EAGAIN)
+        if (poll(&pfd, 1, poll_ms) > 0 && read(em->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
             cm_log_errno("audit", "emitter_wake_read_failed");
         serve_reports(em);
         if (atomic_exchange(&em->fatal, false)) {
@@ -828,7 +917,9 @@ em_main(void *arg)
         for (unsigned i = 0; i < em->nchains; i++)
             if (em->conf.checkpoint_interval_us > 0 && now >= em->chains[i].next_cp_us)
                 place_checkpoint(em, i, now);
-        sync_and_settle(em);
+        poll_ms = EM_TICK_MS;
+        sync_and_settle(em, stopping, &poll_ms);
+        chain_tick(em, now, stopping);
         if (stopping)
             break;
         replay(em, now);

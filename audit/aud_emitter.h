@@ -20,9 +20,12 @@
  * (neither: counted, logged by record id; only when the spool is full or
  * broken and Kafka refused it too).  Queued is never delivered.
  *
- * Durability: SYNC writes every record to the spool first (group commit
- * under spool_fsync=batch) and reports SPOOLED as soon as that is durable;
- * the record is produced too and leaves the spool when Kafka confirms it.
+ * Durability: SYNC writes every record to the spool and produces it at
+ * once, and reports whichever comes first: KAFKA (its delivery report) or
+ * SPOOLED (the spool's group fsync under spool_fsync=batch, which waits up
+ * to spool_sync_wait for the reports while the producer is healthy, so
+ * that records Kafka acknowledges in time cost no disk sync); the record
+ * leaves the spool when Kafka confirms it.
  * ASYNC produces directly and spools only on trouble: a full producer queue,
  * a failed delivery report, no report within spool_after, or while earlier
  * records still wait in the spool (so a chain stays in order).  See
@@ -73,7 +76,9 @@ struct aud_emitter_conf {
     uint64_t spool_max_bytes; /* disk budget */
     enum aud_spool_fsync spool_fsync;
     enum aud_durability durability;
-    int64_t spool_after_us; /* 0: never spool a record only for being slow */
+    int64_t spool_after_us;     /* 0: never spool a record only for being slow */
+    int64_t spool_sync_wait_us; /* SYNC: how long the spool's group fsync waits for
+                                   delivery reports (0: it runs at once) */
 
     unsigned chains;                /* record chains (>= 1; one per worker) */
     const char *instance;           /* named in checkpoints */

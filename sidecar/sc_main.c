@@ -544,6 +544,7 @@ main(int argc, char **argv)
     ec.spool_fsync = (enum aud_spool_fsync)opts->spool_fsync;
     ec.durability = (enum aud_durability)opts->durability;
     ec.spool_after_us = opts->spool_after_us;
+    ec.spool_sync_wait_us = opts->spool_sync_wait_us;
     ec.chains = m.nw; /* one chain per worker */
     ec.instance = opts->instance;
     ec.checkpoint_records = (uint64_t)opts->checkpoint_records;

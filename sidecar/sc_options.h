@@ -80,6 +80,7 @@ struct sc_options {
     int spool_fsync;   /* enum aud_spool_fsync */
     int on_spool_full; /* enum sc_spool_full */
     int64_t spool_after_us;
+    int64_t spool_sync_wait_us;
     long long checkpoint_records;
     int64_t checkpoint_interval_us;
     char *signing_key;

@@ -12,6 +12,8 @@
 # CPU microseconds per request of the proxy process, the ratios, and the
 # time to first token of a streamed answer.  Numbers, never pass/fail.
 #   tests/bench/bench_proxy.sh [SECONDS=10] [CONNECTIONS=32]
+# STEWARD_BENCH_CONF, lines appended to steward's configuration, measures a
+# variant ("durability = async", "kafka.linger.ms = 0").
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${STEWARD_BIN:-$repo/build/debug/bin}
@@ -72,6 +74,7 @@ spool_dir = $work/spool
 log_level = warn
 workers = 1
 admin_listen =
+${STEWARD_BENCH_CONF:-}
 CONF
 taskset -c 0 "$bin/steward" -c "$work/steward.conf" 2>"$work/steward.log" &
 sc_pid=$!; pids+=("$sc_pid")

@@ -242,8 +242,8 @@ class LineageTest(unittest.TestCase):
         return row
 
     # ---------------------------------------------------------- scenarios
-    def brokers_down(self, mode, longer):
-        sc = self.sidecar(mode)
+    def brokers_down(self, mode, longer, **opts):
+        sc = self.sidecar(mode, **opts)
         self.loader()
         load = Load(sc.url).start()
         load.more(100)
@@ -266,6 +266,14 @@ class LineageTest(unittest.TestCase):
 
     def test_brokers_down_shorter_sync(self):
         self.brokers_down("sync", False)
+
+    def test_brokers_down_shorter_sync_waiting_for_reports(self):
+        # spool_sync_wait: while Kafka is up answers are released by its
+        # reports with no fsync; down, the spool takes them; nothing lost.
+        self.brokers_down("sync", False, spool_sync_wait="5ms")
+        fates = [e["lineage"] for e in self.procs[0].exchanges()]
+        self.assertIn("kafka", fates)  # released by a report, before any fsync
+        self.assertIn("spool", fates)  # released by the spool while Kafka was down
 
     def test_brokers_down_longer_async(self):
         self.brokers_down("async", True)
