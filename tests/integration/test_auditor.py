@@ -700,7 +700,10 @@ class AuditorTest(unittest.TestCase):
     def test_retention_drops_only_what_it_should_and_honours_holds(self):
         st = self.st
         admin = db_as(st.db, "aud_admin")
-        base = time.time() - 500 * 86400
+        # midnight UTC, 500 days ago: each record below lands at 01:00 of
+        # its day whatever the hour the test runs (from an arbitrary time
+        # of day, +1 h crossed into the next day's partition after 23:00)
+        base = (int(time.time()) // 86400 - 500) * 86400
         days = [time.strftime("%Y-%m-%d", time.gmtime(base + i * 86400)) for i in range(3)]
         st.sql("SELECT steward_partitions_ensure(:'p1'::date, :'p2'::date)", days[0], days[2])
         held_t, free_t = "ret-held-" + RUN, "ret-free-" + RUN
