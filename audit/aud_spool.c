@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,10 @@
 #define SP_MAX_SEG (1u << 30)
 #define SP_IDX_BITS 24
 #define SP_MAX_ENTRIES ((1u << SP_IDX_BITS) - 1)
-#define SP_NAME_LEN 21 /* 16 hex + ".seg" + NUL */
+#define SP_NAME_LEN 21               /* 16 hex + ".seg" + NUL */
+#define SP_PREP_NAME "prepared.tmp"  /* not a segment name: never loaded */
+#define SP_PREP_SYNC_MAX (16u << 20) /* the first one is prepared at open up to this */
+#define SP_ZERO_CHUNK (256u << 10)
 
 static const uint8_t frame_magic[4] = {0xf5, 'S', 'P', 0x01};
 
@@ -51,6 +56,29 @@ struct sp_ent {
     uint32_t off;
     uint32_t len; /* whole frame */
     uint8_t state;
+};
+
+/* The preparer thread's state (changed under mu; read alone by stats): IDLE, WANTED (by the owner),
+ * WORKING (the thread writes the file: hands off), READY (the owner may
+ * rename it), FAILED (the owner asks again at its next rotation). */
+enum sp_prep_state {
+    PREP_IDLE,
+    PREP_WANTED,
+    PREP_WORKING,
+    PREP_READY,
+    PREP_FAILED,
+};
+
+struct sp_prep {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started;
+    bool stop;
+    _Atomic int state; /* enum sp_prep_state */
+    int err;           /* errno of the last failure */
+    int dirfd;
+    uint64_t bytes;
 };
 
 struct sp_seg {
@@ -87,6 +115,10 @@ struct aud_spool {
     size_t rcap;
     char *wbuf; /* the frame being appended */
     size_t wcap;
+
+    struct sp_prep prep; /* syncing policies only */
+    bool prep_failed_logged;
+    uint64_t prepared, unprepared;
 };
 
 /* ------------------------------------------------------------ format */
@@ -208,8 +240,17 @@ aud_spool_scan(const void *data, size_t len, aud_spool_scan_fn *fn, void *arg,
         m = budget > 0 && len - off > 4 ? memmem(d + off + 1, len - off - 1, frame_magic, 4) : NULL;
         off = m != NULL ? (size_t)(m - d) : len;
     }
-    if (bad != SIZE_MAX)
-        report_damage(out, bad, len);
+    out->end = len;
+    if (bad != SIZE_MAX) {
+        size_t z = bad;
+
+        while (z < len && d[z] == 0)
+            z++;
+        if (z == len && bad >= AUD_SPOOL_SEG_HDR)
+            out->end = bad; /* prepared space past the last frame */
+        else
+            report_damage(out, bad, len);
+    }
 }
 
 /* ------------------------------------------------------------ segments */
@@ -354,6 +395,177 @@ syncs(const struct aud_spool *sp)
     return sp->fsync != AUD_SPOOL_FSYNC_NEVER;
 }
 
+/* ------------------------------------------------------------ preparing
+ *
+ * Appending to the end of a file makes every fdatasync a journal commit as
+ * well, to record the new size: on the development machine's disk 0.32 ms
+ * at the median against 0.21 ms for overwriting blocks that are already
+ * allocated and written.  In sync durability that fdatasync is on every
+ * answer's path, so, as databases do with their logs, the spool writes each
+ * segment into space prepared ahead: a file of segment_bytes zeros, written
+ * and synced by a helper thread while the previous segment fills, renamed
+ * to the next segment's name when it rotates.  The zeros past the last
+ * frame are padding, not damage (aud_spool_scan).  A rotation that finds no
+ * prepared file ready (the helper is still writing, or failed, say on a
+ * full disk) creates the segment as before: slower syncs, nothing else. */
+
+/* Writes `bytes` zeros to SP_PREP_NAME in dirfd and syncs them.  Returns 0,
+ * or an errno. */
+static int
+prep_file(int dirfd, uint64_t bytes)
+{
+    static const char zero[SP_ZERO_CHUNK];
+    int fd, e = 0;
+
+    /* Unlinked first: a leftover may belong to root from before the
+     * privilege drop, and is never data. */
+    if (unlinkat(dirfd, SP_PREP_NAME, 0) != 0 && errno != ENOENT)
+        return errno;
+    fd = openat(dirfd, SP_PREP_NAME, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno;
+    for (uint64_t off = 0; off < bytes && e == 0; off += SP_ZERO_CHUNK) {
+        size_t n = bytes - off < SP_ZERO_CHUNK ? (size_t)(bytes - off) : SP_ZERO_CHUNK;
+
+        if (write_all(fd, zero, n, off) != 0)
+            e = errno != 0 ? errno : EIO;
+    }
+    if (e == 0 && fdatasync(fd) != 0)
+        e = errno;
+    close(fd);
+    if (e != 0)
+        unlinkat(dirfd, SP_PREP_NAME, 0);
+    return e;
+}
+
+static void *
+prep_main(void *arg)
+{
+    struct sp_prep *pp = arg;
+
+    pthread_setname_np(pthread_self(), "st:spool-prep");
+    pthread_mutex_lock(&pp->mu);
+    while (!pp->stop) {
+        if (pp->state != PREP_WANTED) {
+            pthread_cond_wait(&pp->cv, &pp->mu);
+            continue;
+        }
+        pp->state = PREP_WORKING;
+        pthread_mutex_unlock(&pp->mu);
+        int e = prep_file(pp->dirfd, pp->bytes);
+        pthread_mutex_lock(&pp->mu);
+        pp->err = e;
+        pp->state = e == 0 ? PREP_READY : PREP_FAILED;
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+/* Asks the helper for the next prepared file, unless it has one or is
+ * writing it. */
+static void
+prep_want(struct aud_spool *sp)
+{
+    struct sp_prep *pp = &sp->prep;
+
+    if (!pp->started)
+        return;
+    pthread_mutex_lock(&pp->mu);
+    if (pp->state == PREP_IDLE || pp->state == PREP_FAILED) {
+        pp->state = PREP_WANTED;
+        pthread_cond_signal(&pp->cv);
+    }
+    pthread_mutex_unlock(&pp->mu);
+}
+
+/* The prepared file renamed to segment `name` and opened, or -1 (none
+ * ready: the caller creates the segment itself). */
+static int
+prep_take(struct aud_spool *sp, const char *name)
+{
+    struct sp_prep *pp = &sp->prep;
+    int st, fd, e;
+
+    if (!pp->started) {
+        sp->unprepared += syncs(sp);
+        return -1;
+    }
+    pthread_mutex_lock(&pp->mu);
+    st = pp->state;
+    e = pp->err;
+    if (st == PREP_READY)
+        pp->state = PREP_IDLE;
+    pthread_mutex_unlock(&pp->mu);
+    if (st == PREP_FAILED && !sp->prep_failed_logged) {
+        sp->prep_failed_logged = true;
+        cm_log_warn("audit", "spool_prepare_failed dir=%s err=\"%s\" action=unprepared_segments",
+                    sp->dir, strerror(e));
+    }
+    if (st != PREP_READY) {
+        sp->unprepared++;
+        return -1;
+    }
+    if (renameat(sp->dirfd, SP_PREP_NAME, sp->dirfd, name) != 0 ||
+        (fd = openat(sp->dirfd, name, O_RDWR | O_CLOEXEC)) < 0) {
+        cm_log_errno("audit", "spool_prepared_rename_failed dir=%s segment=%s", sp->dir, name);
+        unlinkat(sp->dirfd, name, 0);
+        sp->unprepared++;
+        return -1;
+    }
+    sp->prep_failed_logged = false;
+    sp->prepared++;
+    return fd;
+}
+
+/* Starts the helper (syncing policies); the first file is prepared here
+ * when it is small enough to take no noticeable time. */
+static int
+prep_start(struct aud_spool *sp, struct cm_err *err)
+{
+    struct sp_prep *pp = &sp->prep;
+    int e;
+
+    unlinkat(sp->dirfd, SP_PREP_NAME, 0); /* a crashed run's: never data */
+    if (!syncs(sp))
+        return CM_OK;
+    pp->dirfd = sp->dirfd;
+    pp->bytes = sp->seg_bytes;
+    pp->state = PREP_WANTED;
+    if (sp->seg_bytes <= SP_PREP_SYNC_MAX) {
+        e = prep_file(pp->dirfd, pp->bytes);
+        pp->err = e;
+        pp->state = e == 0 ? PREP_READY : PREP_FAILED;
+    }
+    pthread_mutex_init(&pp->mu, NULL);
+    pthread_cond_init(&pp->cv, NULL);
+    e = pthread_create(&pp->thread, NULL, prep_main, pp);
+    if (e != 0) {
+        pthread_mutex_destroy(&pp->mu);
+        pthread_cond_destroy(&pp->cv);
+        return cm_err_set(err, CM_EIO, "spool: cannot start its helper thread: %s", strerror(e));
+    }
+    pp->started = true;
+    return CM_OK;
+}
+
+static void
+prep_stop(struct aud_spool *sp)
+{
+    struct sp_prep *pp = &sp->prep;
+
+    if (!pp->started)
+        return;
+    pthread_mutex_lock(&pp->mu);
+    pp->stop = true;
+    pthread_cond_signal(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    pthread_join(pp->thread, NULL);
+    pthread_mutex_destroy(&pp->mu);
+    pthread_cond_destroy(&pp->cv);
+    pp->started = false;
+    unlinkat(sp->dirfd, SP_PREP_NAME, 0);
+}
+
 /* Ends the active segment (synced when BATCH left it dirty) and starts the
  * next one. */
 static int
@@ -378,9 +590,12 @@ seg_rotate(struct aud_spool *sp, struct cm_err *err)
         }
     }
     seg_name(sp->next_no, name);
-    fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = prep_take(sp, name);
+    if (fd < 0)
+        fd = openat(sp->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return cm_err_set(err, CM_EIO, "spool %s/%s: %s", sp->dir, name, strerror(errno));
+    prep_want(sp);
     if (write_all(fd, AUD_SPOOL_SEG_MAGIC, AUD_SPOOL_SEG_HDR, 0) != 0 ||
         (syncs(sp) && (fdatasync(fd) != 0 || fsync(sp->dirfd) != 0))) {
         int e = errno;
@@ -500,10 +715,10 @@ load_segments(struct aud_spool *sp, const struct aud_spool_conf *conf, struct cm
         if (rc != CM_OK)
             break;
         lc.seg = seg_push(sp, nos[i]);
-        lc.seg->size = len;
         aud_spool_scan(data, len, load_frame, &lc, &rep);
         free(data);
-        sp->bytes += len;
+        lc.seg->size = rep.end;
+        sp->bytes += rep.end;
         sp->records += lc.seg->n;
         sp->pending += lc.seg->n;
         sp->recovered += lc.seg->n;
@@ -569,6 +784,8 @@ aud_spool_open(const struct aud_spool_conf *conf, struct aud_spool **out, struct
         goto fail;
     }
     rc = load_segments(sp, conf, err);
+    if (rc == CM_OK)
+        rc = prep_start(sp, err);
     if (rc != CM_OK)
         goto fail;
     *out = sp;
@@ -769,6 +986,9 @@ aud_spool_stats(const struct aud_spool *sp, struct aud_spool_stats *out)
     out->recovered = sp->recovered;
     out->damaged = sp->damaged;
     out->damaged_bytes = sp->damaged_bytes;
+    out->prepared = sp->prepared;
+    out->prepared_ready = sp->prep.started && atomic_load(&sp->prep.state) == PREP_READY;
+    out->unprepared = sp->unprepared;
 }
 
 void
@@ -778,6 +998,7 @@ aud_spool_close(struct aud_spool *sp)
 
     if (sp == NULL)
         return;
+    prep_stop(sp);
     if (aud_spool_sync(sp, &err) != CM_OK)
         cm_log_err("audit", "spool_sync_failed err=\"%s\"", err.msg);
     if (sp->active && sp->segs[sp->nsegs - 1].live == 0)

@@ -22,6 +22,13 @@
  * segment is deleted once every record in it is confirmed (the newest one
  * when it rotates or at close).  Records are replayed in append order.
  *
+ * With ALWAYS and BATCH each segment is written into prepared space: a file
+ * of segment_bytes zeros, written and synced ahead by a helper thread and
+ * renamed into place at rotation, so that a sync writes data blocks only,
+ * not the file's growing size too (aud_spool.c, "preparing").  Zeros after
+ * the last frame are that padding, not damage.  A leftover "prepared.tmp"
+ * is never data and is removed at open.
+ *
  * fsync policy (spool_fsync): ALWAYS fdatasync()s after every append, before
  * aud_spool_append() returns; BATCH leaves it to aud_spool_sync(), which the
  * emitter calls once per batch of records before it reports any of them as
@@ -36,7 +43,8 @@
  * reported (aud_spool_stats, and a log line naming the segment and offset)
  * and skipped.
  *
- * Single-threaded: one thread (the emitter's) owns a spool.
+ * Single-threaded: one thread (the emitter's) owns a spool; the helper
+ * touches nothing but its prepared file and a state under its own lock.
  */
 #ifndef AUD_SPOOL_H
 #define AUD_SPOOL_H
@@ -75,7 +83,7 @@ struct aud_spool_conf {
 };
 
 struct aud_spool_stats {
-    uint64_t bytes;     /* segment files on disk */
+    uint64_t bytes;     /* headers and frames in the segment files (not their padding) */
     uint64_t segments;  /* segment files */
     uint64_t records;   /* not yet confirmed (pending + in flight) */
     uint64_t pending;   /* waiting for aud_spool_next */
@@ -84,6 +92,9 @@ struct aud_spool_stats {
     uint64_t recovered; /* records found at open */
     uint64_t damaged;   /* damaged regions skipped (open and reads) */
     uint64_t damaged_bytes;
+    uint64_t prepared;   /* segments begun in prepared space (ALWAYS, BATCH) */
+    uint64_t unprepared; /* segments begun without (none was ready) */
+    bool prepared_ready; /* the next segment's space is ready */
 };
 
 /* One record handed out by aud_spool_next: key and val point into the
@@ -142,6 +153,7 @@ struct aud_spool_scan_report {
     size_t damaged;       /* damaged regions (a bad header counts as one) */
     size_t damaged_bytes; /* bytes in them */
     size_t first_damage;  /* offset of the first damaged byte (when damaged > 0) */
+    size_t end;           /* where the data ends: len less a zero tail after the last frame */
 };
 
 /* Parses the bytes of one segment file (header and frames), calling fn for

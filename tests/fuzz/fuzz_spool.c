@@ -5,9 +5,11 @@
  * power cut or a bad disk left in a segment file at start-up.
  *
  * Besides "no crash, no sanitizer report", it checks the scanner's promise:
- * every byte after the header is either inside an intact frame or inside a
- * reported damaged region, frames come in increasing order without
- * overlapping, and each frame's key and value lie inside the input.
+ * every byte after the header is inside an intact frame, inside a reported
+ * damaged region, or in the zero padding after the last frame (a segment
+ * written into prepared space; rep.end marks where it starts), frames come
+ * in increasing order without overlapping, and each frame's key and value
+ * lie inside the input.
  *
  *   make fuzz && build/fuzz/fuzz_spool -max_total_time=60 tests/fuzz/corpus/fuzz_spool
  */
@@ -59,7 +61,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     header = size >= AUD_SPOOL_SEG_HDR && memcmp(data, AUD_SPOOL_SEG_MAGIC, AUD_SPOOL_SEG_HDR) == 0
                  ? AUD_SPOOL_SEG_HDR
                  : 0;
-    if (size > 0 && header + c.covered + rep.damaged_bytes != size)
+    if (rep.end > size || rep.end < c.next)
+        abort();
+    for (size_t i = rep.end; i < size; i++)
+        if (data[i] != 0)
+            abort();
+    if (rep.end < size && rep.damaged_bytes > 0 && rep.first_damage >= rep.end)
+        abort();
+    if (size > 0 && header + c.covered + rep.damaged_bytes + (size - rep.end) != size)
         abort();
     return 0;
 }

@@ -5,7 +5,8 @@
  * confirm deletes segments, release puts a record back in its place,
  * reopening recovers every unconfirmed record in order, a torn tail and a
  * flipped byte are reported and skipped without losing the records around
- * them, the disk budget, the directory lock, and the pure frame scanner.
+ * them, segments in prepared space and their padding, the disk budget, the
+ * directory lock, and the pure frame scanner.
  */
 #include <check.h>
 #include <dirent.h>
@@ -61,6 +62,16 @@ next_n(struct aud_spool *sp, uint64_t *id)
     if (id != NULL)
         *id = r.id;
     return n;
+}
+
+/* The frame size of put()'s record i. */
+static size_t
+frame_of(int i)
+{
+    char val[64];
+    int n = snprintf(val, sizeof(val), "{\"n\":%d,\"pad\":\"xxxxxxxxxxxxxxxx\"}", i);
+
+    return aud_spool_frame_size(7, (size_t)n);
 }
 
 static int
@@ -239,6 +250,87 @@ START_TEST(test_corrupt_middle_resyncs)
 }
 END_TEST
 
+/* With a syncing policy every segment begins in prepared space: a file of
+ * segment_bytes zeros made ahead by the helper thread.  The padding after
+ * the last frame is not damage when the spool is read back, and it does
+ * not count against the budget. */
+START_TEST(test_prepared_segments)
+{
+    struct aud_spool *sp = open_spool(4 << 20, 64 << 10, AUD_SPOOL_FSYNC_BATCH);
+    struct aud_spool_stats st;
+    struct cm_err err = {{0}};
+    char path[320], prep[320];
+    uint64_t frames = 0;
+    struct stat sb;
+    int n = 0;
+
+    snprintf(prep, sizeof(prep), "%s/prepared.tmp", unit_dir);
+    frames += frame_of(n);
+    put(sp, n++, true);
+    ck_assert_int_eq(aud_spool_sync(sp, &err), CM_OK);
+    last_segment(path, sizeof(path));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 64 << 10);
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.prepared, 1);
+    ck_assert_uint_eq(st.unprepared, 0);
+    ck_assert_uint_eq(st.bytes, AUD_SPOOL_SEG_HDR + frames);
+
+    /* The helper prepares the next one while this one fills. */
+    for (int i = 0; i < 1000 && !st.prepared_ready; i++) {
+        usleep(10 * 1000);
+        aud_spool_stats(sp, &st);
+    }
+    ck_assert_msg(st.prepared_ready, "no prepared segment after 10 s");
+    ck_assert_int_eq(stat(prep, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 64 << 10);
+    while (count_segments() < 2) {
+        frames += frame_of(n);
+        put(sp, n++, true);
+        ck_assert_int_lt(n, 10000);
+    }
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.prepared, 2);
+    ck_assert_uint_eq(st.unprepared, 0);
+    ck_assert_uint_eq(st.bytes, 2 * AUD_SPOOL_SEG_HDR + frames);
+    last_segment(path, sizeof(path));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 64 << 10);
+    aud_spool_close(sp);
+    ck_assert_int_ne(stat(prep, &sb), 0); /* a clean close leaves no prepared file */
+
+    /* Reopened: every record back, in order, and the padding is no damage. */
+    sp = open_spool(4 << 20, 64 << 10, AUD_SPOOL_FSYNC_NEVER);
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.recovered, (uint64_t)n);
+    ck_assert_uint_eq(st.damaged, 0);
+    ck_assert_uint_eq(st.bytes, 2 * AUD_SPOOL_SEG_HDR + frames);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(next_n(sp, NULL), i);
+    ck_assert_int_eq(next_n(sp, NULL), -1);
+    aud_spool_close(sp);
+}
+END_TEST
+
+/* NEVER syncs nothing, so nothing is prepared: segments grow as written. */
+START_TEST(test_unsynced_not_prepared)
+{
+    struct aud_spool *sp = open_spool(4 << 20, 64 << 10, AUD_SPOOL_FSYNC_NEVER);
+    struct aud_spool_stats st;
+    char path[320];
+    struct stat sb;
+
+    put(sp, 0, true);
+    last_segment(path, sizeof(path));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, (off_t)(AUD_SPOOL_SEG_HDR + frame_of(0)));
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.prepared + st.unprepared, 0);
+    ck_assert(!st.prepared_ready);
+    aud_spool_close(sp);
+}
+END_TEST
+
 START_TEST(test_budget)
 {
     struct aud_spool *sp = open_spool(4096, 1024, AUD_SPOOL_FSYNC_NEVER);
@@ -365,6 +457,47 @@ START_TEST(test_scan_shapes)
     ck_assert_int_eq(s.n, 1);
     ck_assert_uint_eq(s.offs[0], 8 + f);
     ck_assert_uint_eq(rep.damaged, 1);
+
+    /* Prepared space: zeros after the last frame are padding, not damage. */
+    memset(buf, 0, sizeof(buf));
+    memcpy(buf, AUD_SPOOL_SEG_MAGIC, 8);
+    aud_spool_frame_encode(buf + 8, "k", 1, "abc", 3);
+    aud_spool_frame_encode(buf + 8 + f, "k", 1, "de\0", 3); /* a value ending in a zero */
+    memset(&s, 0, sizeof(s));
+    aud_spool_scan(buf, 200, on_frame, &s, &rep);
+    ck_assert_int_eq(s.n, 2);
+    ck_assert_uint_eq(rep.damaged, 0);
+    ck_assert_uint_eq(rep.end, 8 + 2 * f);
+    aud_spool_scan(buf, 8 + 2 * f, on_frame, &s, &rep);
+    ck_assert_uint_eq(rep.damaged, 0);
+    ck_assert_uint_eq(rep.end, 8 + 2 * f);
+    /* A header and nothing but padding. */
+    aud_spool_scan(buf, 8, NULL, NULL, &rep);
+    memset(buf + 8, 0, 2 * f);
+    aud_spool_scan(buf, 200, NULL, NULL, &rep);
+    ck_assert_uint_eq(rep.frames + rep.damaged, 0);
+    ck_assert_uint_eq(rep.end, 8);
+    /* A torn frame before the padding is damage, padding and all. */
+    aud_spool_frame_encode(buf + 8, "k", 1, "abc", 3);
+    memset(buf + 8 + f - 3, 0, 3);
+    aud_spool_scan(buf, 200, NULL, NULL, &rep);
+    ck_assert_uint_eq(rep.frames, 0);
+    ck_assert_uint_eq(rep.damaged, 1);
+    ck_assert_uint_eq(rep.first_damage, 8);
+    ck_assert_uint_eq(rep.end, 200);
+    /* Zeros where a frame was lost, a frame after them: damage. */
+    memset(buf + 8, 0, f);
+    aud_spool_frame_encode(buf + 8 + f, "k", 1, "def", 3);
+    memset(&s, 0, sizeof(s));
+    aud_spool_scan(buf, 200, on_frame, &s, &rep);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_uint_eq(rep.damaged, 1);
+    ck_assert_uint_eq(rep.damaged_bytes, f);
+    ck_assert_uint_eq(rep.end, 8 + 2 * f);
+    /* No header, only zeros: damage (not a segment at all). */
+    memset(buf, 0, sizeof(buf));
+    aud_spool_scan(buf, 64, NULL, NULL, &rep);
+    ck_assert_uint_eq(rep.damaged, 1);
 }
 END_TEST
 
@@ -380,6 +513,8 @@ suite(void)
     tcase_add_test(tc, test_reopen_replays_unconfirmed);
     tcase_add_test(tc, test_torn_tail_keeps_earlier_records);
     tcase_add_test(tc, test_corrupt_middle_resyncs);
+    tcase_add_test(tc, test_prepared_segments);
+    tcase_add_test(tc, test_unsynced_not_prepared);
     tcase_add_test(tc, test_budget);
     tcase_add_test(tc, test_locked);
     tcase_add_test(tc, test_bad_conf);
