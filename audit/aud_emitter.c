@@ -891,6 +891,7 @@ em_main(void *arg)
     bool stopping = false;
     int poll_ms = EM_TICK_MS;
 
+    pthread_setname_np(pthread_self(), "st:emitter");
     for (;;) {
         struct pollfd pfd = {.fd = em->wake_fd, .events = POLLIN};
         struct em_rec *batch;

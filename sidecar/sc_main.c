@@ -176,7 +176,12 @@ static void *
 worker_run(void *arg)
 {
     struct sc_worker *w = arg;
+    char name[16];
 
+    /* top -H and ps -T name the threads: st:worker-N, st:emitter,
+     * st:spool-prep, and librdkafka's rdk:*. */
+    snprintf(name, sizeof(name), "st:worker-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
     event_base_dispatch(w->base);
     return NULL;
 }
