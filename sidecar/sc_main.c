@@ -20,7 +20,8 @@
  * Signals: SIGHUP (or POST /reload) reloads everything that can change
  * without a restart, as one generation: the config file (sc_conf.h: a
  * changed RESTART option is logged as needing a restart and keeps its
- * value), the classifier model it names, the policy and the API-key file.
+ * value), the classifier model it names, the policy, the API-key file and
+ * the TLS certificate, key and CA files (sc_tls.h).
  * All of them load first, next to the running ones; only when every one
  * loaded are they posted together to every worker's inbox, where the worker
  * swaps all three at once between two exchanges.  Anything that fails to
@@ -288,8 +289,39 @@ workers_free(struct sc_main *m)
 
 /* ------------------------------------------------------------ main loop */
 
+/* The TLS contexts of the next generation, read from the files again (a
+ * certificate rotated in place at the same path is picked up): *srv for the
+ * data listener when it serves HTTPS, *cli for an https upstream.  Turning
+ * HTTPS on or off needs a restart (the listener's kind): logged, and the
+ * running context stays.  Returns CM_OK (both NULL when nothing is to be
+ * swapped) or CM_EINPUT. */
+static int
+reload_tls(struct sc_main *m, const struct sc_options *o, struct sc_tls **srv, struct sc_tls **cli,
+           struct cm_err *err)
+{
+    bool https = o->tls_cert != NULL || o->tls_key != NULL;
+
+    *srv = *cli = NULL;
+    if (https != (m->tls != NULL))
+        cm_log_warn("sidecar", "option_needs_restart option=tls_cert kept=running https=%s",
+                    m->tls != NULL ? "on" : "off");
+    else if (!https && o->tls_client_auth != SC_TLS_CLIENT_NONE)
+        return cm_err_set(err, CM_EINPUT, "tls_client_auth needs tls_cert and tls_key");
+    else if (https &&
+             sc_tls_server_new(o->tls_cert, o->tls_key, o->tls_client_ca,
+                               (enum sc_tls_client_auth)o->tls_client_auth, srv, err) != CM_OK)
+        return CM_EINPUT;
+    if (m->upstream_tls != NULL &&
+        sc_tls_client_new(o->upstream_ca, o->upstream_tls_verify, cli, err) != CM_OK) {
+        sc_tls_free(*srv);
+        *srv = NULL;
+        return CM_EINPUT;
+    }
+    return CM_OK;
+}
+
 /* Loads the next generation next to the running one: config file (and
- * -o overrides), model, policy, API keys.  Only when all of them loaded is
+ * -o overrides), model, policy, API keys, TLS contexts.  Only when all of them loaded is
  * it posted to the workers and made the one in force; any failure keeps the
  * whole running generation and is counted.  Returns CM_OK or CM_EINPUT with
  * the first failure in err. */
@@ -299,6 +331,7 @@ do_reload(struct sc_main *m, struct cm_err *err)
     struct sc_conf *conf = NULL;
     struct pol_set *ps = NULL;
     struct pol_keys *keys = NULL;
+    struct sc_tls *srv = NULL, *cli = NULL;
     char q[600];
     uint64_t n;
 
@@ -323,8 +356,31 @@ do_reload(struct sc_main *m, struct cm_err *err)
         sc_conf_unref(conf);
         return CM_EINPUT;
     }
+    if (reload_tls(m, &conf->opts, &srv, &cli, err) != CM_OK) {
+        n = atomic_fetch_add(&m->config_reloads_failed, 1) + 1;
+        cm_log_err("sidecar", "tls_reload_failed kept=running failures=%llu err=%s",
+                   (unsigned long long)n, cm_log_quote(err->msg, q, sizeof(q)));
+        pol_keys_unref(keys);
+        pol_set_unref(ps);
+        sc_conf_unref(conf);
+        return CM_EINPUT;
+    }
     for (unsigned i = 0; i < m->nw; i++)
         worker_post(&m->w[i], conf, ps, keys, false);
+    if (srv != NULL) {
+        char subject[256];
+        int64_t not_after;
+
+        sc_tls_adopt(m->tls, srv);
+        not_after = sc_tls_cert_info(m->tls, subject, sizeof(subject));
+        cm_log_info("sidecar", "tls_reloaded listener=yes subject=%s not_after=%lld",
+                    cm_log_quote(subject, q, sizeof(q)), (long long)not_after);
+    }
+    if (cli != NULL) {
+        sc_tls_adopt(m->upstream_tls, cli);
+        cm_log_info("sidecar", "tls_reloaded upstream=yes verify=%s",
+                    conf->opts.upstream_tls_verify ? "yes" : "no");
+    }
     cm_log_set_level((enum cm_log_level)conf->opts.log_level);
     sc_conf_unref(m->conf);
     m->conf = conf;
@@ -427,6 +483,8 @@ admin_metrics(void *arg, struct cm_buf *out)
     g.policy_hash = pol_set_hash(m->ps);
     g.workers = m->nw;
     g.start_time_us = m->start_us;
+    if (m->tls != NULL)
+        g.tls_cert_not_after = sc_tls_cert_info(m->tls, NULL, 0);
     sc_metrics_render(blocks, m->nw, &g, out);
     free(blocks);
 }

@@ -237,4 +237,12 @@ sc_metrics_render(struct sc_metrics *const *w, size_t n, const struct sc_metrics
         (unsigned long long)g->keys_reloads_ok, (unsigned long long)g->keys_reloads_failed,
         label_escape(g->policy_id, idq, sizeof(idq)), g->policy_hash, g->workers,
         (double)g->start_time_us / 1e6);
+    if (g->tls_cert_not_after > 0)
+        cm_buf_printf(out,
+                      "# HELP steward_tls_cert_expiry_seconds When the data listener's "
+                      "certificate expires (notAfter), since the epoch; a reload reads a "
+                      "renewed one.\n"
+                      "# TYPE steward_tls_cert_expiry_seconds gauge\n"
+                      "steward_tls_cert_expiry_seconds %lld\n",
+                      (long long)g->tls_cert_not_after);
 }

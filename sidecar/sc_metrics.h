@@ -64,6 +64,7 @@ struct sc_metrics_global {
     const char *policy_hash;
     unsigned workers;
     int64_t start_time_us;
+    int64_t tls_cert_not_after; /* the listener's certificate, epoch seconds; 0: no HTTPS */
 };
 
 enum sc_metric_route sc_metric_route(const char *route_name);

@@ -5,10 +5,13 @@
 #include "sidecar/sc_tls.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -18,9 +21,36 @@
 #include "common/cm_mem.h"
 
 struct sc_tls {
+    pthread_mutex_t mu; /* guards ctx: a reload swaps it (sc_tls_adopt) */
     SSL_CTX *ctx;
+    atomic_uint generation; /* +1 per adopt */
     bool server;
 };
+
+static struct sc_tls *
+tls_wrap(SSL_CTX *ctx, bool server)
+{
+    struct sc_tls *t = cm_calloc(1, sizeof(*t));
+
+    pthread_mutex_init(&t->mu, NULL);
+    t->ctx = ctx;
+    t->server = server;
+    return t;
+}
+
+/* A new SSL on the context in force. */
+static SSL *
+tls_ssl_new(struct sc_tls *t, int *verify_mode)
+{
+    SSL *ssl;
+
+    pthread_mutex_lock(&t->mu);
+    ssl = SSL_new(t->ctx); /* holds its own reference to the context */
+    if (verify_mode != NULL)
+        *verify_mode = SSL_CTX_get_verify_mode(t->ctx);
+    pthread_mutex_unlock(&t->mu);
+    return ssl;
+}
 
 /* Turns the OpenSSL error queue into text (and empties it). */
 static int
@@ -100,9 +130,7 @@ sc_tls_server_new(const char *cert, const char *key, const char *client_ca,
                 (auth == SC_TLS_CLIENT_REQUIRED ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
             NULL);
     }
-    *out = cm_calloc(1, sizeof(**out));
-    (*out)->ctx = ctx;
-    (*out)->server = true;
+    *out = tls_wrap(ctx, true);
     return CM_OK;
 fail:
     SSL_CTX_free(ctx);
@@ -127,8 +155,7 @@ sc_tls_client_new(const char *ca, bool verify, struct sc_tls **out, struct cm_er
         }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     }
-    *out = cm_calloc(1, sizeof(**out));
-    (*out)->ctx = ctx;
+    *out = tls_wrap(ctx, false);
     return CM_OK;
 }
 
@@ -138,14 +165,58 @@ sc_tls_free(struct sc_tls *t)
     if (t == NULL)
         return;
     SSL_CTX_free(t->ctx);
+    pthread_mutex_destroy(&t->mu);
     free(t);
+}
+
+void
+sc_tls_adopt(struct sc_tls *t, struct sc_tls *fresh)
+{
+    SSL_CTX *old;
+
+    pthread_mutex_lock(&t->mu);
+    old = t->ctx;
+    t->ctx = fresh->ctx;
+    atomic_fetch_add(&t->generation, 1);
+    pthread_mutex_unlock(&t->mu);
+    fresh->ctx = old; /* freed with fresh; open connections hold their own references */
+    sc_tls_free(fresh);
+}
+
+unsigned
+sc_tls_generation(struct sc_tls *t)
+{
+    return atomic_load(&t->generation);
+}
+
+int64_t
+sc_tls_cert_info(struct sc_tls *t, char *subject, size_t len)
+{
+    X509 *cert;
+    const ASN1_TIME *na;
+    struct tm tm;
+    int64_t when = 0;
+
+    if (len > 0)
+        subject[0] = '\0';
+    pthread_mutex_lock(&t->mu);
+    cert = SSL_CTX_get0_certificate(t->ctx);
+    if (cert != NULL) {
+        if (len > 0)
+            X509_NAME_oneline(X509_get_subject_name(cert), subject, (int)len);
+        na = X509_get0_notAfter(cert);
+        if (na != NULL && ASN1_TIME_to_tm(na, &tm) == 1)
+            when = (int64_t)timegm(&tm);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return when;
 }
 
 struct bufferevent *
 sc_tls_server_bev(struct event_base *base, void *arg)
 {
     struct sc_tls *t = arg;
-    SSL *ssl = SSL_new(t->ctx);
+    SSL *ssl = tls_ssl_new(t, NULL);
 
     if (ssl == NULL)
         return NULL;
@@ -157,13 +228,14 @@ sc_tls_server_bev(struct event_base *base, void *arg)
 struct bufferevent *
 sc_tls_client_bev(struct sc_tls *t, struct event_base *base, const char *host)
 {
-    SSL *ssl = SSL_new(t->ctx);
+    int mode = 0;
+    SSL *ssl = tls_ssl_new(t, &mode);
     struct bufferevent *bev;
 
     if (ssl == NULL)
         return NULL;
     SSL_set_tlsext_host_name(ssl, host);
-    if (SSL_CTX_get_verify_mode(t->ctx) & SSL_VERIFY_PEER)
+    if (mode & SSL_VERIFY_PEER)
         SSL_set1_host(ssl, host);
     bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

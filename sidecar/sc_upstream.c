@@ -20,6 +20,7 @@
 struct up_conn {
     struct evhttp_connection *evcon;
     unsigned inflight;
+    unsigned tls_gen;           /* the TLS context generation evcon was built on */
     evutil_socket_t nodelay_fd; /* the fd TCP_NODELAY was last set on */
 };
 
@@ -134,9 +135,23 @@ sc_upstream_send(struct sc_upstream *up, struct evhttp_request *req, enum evhttp
     for (size_t i = 1; i < up->n && c->inflight > 0; i++)
         if (up->conns[i].inflight < c->inflight)
             c = &up->conns[i];
+    if (c->evcon != NULL && up->tls != NULL && c->inflight == 0) {
+        /* An idle TLS connection is built again when it is closed (its SSL
+         * object served one session and evhttp would reconnect on it) or
+         * when a reload swapped the context (a new CA bundle, say). */
+        bev = evhttp_connection_get_bufferevent(c->evcon);
+        if (bev == NULL || bufferevent_getfd(bev) < 0 || c->tls_gen != sc_tls_generation(up->tls)) {
+            evhttp_connection_free(c->evcon);
+            c->evcon = NULL;
+            c->nodelay_fd = -1;
+        }
+    }
     if (c->evcon == NULL) {
         if (up->tls != NULL) {
-            struct bufferevent *tbev = sc_tls_client_bev(up->tls, up->base, up->hostname);
+            struct bufferevent *tbev;
+
+            c->tls_gen = sc_tls_generation(up->tls);
+            tbev = sc_tls_client_bev(up->tls, up->base, up->hostname);
 
             c->evcon = tbev == NULL
                            ? NULL

@@ -2,10 +2,17 @@
 """TLS and identity on the data port (issue 5): HTTPS, client certificates
 optional and required (mTLS), the verified certificate identity in the
 lineage record, an https:// upstream verified against a CA, and key files
-that others can read refused.  Certificates are made per run with the
-openssl command line."""
+that others can read refused, and a reload that swaps in a renewed
+certificate (and a stricter client-certificate rule) for new connections
+while open ones carry on.  Certificates are made per run with the openssl
+command line."""
 
+import http.client
 import os
+import re
+import shutil
+import socket
+import ssl
 import subprocess
 import unittest
 
@@ -34,6 +41,20 @@ def make_pki(d):
                 "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext",
                 cwd=d)
         os.chmod(os.path.join(d, name + ".key"), 0o600)
+
+
+def issue_server_cert(d, name, cn):
+    """Another server certificate from the test CA, for 127.0.0.1."""
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn, cwd=d)
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", name + ".pem", "-days", "3", "-extfile", "server.ext",
+            cwd=d)
+    os.chmod(os.path.join(d, name + ".key"), 0o600)
+
+
+def peer_cn(sock):
+    return dict(x[0] for x in sock.getpeercert()["subject"])["commonName"]
 
 
 def curl(url, d, *extra):
@@ -110,8 +131,110 @@ class TlsTest(unittest.TestCase):
         r = request(bad.url, "POST", "/v1/chat/completions",
                     {"model": "local-llama", "messages": [{"role": "user", "content": "hi"}]})
         self.assertEqual(r.status, 502)
+        # The CA bundle is read again on reload: trusted from then on.
+        with open(bad.conf, "a") as f:
+            f.write("upstream_ca = %s\n" % os.path.join(self.pki, "ca.pem"))
+        self.assertEqual(request(bad.admin_url, "POST", "/reload").status, 200)
+        self.assertIn("tls_reloaded upstream=yes verify=yes", bad.log_text())
+        r = request(bad.url, "POST", "/v1/chat/completions",
+                    {"model": "local-llama", "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(r.status, 200, r.body)
+        # A reload that swaps the bundle for one that does not hold the CA:
+        # the idle keep-alive connection built under the old bundle is not
+        # reused, so the next request verifies against the new one, and fails.
+        with open(ok.conf) as f:
+            conf = f.read().replace(os.path.join(self.pki, "ca.pem"),
+                                    os.path.join(self.pki, "client.pem"))
+        with open(ok.conf, "w") as f:
+            f.write(conf)
+        self.assertEqual(request(ok.admin_url, "POST", "/reload").status, 200)
+        r = request(ok.url, "POST", "/v1/chat/completions",
+                    {"model": "local-llama", "messages": [{"role": "user", "content": "hi"}]})
+        self.assertEqual(r.status, 502)
         for sc in (ok, bad, front_tls):
             self.assertEqual(sc.stop(), 0)
+
+    def test_reload_swaps_certificate(self):
+        """Certificate rotation without a restart: the files are replaced in
+        place and SIGHUP (here POST /reload) reads them again.  New
+        connections get the renewed certificate, a connection opened before
+        keeps working; a renewed certificate whose key does not match, or a
+        key others can read, fails the reload and keeps the one in force."""
+        live = os.path.join(self.st.dir, "pki-live")
+        os.makedirs(live, exist_ok=True)
+        issue_server_cert(self.pki, "renewed", "renewed.localhost")
+        opts = self.tls_options("optional")
+        opts["tls_cert"] = os.path.join(live, "server.pem")
+        opts["tls_key"] = os.path.join(live, "server.key")
+        for name in ("server.pem", "server.key"):
+            shutil.copy(os.path.join(self.pki, name), live)
+        os.chmod(opts["tls_key"], 0o600)
+        sc = self.st.sidecar(options=opts).start()
+        port = int(sc.url.rsplit(":", 1)[1])
+        ctx = ssl.create_default_context(cafile=os.path.join(self.pki, "ca.pem"))
+        body = '{"model":"local-llama","messages":[{"role":"user","content":"hi"}]}'
+
+        def post(conn):
+            conn.request("POST", "/v1/chat/completions", body,
+                         {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            return r.status
+
+        def fresh_cn():
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                    return peer_cn(tls)
+
+        old = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=30)
+        self.assertEqual(post(old), 200)
+        self.assertEqual(peer_cn(old.sock), "localhost")
+        m = request(sc.admin_url, "GET", "/metrics").body.decode()
+        expiry_before = int(re.search(r"^steward_tls_cert_expiry_seconds (\d+)$", m, re.M)[1])
+
+        shutil.copy(os.path.join(self.pki, "renewed.pem"), opts["tls_cert"])
+        shutil.copy(os.path.join(self.pki, "renewed.key"), opts["tls_key"])
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertIn("tls_reloaded listener=yes", sc.log_text())
+        self.assertEqual(fresh_cn(), "renewed.localhost")
+        self.assertEqual(post(old), 200)  # the open connection carries on
+        self.assertEqual(peer_cn(old.sock), "localhost")
+        old.close()
+        m = request(sc.admin_url, "GET", "/metrics").body.decode()
+        expiry_after = int(re.search(r"^steward_tls_cert_expiry_seconds (\d+)$", m, re.M)[1])
+        self.assertGreater(expiry_after, expiry_before)  # 3 days, not 2
+
+        # A key that does not match the certificate: the reload fails whole.
+        shutil.copy(os.path.join(self.pki, "server.key"), opts["tls_key"])
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 500)
+        self.assertIn("tls_reload_failed", sc.log_text())
+        self.assertEqual(fresh_cn(), "renewed.localhost")
+        # A key others can read is refused on reload as at start.
+        shutil.copy(os.path.join(self.pki, "renewed.key"), opts["tls_key"])
+        os.chmod(opts["tls_key"], 0o644)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 500)
+        self.assertIn("must not be readable by group or others", sc.log_text())
+        os.chmod(opts["tls_key"], 0o600)
+
+        # The client-certificate rule changes on reload too: optional ->
+        # required refuses a new connection without one.
+        with open(sc.conf) as f:
+            conf = f.read().replace("tls_client_auth = optional", "tls_client_auth = required")
+        with open(sc.conf, "w") as f:
+            f.write(conf)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        rc, code, _ = curl(self.https(sc), self.pki)
+        self.assertEqual(code, "000", "a client without a certificate got through")
+        rc, code, _ = curl(self.https(sc), self.pki, "--cert", os.path.join(self.pki, "client.pem"),
+                           "--key", os.path.join(self.pki, "client.key"))
+        self.assertEqual((rc, code), (0, "200"))
+        # Turning HTTPS off needs a restart: logged, HTTPS stays.
+        with open(sc.conf, "w") as f:
+            f.write("".join(l for l in conf.splitlines(True) if not l.startswith("tls_")))
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertIn("option_needs_restart option=tls_cert kept=running https=on", sc.log_text())
+        self.assertEqual(fresh_cn(), "renewed.localhost")
+        self.assertEqual(sc.stop(), 0)
 
     def test_readable_key_is_refused(self):
         key = os.path.join(self.pki, "server.key")

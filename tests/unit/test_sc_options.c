@@ -68,11 +68,13 @@ START_TEST(unset_and_set_strings_and_lists)
     struct sc_options running, next;
 
     load(&running, BASE "user = steward\n");
-    load(&next, BASE "kafka.acks = all\ntls_cert = /c.pem\n");
-    /* user unset, kafka.* grew, tls_cert set: three RESTART changes */
+    load(&next, BASE "kafka.acks = all\npii_key_file = /k\ntls_cert = /c.pem\n");
+    /* user unset, kafka.* grew, pii_key_file set: three RESTART changes;
+     * tls_cert is a reload option (the sidecar checks HTTPS on/off itself) */
     ck_assert_uint_eq(sc_options_keep_restart(&next, &running), 3);
     ck_assert_str_eq(next.user, "steward");
-    ck_assert_ptr_null(next.tls_cert);
+    ck_assert_ptr_null(next.pii_key_file);
+    ck_assert_str_eq(next.tls_cert, "/c.pem");
     ck_assert_uint_eq(next.kafka.n, 1);
     ck_assert_ptr_null(cm_kv_get(&next.kafka, "acks"));
     sc_options_fini(&running);
