@@ -91,8 +91,10 @@ static const struct cm_opt sc_opts[] = {
      "Deadline for receiving a whole request (headers and body) once it started; a client "
      "that trickles bytes to stay under client_timeout is cut off here (408).",
      NULL, 1, 3600000},
-    {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RESTART, OFF(upstream_timeout_us),
-     "Idle time allowed while waiting for the model server (504 beyond).", NULL, 1, 3600000},
+    {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RELOAD, OFF(upstream_timeout_us),
+     "Idle time allowed while waiting for the model server (504 beyond). A reload applies "
+     "it to the requests sent from then on.",
+     NULL, 1, 3600000},
     {"unknown_path", CM_OPT_ENUM, "deny", CM_OPT_RELOAD, OFF(unknown_path),
      "What happens to paths steward does not know (model servers other than the OpenAI and "
      "Anthropic shapes): deny (404); pass (forwarded uninspected, recorded); inspect (generic "

@@ -2271,6 +2271,8 @@ sc_proxy_set_conf(struct sc_proxy *px, struct sc_conf *conf)
     px->glim.max_header_bytes = opts->max_header;
     px->glim.max_headers = (size_t)opts->max_headers;
     px->glim.max_body = opts->max_body;
+    if (px->up != NULL)
+        sc_upstream_set_timeout(px->up, opts->upstream_timeout_us);
     for (size_t i = 0; i < px->nfwd; i++)
         free(px->fwd[i]);
     free(px->fwd);

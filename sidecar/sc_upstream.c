@@ -79,12 +79,11 @@ sc_upstream_new(struct event_base *base, const char *url, size_t pool, int64_t t
     while (plen > 0 && path[plen - 1] == '/')
         plen--;
     up->prefix = cm_strndup(path, plen);
-    up->timeout.tv_sec = (time_t)(timeout_us / 1000000);
-    up->timeout.tv_usec = (suseconds_t)(timeout_us % 1000000);
     up->n = pool ? pool : 1;
     up->conns = cm_calloc(up->n, sizeof(*up->conns));
     for (size_t i = 0; i < up->n; i++)
         up->conns[i].nodelay_fd = -1;
+    sc_upstream_set_timeout(up, timeout_us);
     evhttp_uri_free(uri);
     *out = up;
     return CM_OK;
@@ -104,6 +103,16 @@ sc_upstream_free(struct sc_upstream *up)
     free(up->host);
     free(up->prefix);
     free(up);
+}
+
+void
+sc_upstream_set_timeout(struct sc_upstream *up, int64_t timeout_us)
+{
+    up->timeout.tv_sec = (time_t)(timeout_us / 1000000);
+    up->timeout.tv_usec = (suseconds_t)(timeout_us % 1000000);
+    for (size_t i = 0; i < up->n; i++)
+        if (up->conns[i].evcon != NULL)
+            evhttp_connection_set_timeout_tv(up->conns[i].evcon, &up->timeout);
 }
 
 const char *

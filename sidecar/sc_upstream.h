@@ -31,6 +31,8 @@ struct sc_tls;
 int sc_upstream_new(struct event_base *base, const char *url, size_t pool, int64_t timeout_us,
                     struct sc_tls *tls, struct sc_upstream **out, struct cm_err *err) CM_MUSTCHECK;
 void sc_upstream_free(struct sc_upstream *up); /* NULL-safe */
+/* upstream_timeout from a reload: for the pool's connections from now on. */
+void sc_upstream_set_timeout(struct sc_upstream *up, int64_t timeout_us);
 
 /* The configured URL, the Host header value, and the path prefix ("" or
  * "/prefix" without a trailing slash).  Borrowed. */

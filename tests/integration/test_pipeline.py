@@ -180,6 +180,26 @@ class PipelineTest(unittest.TestCase):
         self.assertEqual(self.st.record_row(r.record)[2:4], ["upstream_error", "502"])
         self.assertEqual(sc.stop(), 0)
 
+    def test_upstream_timeout_is_504_and_reloadable(self):
+        """A model server silent for longer than upstream_timeout: 504, the
+        record says upstream_timeout.  The timeout is a reload option: raised
+        by a reload, the same slow answer gets through."""
+        sc = self.st.sidecar(options={"upstream_timeout": "1s"}).start()
+        slow = {"X-Stub-Delay-Ms": "2500"}
+        r = request(sc.url, "POST", "/v1/chat/completions", chat("hello"), headers=slow)
+        self.assertEqual(r.status, 504, r.body)
+        self.assertEqual(r.json()["error"]["code"], "upstream_timeout")
+        self.assertEqual(self.st.record_row(r.record)[2:4], ["upstream_timeout", "504"])
+        with open(sc.conf) as f:
+            conf = f.read().replace("upstream_timeout = 1s", "upstream_timeout = 10s")
+        with open(sc.conf, "w") as f:
+            f.write(conf)
+        self.assertEqual(request(sc.admin_url, "POST", "/reload").status, 200)
+        self.assertNotIn("option_needs_restart option=upstream_timeout", sc.log_text())
+        r = request(sc.url, "POST", "/v1/chat/completions", chat("hello"), headers=slow)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(sc.stop(), 0)
+
     def test_model_error_status_passes_through(self):
         r = request(self.st.url, "POST", "/v1/chat/completions", chat("hi"),
                     headers={"X-Stub-Status": "503"})
