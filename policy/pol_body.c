@@ -389,6 +389,15 @@ sel_match(const char *const *sel, size_t nsel, const char *ptr, size_t n)
     return best;
 }
 
+bool
+pol_body_pointer_whole(const struct pol_set *ps, const char *ptr)
+{
+    size_t n;
+    const char *const *sel = pol_set_generic_whole(ps, &n);
+
+    return n > 0 && sel_match(sel, n, ptr, strlen(ptr)) == SEL_IN;
+}
+
 static void *
 arena_grow(struct cm_arena *arena, void *old, size_t n, size_t *cap, size_t size)
 {

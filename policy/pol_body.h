@@ -102,6 +102,9 @@ size_t pol_body_findings(const struct pol_body *b, const struct pol_body_finding
 /* With texts_only: the number of text fields, and field i's decoded text
  * (borrowed, in the arena) with its JSON pointer. */
 size_t pol_body_ntexts(const struct pol_body *b);
+/* Whether the text at JSON pointer ptr (as pol_body_text gives it) is at or
+ * below one of the policy's generic "whole" pointers. */
+bool pol_body_pointer_whole(const struct pol_set *ps, const char *ptr);
 const char *pol_body_text(const struct pol_body *b, size_t i, size_t *len, const char **pointer);
 /* With texts_only: appends the body to out with text field i replaced by
  * texts[i] (re-encoded as a JSON string) where texts[i].p is not NULL; every

@@ -1085,13 +1085,13 @@ parse_purpose(struct vctx *v, json_t *j)
     return rc;
 }
 
-/* "generic": {"request": [pointers], "response": [pointers]}: what
+/* "generic": {"request": [pointers], "response": [pointers], "whole": [pointers]}: what
  * generic JSON mode inspects (route other); a direction left out keeps
  * every string value. */
 static int
 parse_generic(struct vctx *v, json_t *j)
 {
-    static const char *const keys[] = {"request", "response", NULL};
+    static const char *const keys[] = {"request", "response", "whole", NULL};
     int rc;
 
     if (!json_is_object(j))
@@ -1099,23 +1099,30 @@ parse_generic(struct vctx *v, json_t *j)
                     type_name(j));
     if ((rc = check_keys(v, j, keys)) != CM_OK)
         return rc;
-    for (int d = 0; d < 2; d++) {
-        json_t *a = json_object_get(j, dir_names[d]);
+    for (int d = 0; d < 3; d++) {
+        const char *name = d < 2 ? dir_names[d] : "whole";
+        struct pol_strs *out = d < 2 ? &v->ps->generic[d] : &v->ps->generic_whole;
+        json_t *a = json_object_get(j, name);
 
         if (a == NULL)
             continue;
-        push_key(v, dir_names[d]);
+        push_key(v, name);
         if (!json_is_array(a))
             rc = verr(v, false, "expected an array of JSON pointers, got %s", type_name(a));
         else if (json_array_size(a) == 0)
-            rc = verr(v, false, "empty array (leave \"%s\" out to inspect every string value)",
-                      dir_names[d]);
+            rc = verr(v, false, "empty array (leave \"%s\" out %s)", name,
+                      d < 2 ? "to inspect every string value" : "when no field comes whole");
         else
-            rc = parse_strs(v, a, &v->ps->generic[d], STR_POINTER);
+            rc = parse_strs(v, a, out, STR_POINTER);
         pop(v);
         if (rc != CM_OK)
             return rc;
     }
+    /* A whole field is a response field: inspected whether or not the
+     * response list names it too. */
+    if (v->ps->generic[1].n > 0)
+        for (size_t k = 0; k < v->ps->generic_whole.n; k++)
+            strs_add(&v->ps->generic[1], v->ps->generic_whole.v[k]);
     return CM_OK;
 }
 
@@ -1318,6 +1325,7 @@ pol_set_free_parts(struct pol_set *ps)
     strs_free(&ps->purposes);
     strs_free(&ps->generic[0]);
     strs_free(&ps->generic[1]);
+    strs_free(&ps->generic_whole);
     free(ps->canonical);
     free(ps->id);
 }

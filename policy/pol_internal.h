@@ -125,6 +125,9 @@ struct pol_set {
      * direction (RFC 6901, escaped; a "*" segment matches any one); n == 0:
      * every string value. */
     struct pol_strs generic[2];
+    /* ...and the response pointers whose value a streamed answer carries
+     * whole, in one event (also in generic[1] when that names pointers). */
+    struct pol_strs generic_whole;
 };
 
 /* pol_compile.c: validates and compiles doc's tree into ps (zeroed, refs

@@ -223,6 +223,13 @@ pol_set_generic(const struct pol_set *ps, enum pol_dir dir, size_t *n)
     return g->n > 0 ? (const char *const *)g->v : NULL;
 }
 
+const char *const *
+pol_set_generic_whole(const struct pol_set *ps, size_t *n)
+{
+    *n = ps->generic_whole.n;
+    return ps->generic_whole.n > 0 ? (const char *const *)ps->generic_whole.v : NULL;
+}
+
 /* ------------------------------------------------------------ loading */
 
 /* Compiles doc (taken: freed here) into *out. */

@@ -229,6 +229,10 @@ bool pol_set_scans(const struct pol_set *ps, enum pol_dir dir);
  * (route other) in direction dir (borrowed, *n of them), or NULL with
  * *n = 0 when it names none: every string value is inspected. */
 const char *const *pol_set_generic(const struct pol_set *ps, enum pol_dir dir, size_t *n);
+/* The response pointers "generic" names as whole: in a streamed answer
+ * their value comes whole, in one event (TGI's generated_text), and is
+ * inspected there, not joined with the other events.  NULL, *n = 0: none. */
+const char *const *pol_set_generic_whole(const struct pol_set *ps, size_t *n);
 
 /* Writes, for the explain tool, one line per condition of rule idx saying
  * whether it held for in and why ("model \"gpt-4o\" matches \"gpt-*\"").

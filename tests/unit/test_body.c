@@ -320,6 +320,43 @@ START_TEST(test_generic_pointers)
 }
 END_TEST
 
+/* "whole" pointers are response pointers too, and pol_body_pointer_whole
+ * tells a text at or below one from the others. */
+START_TEST(test_generic_whole_pointers)
+{
+    static const char pol[] =
+        "id: w\n"
+        "generic:\n"
+        "  response: [/token/text]\n"
+        "  whole: [/generated_text, /details/best_of_sequences/*/generated_text]\n";
+    static const struct shape_case c = {
+        POL_ROUTE_OTHER, POL_DIR_RESPONSE,
+        "{\"token\":{\"text\":\"a@example.com\",\"id\":\"x\"},\"generated_text\":\"b@example.com\","
+        "\"details\":{\"best_of_sequences\":[{\"generated_text\":\"c@example.com\","
+        "\"finish_reason\":\"length\"}]}}",
+        "/token/text /generated_text /details/best_of_sequences/0/generated_text"};
+    struct pol_set *ps = NULL;
+    struct pol_body *b = NULL;
+    struct cm_err err = {{0}};
+
+    ck_assert_msg(pol_set_parse("w.yaml", pol, strlen(pol), &ps, &err) == CM_OK, "%s", err.msg);
+    ck_assert_int_eq(
+        pol_body_parse(arena, c.route, c.dir, c.json, strlen(c.json), &lim64, ps, &b, &err), CM_OK);
+    check_pointers(b, &c, 0);
+    ck_assert(pol_body_pointer_whole(ps, "/generated_text"));
+    ck_assert(pol_body_pointer_whole(ps, "/details/best_of_sequences/7/generated_text"));
+    ck_assert(!pol_body_pointer_whole(ps, "/token/text"));
+    ck_assert(!pol_body_pointer_whole(ps, "/generated_textx"));
+    ck_assert(!pol_body_pointer_whole(ps, "/details/best_of_sequences/0/finish_reason"));
+    pol_set_unref(ps);
+    /* without "whole", nothing is */
+    ck_assert_int_eq(pol_set_parse("g.yaml", generic_policy, strlen(generic_policy), &ps, &err),
+                     CM_OK);
+    ck_assert(!pol_body_pointer_whole(ps, "/generated_text"));
+    pol_set_unref(ps);
+}
+END_TEST
+
 struct err_case {
     enum pol_route route;
     const char *json;
@@ -646,6 +683,7 @@ body_suite(void)
     tcase_add_test(tc, test_escapes);
     tcase_add_loop_test(tc, test_shapes, 0, (int)CM_ARRAY_LEN(shapes));
     tcase_add_loop_test(tc, test_generic_pointers, 0, (int)CM_ARRAY_LEN(generic_cases));
+    tcase_add_test(tc, test_generic_whole_pointers);
     tcase_add_loop_test(tc, test_modalities, 0, (int)CM_ARRAY_LEN(mods));
     tcase_add_loop_test(tc, test_errors, 0, (int)CM_ARRAY_LEN(errs));
     tcase_add_test(tc, test_depth);

@@ -266,6 +266,10 @@ static const struct err_case err_cases[] = {
      "/generic/request/0: bad JSON pointer \"inputs\": a JSON pointer starts with \"/\""},
     {"t.yaml", "id: x\ngeneric:\n  response: [/a, /b~2c]\n",
      "t.yaml:3:18: ", "/generic/response/1: bad JSON pointer \"/b~2c\": \"~\" is written \"~0\""},
+    {"t.yaml", "id: x\ngeneric:\n  whole: []\n", "t.yaml:3:10: ",
+     "/generic/whole: empty array (leave \"whole\" out when no field comes whole)"},
+    {"t.yaml", "id: x\ngeneric:\n  whole: [generated_text]\n", "t.yaml:3:11: ",
+     "/generic/whole/0: bad JSON pointer \"generated_text\": a JSON pointer starts with \"/\""},
     {"t.yaml", "id: x\ngeneric:\n  requests: [/a]\n",
      "t.yaml:3:3: ", "/generic/requests: unknown key (did you mean \"request\"?)"},
 };
