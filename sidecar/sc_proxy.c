@@ -36,7 +36,11 @@
  * POL_PII_STREAM_REACH bytes, so a value split across events is caught) and
  * pseudonym restorer; the event is re-sent with the released text spliced
  * in; what is still held at [DONE] or the end goes out in a copy of the
- * field's last event.  The answer's actions are decided once, at its start.
+ * field's last event.  In generic mode, a field the policy names "whole"
+ * (TGI's generated_text) is redacted in place, and its event is held until
+ * the next one or the end, so that what the delta fields still hold at the
+ * end goes into that last event (ex_held).  sc_sse frames the events.  The
+ * answer's actions are decided once, at its start.
  *
  * Keyed operators: hash, pseudonymise and encrypt use the caller's tenant
  * keys (derived from pii_key_file, pol_keys.h); pseudonymised values are kept
@@ -58,6 +62,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,6 +92,7 @@
 #include "sidecar/sc_guard.h"
 #include "sidecar/sc_inflate.h"
 #include "sidecar/sc_outcome.h"
+#include "sidecar/sc_sse.h"
 #include "sidecar/sc_tls.h"
 #include "sidecar/sc_upstream.h"
 
@@ -169,7 +175,20 @@ struct ex_stream {
     struct pol_pii_restorer *rs;
     struct cm_buf last;
     struct sc_exchange *ex;
-    struct ex_fps fps[POL_PII__COUNT]; /* per label, until the record */
+    struct ex_fps fps[POL_PII__COUNT];   /* per label, until the record */
+    size_t whole_counts[POL_PII__COUNT]; /* a "whole" field: its findings, every event */
+};
+
+/* An event held back because it carries a whole field (sse_json): its
+ * relayed bytes around the data line, the data's JSON as it came, and the
+ * texts that replace its fields (owned). */
+struct ex_held {
+    struct cm_buf before, after; /* the event's other lines, relayed as they are */
+    struct cm_buf json;          /* the data line's JSON, as the model server sent it */
+    struct cm_buf data;          /* ... as relayed, when nothing is merged in */
+    size_t ntexts;
+    char **ptrs;          /* each text field's pointer */
+    struct cm_buf *texts; /* ... and its relayed text */
 };
 
 struct sc_exchange {
@@ -245,6 +264,12 @@ struct sc_exchange {
     bool sdec_ready;
     bool streams_flushed;
     bool streams_recorded;
+    /* The last event that carried a "whole" field (ex_held): relayed when
+     * the next event comes, or at the end with what the other fields
+     * still hold merged into it. */
+    struct ex_held *held;
+    struct ex_held *held_new; /* sse_json: the event being relayed carries one */
+    bool held_no;             /* ... more than one data line does: not held */
     struct pol_decision sdec;
     enum pol_pii_op sops[POL_LABEL_MAX];
     struct pol_pii_redact_opts sropts;
@@ -268,6 +293,7 @@ struct sc_exchange {
 };
 
 static void ex_finish(struct sc_exchange *ex);
+static void held_free(struct ex_held *h);
 static void ex_streams_record(struct sc_exchange *ex);
 static void ex_watch_client_stop(struct sc_exchange *ex);
 static void ex_reply(struct sc_exchange *ex, int code, struct evbuffer *out);
@@ -804,6 +830,8 @@ ex_finish(struct sc_exchange *ex)
         cm_buf_fini(&ex->streams[i].last);
         free(ex->streams[i].key);
     }
+    held_free(ex->held);
+    held_free(ex->held_new);
     pol_set_unref(ex->ps);
     pol_pii_vault_free(ex->vault); /* wipes the originals */
     OPENSSL_cleanse(&ex->tkeys, sizeof(ex->tkeys));
@@ -1019,6 +1047,7 @@ ex_streams_record(struct sc_exchange *ex)
         for (int l = 0; l < POL_PII__COUNT; l++) {
             struct aud_finding *af;
 
+            counts[l] += ex->streams[i].whole_counts[l];
             if (counts[l] == 0)
                 continue;
             if (ex->sops[l] != POL_PII_KEEP && !ex->monitor)
@@ -1072,7 +1101,7 @@ ex_stream_denied(struct sc_exchange *ex, const struct ex_stream *s)
 
     pol_pii_stream_counts(s->st, counts);
     for (int l = 0; l < POL_PII__COUNT; l++)
-        if (counts[l] > 0 && ex->sdec.actions[l] == POL_ACT_DENY)
+        if (counts[l] + s->whole_counts[l] > 0 && ex->sdec.actions[l] == POL_ACT_DENY)
             return true;
     return false;
 }
@@ -1091,6 +1120,118 @@ ex_stream_restore(struct sc_exchange *ex, struct ex_stream *s, const char *p, si
         ex->restored += pol_pii_restorer_finish(s->rs, out);
 }
 
+/* A field the policy names whole (generic "whole": TGI's generated_text)
+ * carries its value whole in one event: it is redacted there, on its own,
+ * through a redactor of its own fed the whole value (nothing held back for
+ * later events), its findings added to the field's. */
+static int
+ex_whole_value(struct sc_exchange *ex, struct ex_stream *s, const char *t, size_t tl,
+               struct cm_buf *out)
+{
+    struct pol_pii_stream *one;
+    struct cm_buf red;
+    size_t counts[POL_PII__COUNT];
+    int rc;
+
+    one = pol_pii_stream_new(ex->conf->lim.model, POL_PII_ALL, ex->sops, &ex->sropts, ex->vault);
+    if (one == NULL)
+        return CM_EINTERNAL;
+    if (ex->conf->opts.fingerprint_key != NULL)
+        pol_pii_stream_on_value(one, ex_stream_fingerprint, s);
+    cm_buf_init(&red);
+    rc = pol_pii_stream_feed(one, t, tl, &red);
+    if (rc == CM_OK)
+        rc = pol_pii_stream_finish(one, &red);
+    if (rc == CM_OK) {
+        pol_pii_stream_counts(one, counts);
+        for (int l = 0; l < POL_PII__COUNT; l++)
+            s->whole_counts[l] += counts[l];
+        if (s->rs != NULL) {
+            struct pol_pii_restorer *rs = pol_pii_restorer_new(ex->vault);
+
+            ex->restored += pol_pii_restorer_feed(rs, red.p ? red.p : "", red.len, out);
+            ex->restored += pol_pii_restorer_finish(rs, out);
+            pol_pii_restorer_free(rs);
+        } else {
+            cm_buf_append(out, red.p ? red.p : "", red.len);
+        }
+    }
+    pol_pii_stream_free(one);
+    cm_buf_fini(&red);
+    return rc;
+}
+
+static void
+held_free(struct ex_held *h)
+{
+    if (h == NULL)
+        return;
+    cm_buf_fini(&h->before);
+    cm_buf_fini(&h->after);
+    cm_buf_fini(&h->json);
+    cm_buf_fini(&h->data);
+    for (size_t i = 0; i < h->ntexts; i++) {
+        free(h->ptrs[i]);
+        cm_buf_fini(&h->texts[i]);
+    }
+    free(h->ptrs);
+    free(h->texts);
+    free(h);
+}
+
+/* The event sse_json just relayed, kept for holding (see ex_held). */
+static struct ex_held *
+held_new(const char *json, size_t n, const struct cm_str *texts, const char *const *ptrs, size_t nt)
+{
+    struct ex_held *h = cm_calloc(1, sizeof(*h));
+
+    cm_buf_init(&h->before);
+    cm_buf_init(&h->after);
+    cm_buf_init(&h->json);
+    cm_buf_init(&h->data);
+    cm_buf_append(&h->json, json, n);
+    h->ntexts = nt;
+    h->ptrs = cm_calloc(nt ? nt : 1, sizeof(*h->ptrs));
+    h->texts = cm_calloc(nt ? nt : 1, sizeof(*h->texts));
+    for (size_t i = 0; i < nt; i++) {
+        h->ptrs[i] = cm_strdup(ptrs[i]);
+        cm_buf_init(&h->texts[i]);
+        cm_buf_append(&h->texts[i], texts[i].p ? texts[i].p : "", texts[i].n);
+    }
+    return h;
+}
+
+/* Relays the held event into out, with its data re-spliced when merged
+ * (what other fields still held was appended to its texts). */
+static void
+held_emit(struct sc_exchange *ex, struct ex_held *h, bool merged, struct cm_buf *out)
+{
+    struct pol_body_limits lim = ex->conf->lim;
+    struct pol_body *b;
+    struct cm_err err;
+
+    cm_buf_append(out, h->before.p ? h->before.p : "", h->before.len);
+    cm_buf_puts(out, "data: ");
+    lim.texts_only = true;
+    cm_arena_reset(ex->scratch);
+    if (merged &&
+        pol_body_parse(ex->scratch, ex->route, POL_DIR_RESPONSE, h->json.p, h->json.len, &lim,
+                       ex->ps, &b, &err) == CM_OK &&
+        pol_body_ntexts(b) == h->ntexts) {
+        struct cm_str *texts =
+            cm_arena_calloc(ex->scratch, (h->ntexts ? h->ntexts : 1) * sizeof(*texts));
+
+        for (size_t i = 0; i < h->ntexts; i++)
+            texts[i] = (struct cm_str){h->texts[i].p ? h->texts[i].p : "", h->texts[i].len};
+        if (pol_body_splice(b, texts, out) != CM_OK)
+            ex->upstream_failed = true;
+    } else {
+        cm_buf_append(out, h->data.p ? h->data.p : "", h->data.len);
+    }
+    cm_buf_putc(out, '\n');
+    cm_buf_append(out, h->after.p ? h->after.p : "", h->after.len);
+}
+
 /* One SSE event's JSON data: every text field goes through its field's
  * streaming redactor (bounded hold-back: a value split across events is
  * still caught) and restorer; the event is re-sent with the released text
@@ -1104,7 +1245,9 @@ sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, in
     struct pol_body *b;
     struct cm_err err;
     struct cm_str *texts;
+    const char **ptrs;
     size_t nt;
+    bool whole = false;
     int rc;
 
     if (!ex->sdec_ready) {
@@ -1145,44 +1288,67 @@ sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, in
             cm_arena_strndup(ex->arena, pol_body_model(b), strlen(pol_body_model(b)));
     nt = pol_body_ntexts(b);
     texts = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*texts));
+    ptrs = cm_arena_calloc(ex->scratch, (nt ? nt : 1) * sizeof(*ptrs));
     for (size_t i = 0; i < nt; i++) {
         const char *ptr, *t = pol_body_text(b, i, &(size_t){0}, &ptr);
         size_t tl;
         struct ex_stream *s;
         struct cm_buf rel, fin;
+        bool is_whole;
 
         (void)pol_body_text(b, i, &tl, NULL);
+        ptrs[i] = ptr;
         s = ex_stream_for(ex, ptr);
         if (s == NULL) {
             *rc_out = CM_ELIMIT; /* too many streamed fields: fail closed */
             return true;
         }
+        /* A whole field is redacted on its own; a delta field through
+         * its stream, released text restored. */
+        is_whole = ex->route == POL_ROUTE_OTHER && pol_body_pointer_whole(ex->ps, ptr);
         cm_buf_init(&rel);
         cm_buf_init(&fin);
-        if (pol_pii_stream_feed(s->st, t, tl, &rel) != CM_OK) {
+        rc =
+            is_whole ? ex_whole_value(ex, s, t, tl, &fin) : pol_pii_stream_feed(s->st, t, tl, &rel);
+        if (rc != CM_OK || (ex_stream_denied(ex, s) && !ex->monitor)) {
             cm_buf_fini(&rel);
-            *rc_out = CM_EINTERNAL;
-            return true;
-        }
-        if (ex_stream_denied(ex, s) && !ex->monitor) {
-            cm_buf_fini(&rel);
+            cm_buf_fini(&fin);
+            if (rc != CM_OK) {
+                *rc_out = CM_EINTERNAL;
+                return true;
+            }
             ex->denied = true;
             if (ex->rule_id == NULL)
                 ex->rule_id = "response.entities";
             return false;
         }
-        ex_stream_restore(ex, s, rel.p ? rel.p : "", rel.len, false, &fin);
+        if (!is_whole)
+            ex_stream_restore(ex, s, rel.p ? rel.p : "", rel.len, false, &fin);
         texts[i].p = cm_arena_strndup(ex->scratch, fin.p ? fin.p : "", fin.len);
         texts[i].n = fin.len;
         cm_buf_fini(&rel);
         cm_buf_fini(&fin);
-        cm_buf_reset(&s->last);
-        cm_buf_append(&s->last, p, n);
+        if (is_whole) {
+            whole = true;
+        } else {
+            cm_buf_reset(&s->last);
+            cm_buf_append(&s->last, p, n);
+        }
     }
-    if (ex->monitor)
+    if (ex->monitor) {
         cm_buf_append(out, p, n); /* decide and record, change nothing */
-    else if (pol_body_splice(b, texts, out) != CM_OK)
+    } else if (pol_body_splice(b, texts, out) != CM_OK) {
         *rc_out = CM_EINTERNAL;
+    } else if (whole) {
+        /* sse_relay holds this event back (ex_held) */
+        if (ex->held_new != NULL || ex->held_no) {
+            held_free(ex->held_new);
+            ex->held_new = NULL;
+            ex->held_no = true;
+        } else {
+            ex->held_new = held_new(p, n, texts, ptrs, nt);
+        }
+    }
     return true;
 }
 
@@ -1191,9 +1357,13 @@ sse_json(struct sc_exchange *ex, const char *p, size_t n, struct cm_buf *out, in
 static void
 sse_flush(struct sc_exchange *ex, struct cm_buf *out)
 {
+    struct ex_held *h = ex->held;
+    bool merged = false;
+
     if (ex->streams_flushed)
         return;
     ex->streams_flushed = true;
+    ex->held = NULL;
     for (size_t i = 0; i < ex->nstreams; i++) {
         struct ex_stream *s = &ex->streams[i];
         struct pol_body_limits lim = ex->conf->lim;
@@ -1209,6 +1379,21 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
             continue;
         }
         ex_stream_restore(ex, s, rem.p ? rem.p : "", rem.len, true, &fin);
+        if (fin.len > 0 && !ex->monitor && h != NULL) {
+            /* The held last event carries this field too: the rest goes
+             * into it, no copy needed. */
+            size_t k = 0;
+
+            while (k < h->ntexts && strcmp(h->ptrs[k], s->key) != 0)
+                k++;
+            if (k < h->ntexts) {
+                cm_buf_append(&h->texts[k], fin.p, fin.len);
+                merged = true;
+                cm_buf_fini(&rem);
+                cm_buf_fini(&fin);
+                continue;
+            }
+        }
         lim.texts_only = true;
         cm_arena_reset(ex->scratch);
         if (fin.len > 0 && !ex->monitor && s->last.len > 0 &&
@@ -1233,6 +1418,10 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
         cm_buf_fini(&rem);
         cm_buf_fini(&fin);
     }
+    if (h != NULL) {
+        held_emit(ex, h, merged, out);
+        held_free(h);
+    }
 }
 
 /* Relays the complete SSE events in ex->resp (all of it when final). */
@@ -1246,45 +1435,35 @@ sse_relay(struct sc_exchange *ex, bool final)
     cm_buf_init(&out);
     while (pos < ex->resp.len && !ex->resp_denied) {
         const char *ev = ex->resp.p + pos;
-        size_t avail = ex->resp.len - pos, evlen = 0, i = 0;
+        size_t avail = ex->resp.len - pos, evlen, ev_start, data_at, data_end = 0;
+        struct sc_sse_line ln;
 
-        /* An event ends at a blank line. */
-        for (i = 0; i + 1 < avail; i++) {
-            if (ev[i] == '\n' && ev[i + 1] == '\n') {
-                evlen = i + 2;
-                break;
-            }
-            if (ev[i] == '\n' && ev[i + 1] == '\r' && i + 2 < avail && ev[i + 2] == '\n') {
-                evlen = i + 3;
-                break;
-            }
-        }
+        evlen = sc_sse_event_len(ev, avail);
         if (evlen == 0) {
             if (!final)
                 break;
             evlen = avail;
         }
-        for (size_t ls = 0; ls < evlen;) {
-            const char *line = ev + ls;
-            size_t ll = 0, eol;
-
-            while (ls + ll < evlen && line[ll] != '\n')
-                ll++;
-            eol = ls + ll < evlen ? 1 : 0;
-            if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
-                size_t off = (ll > 5 && line[5] == ' ') ? 6 : 5;
-                size_t dl = ll - off;
-
-                while (dl > 0 && line[off + dl - 1] == '\r')
-                    dl--;
-                if (dl == 6 && memcmp(line + off, "[DONE]", 6) == 0)
+        if (ex->held != NULL && !sc_sse_is_done(ev, evlen)) {
+            /* Another event came: the held one was not the last. */
+            held_emit(ex, ex->held, false, &out);
+            held_free(ex->held);
+            ex->held = NULL;
+        }
+        ev_start = out.len;
+        data_at = SIZE_MAX;
+        for (size_t ls = 0; sc_sse_next_line(ev, evlen, &ls, &ln);) {
+            if (ln.data != NULL) {
+                if (ln.dlen == 6 && memcmp(ln.data, "[DONE]", 6) == 0)
                     sse_flush(ex, &out);
-                if (dl > 0 && line[off] == '{') {
+                if (ln.dlen > 0 && ln.data[0] == '{') {
+                    struct ex_held *before = ex->held_new;
+                    size_t at = out.len;
                     int rc = CM_OK;
 
                     cm_buf_puts(&out, "data: ");
                     cm_arena_reset(ex->scratch);
-                    if (!sse_json(ex, line + off, dl, &out, &rc)) {
+                    if (!sse_json(ex, ln.data, ln.dlen, &out, &rc)) {
                         ex->resp_denied = true;
                         out.len -= 6;
                         cm_buf_printf(&out,
@@ -1301,14 +1480,33 @@ sse_relay(struct sc_exchange *ex, bool final)
                         cm_log_warn("sidecar", "sse_event_unparseable record=%s", ex->id_str);
                     } else {
                         cm_buf_putc(&out, '\n');
+                        if (ex->held_new != NULL && ex->held_new != before) {
+                            data_at = at;
+                            data_end = out.len;
+                        }
                     }
-                    ls += ll + eol;
                     continue;
                 }
             }
-            cm_buf_append(&out, line, ll + eol);
-            ls += ll + eol;
+            cm_buf_append(&out, ln.p, ln.len + ln.eol);
         }
+        if (ex->held_new != NULL) {
+            /* The event carries a whole field: held until the next event
+             * or the end (see ex_held). */
+            struct ex_held *h = ex->held_new;
+
+            ex->held_new = NULL;
+            if (!ex->held_no && !ex->resp_denied && data_at != SIZE_MAX) {
+                cm_buf_append(&h->before, out.p + ev_start, data_at - ev_start);
+                cm_buf_append(&h->data, out.p + data_at + 6, data_end - data_at - 7);
+                cm_buf_append(&h->after, out.p + data_end, out.len - data_end);
+                out.len = ev_start;
+                ex->held = h;
+            } else {
+                held_free(h);
+            }
+        }
+        ex->held_no = false;
         pos += evlen;
     }
     if (pos > 0) {

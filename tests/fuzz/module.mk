@@ -17,6 +17,8 @@ $(eval $(call fuzzer,fuzz_pii_redact,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 $(eval $(call fuzzer,fuzz_pii_stream,$(FUZZ_POLICY_SRCS),$(FUZZ_POLICY_LIBS)))
 # the strict HTTP/1.1 framing guard in front of evhttp
 $(eval $(call fuzzer,fuzz_http_guard,sidecar/sc_guard.c common/cm_hash.c common/cm_status.c common/cm_mem.c,$(LDLIBS_SSL)))
+# the Server-Sent Events framer of streamed answers
+$(eval $(call fuzzer,fuzz_sse,sidecar/sc_sse.c,))
 # bounded inflation of gzip/deflate request bodies
 $(eval $(call fuzzer,fuzz_inflate,sidecar/sc_inflate.c common/cm_buf.c common/cm_mem.c common/cm_status.c,$(LDLIBS_Z)))
 # the policy loader (JSON and YAML), its compiled form, and the API-key file

@@ -362,6 +362,43 @@ class PipelineTest(unittest.TestCase):
         self.assertIn(["response", "EMAIL", "1", "redact"], self.st.findings(r.record))
         sc.stop()
 
+    def test_generic_stream_whole_field(self):
+        # TGI's /generate_stream with a long answer: /token/text is a field
+        # of deltas, /generated_text comes whole in the last event ("whole").
+        # The whole value is redacted in place; the last event is held until
+        # the stream ends, so what the token stream still holds goes into
+        # it: the events are the model server's, one for one.
+        sc = self.generic_sidecar("it-generic-whole",
+                                  "response: {EMAIL: redact}\n"
+                                  "generic:\n"
+                                  "  response: [/token/text]\n"
+                                  "  whole: [/generated_text]\n",
+                                  forward_headers="accept,user-agent,x-stub-chunk-bytes")
+        words = " ".join("word%d" % i for i in range(300))
+        body = json.dumps({"inputs": "write to jane.doe@example.com " + words +
+                           " or to john.roe@example.org"})
+        hdrs = {"X-Stub-Chunk-Bytes": "7"}
+
+        def events(url):
+            r = request(url, "POST", "/generate_stream", body, hdrs)
+            self.assertEqual(r.status, 200, r.body)
+            return r, [json.loads(l[5:]) for l in r.body.decode().splitlines()
+                       if l.startswith("data:")]
+
+        _, direct = events(self.st.model_url)
+        r, evs = events(sc.url)
+        whole = "You said: write to <EMAIL> " + words + " or to <EMAIL>"
+        self.assertNotIn("@example", r.body.decode())
+        self.assertEqual(len(evs), len(direct))
+        self.assertEqual("".join(e["token"]["text"] for e in evs), whole)
+        self.assertEqual(evs[-1]["generated_text"], whole)
+        self.assertTrue(all(e["generated_text"] is None for e in evs[:-1]))
+        self.assertEqual(evs[-1]["details"], direct[-1]["details"])
+        self.st.record_row(r.record)
+        f = self.st.findings(r.record)
+        self.assertEqual(f.count(["response", "EMAIL", "2", "redact"]), 2, f)
+        sc.stop()
+
     def test_curl_client_and_one_record_per_request(self):
         ids = []
         for i in range(5):
