@@ -131,9 +131,14 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# A sidecar alone: no model server, Kafka unreachable (its records spool).
+# A sidecar alone: no model server, Kafka unreachable (its records spool);
+# HTTPS with a throw-away certificate, so that the TLS metrics are served
+# and the handshake's system calls meet the filter too.
 admin_port=$(free_port)
 mkdir -p "$work/sidecar"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -keyout "$work/sidecar/tls.key" -out "$work/sidecar/tls.pem" >/dev/null 2>&1
+chmod 600 "$work/sidecar/tls.key"
 cat >"$work/sidecar/steward.conf" <<CONF
 listen = 127.0.0.1:0
 admin_listen = 127.0.0.1:$admin_port
@@ -143,6 +148,8 @@ instance = check-deploy
 workers = 1
 kafka.bootstrap.servers = 127.0.0.1:9
 spool_dir = $work/sidecar/spool
+tls_cert = $work/sidecar/tls.pem
+tls_key = $work/sidecar/tls.key
 CONF
 # Under strace, to hold its system calls against the unit's SystemCallFilter.
 strace -f -qq -o "$work/sidecar/trace" "$bin/steward" -c "$work/sidecar/steward.conf" \
@@ -163,9 +170,9 @@ live_metrics() {
     # not there, so it is a 502 (upstream_error) after a redaction
     local data
     data=$(sed -n 's/.*msg=listening addr=\([^ ]*\).*/\1/p' "$work/sidecar/log" | head -n 1)
-    curl -s -o /dev/null -H 'Content-Type: application/json' \
+    curl -sk -o /dev/null -H 'Content-Type: application/json' \
         -d '{"model":"m","messages":[{"role":"user","content":"write to jane.roe@example.com"}]}' \
-        "http://$data/v1/chat/completions"
+        "https://$data/v1/chat/completions"
     curl -sf "$admin/metrics" >"$work/metrics.txt" || { echo "no /metrics"; return 1; }
     grep -q "^steward_exchanges_total{" "$work/metrics.txt" || { echo "no exchange counted"; return 1; }
     silent promtool check metrics <"$work/metrics.txt" || return 1
