@@ -486,10 +486,8 @@ prep_take(struct aud_spool *sp, const char *name)
     struct sp_prep *pp = &sp->prep;
     int st, fd, e;
 
-    if (!pp->started) {
-        sp->unprepared += syncs(sp);
-        return -1;
-    }
+    if (!pp->started)
+        return -1; /* NEVER: nothing is prepared, nothing counted */
     pthread_mutex_lock(&pp->mu);
     st = pp->state;
     e = pp->err;
