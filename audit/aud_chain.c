@@ -4,13 +4,22 @@
  * aud_chain.h for what is hashed and signed.
  *
  * State slot (128 bytes, little-endian; the file holds two):
- *   0 "STWCHN01" | 8 u64 generation | 16 chain id (16 bytes) | 32 u64 seq |
+ *   0 "STWCHN02" | 8 u64 generation | 16 chain id (16 bytes) | 32 u64 seq |
  *   40 last hash (32 bytes) | 72 u64 checkpointed seq | 80 u32 flags (bit 0:
- *   clean) | 84 u32 CRC-32 of bytes 0..83 | 88 zeros
+ *   clean) | 84 boot id (16 bytes) | 100 u32 CRC-32 of bytes 0..99 | 104 zeros
+ * ("STWCHN01" slots, from before the boot id, end at 84 with the CRC of
+ * bytes 0..83; they are read as written under an unknown boot.)
  * A save writes slot (generation % 2) with pwrite(); open takes the valid
  * slot with the higher generation.  Both slots invalid in a non-empty file
  * means the state is lost: a new chain starts (logged as an error), so the
  * old chain is never continued from a guessed position.
+ *
+ * Saves are not synced: the page cache keeps them through a crash of the
+ * process, and only a crash of the machine can lose them.  The boot id
+ * (/proc/sys/kernel/random/boot_id) tells the two apart: a state left
+ * unclean under another boot may be older than records that already left
+ * (into Kafka, or the spool), so the chain is not continued; a new one
+ * starts.  Only opening (the unclean mark) and a clean close sync the file.
  */
 #include "audit/aud_chain.h"
 
@@ -31,16 +40,20 @@
 #include "common/cm_mem.h"
 #include "common/cm_time.h"
 
-#define CH_MAGIC "STWCHN01"
+#define CH_MAGIC "STWCHN02"
+#define CH_MAGIC_V1 "STWCHN01"
 #define CH_SLOT 128
-#define CH_BODY 84
+#define CH_BOOT 84
+#define CH_BODY 100
+#define CH_BODY_V1 84
 #define CH_FLAG_CLEAN 1u
+#define CH_BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
 
 struct aud_chain {
     int fd;
     char *path;
     enum aud_spool_fsync fsync;
-    bool dirty;
+    uint8_t boot[16]; /* this boot's id; zeros when unknown */
     uint64_t gen;
     struct aud_chain_state st;
     char idstr[CM_UUID_STR_LEN];
@@ -77,16 +90,22 @@ get32(const uint8_t *p)
 }
 
 static uint32_t
-slot_crc(const uint8_t *slot)
+slot_crc(const uint8_t *slot, size_t body)
 {
-    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), slot, CH_BODY);
+    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), slot, (uInt)body);
 }
 
-/* Decodes one slot; false when it is not intact. */
+/* Decodes one slot into *st and the boot it was written under (zeros:
+ * unknown); false when it is not intact. */
 static bool
-slot_read(const uint8_t *slot, uint64_t *gen, struct aud_chain_state *st)
+slot_read(const uint8_t *slot, uint64_t *gen, struct aud_chain_state *st, uint8_t boot[16])
 {
-    if (memcmp(slot, CH_MAGIC, 8) != 0 || get32(slot + CH_BODY) != slot_crc(slot))
+    if (memcmp(slot, CH_MAGIC, 8) == 0 && get32(slot + CH_BODY) == slot_crc(slot, CH_BODY))
+        memcpy(boot, slot + CH_BOOT, 16);
+    else if (memcmp(slot, CH_MAGIC_V1, 8) == 0 &&
+             get32(slot + CH_BODY_V1) == slot_crc(slot, CH_BODY_V1))
+        memset(boot, 0, 16);
+    else
         return false;
     *gen = get64(slot + 8);
     memcpy(st->id, slot + 16, 16);
@@ -110,22 +129,53 @@ state_write(struct aud_chain *c, bool clean, struct cm_err *err)
     memcpy(slot + 40, c->st.last, CM_SHA256_LEN);
     put64(slot + 72, c->st.cp_seq);
     put32(slot + 80, clean ? CH_FLAG_CLEAN : 0);
-    put32(slot + CH_BODY, slot_crc(slot));
+    memcpy(slot + CH_BOOT, c->boot, 16);
+    put32(slot + CH_BODY, slot_crc(slot, CH_BODY));
     if (pwrite(c->fd, slot, CH_SLOT, (off_t)((gen % 2) * CH_SLOT)) != CH_SLOT)
         return cm_err_set(err, CM_EIO, "chain state %s: %s", c->path, strerror(errno));
     c->gen = gen;
-    if (c->fsync == AUD_SPOOL_FSYNC_ALWAYS && fdatasync(c->fd) != 0)
-        return cm_err_set(err, CM_EIO, "chain state %s: %s", c->path, strerror(errno));
-    c->dirty = c->fsync == AUD_SPOOL_FSYNC_BATCH;
     return CM_OK;
+}
+
+/* This boot's id, or zeros when the kernel does not say. */
+static void
+boot_id(const char *path, uint8_t out[16])
+{
+    char buf[64] = {0};
+    FILE *f = fopen(path, "re");
+
+    memset(out, 0, 16);
+    if (f == NULL)
+        return;
+    if (fgets(buf, sizeof(buf), f) != NULL) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (cm_uuid_parse(buf, out) != CM_OK)
+            memset(out, 0, 16);
+    }
+    fclose(f);
+}
+
+static bool
+zeros16(const uint8_t *p)
+{
+    static const uint8_t z[16];
+
+    return memcmp(p, z, 16) == 0;
 }
 
 int
 aud_chain_open(const char *dir, unsigned index, enum aud_spool_fsync fsync, struct aud_chain **out,
                struct cm_err *err)
 {
+    return aud_chain_open_boot(dir, index, fsync, CH_BOOT_ID_FILE, out, err);
+}
+
+int
+aud_chain_open_boot(const char *dir, unsigned index, enum aud_spool_fsync fsync,
+                    const char *boot_id_file, struct aud_chain **out, struct cm_err *err)
+{
     struct aud_chain *c = cm_calloc(1, sizeof(*c));
-    uint8_t buf[2 * CH_SLOT];
+    uint8_t buf[2 * CH_SLOT], boot[2][16];
     struct aud_chain_state s[2];
     uint64_t gen[2];
     bool ok[2];
@@ -135,6 +185,7 @@ aud_chain_open(const char *dir, unsigned index, enum aud_spool_fsync fsync, stru
 
     *out = NULL;
     c->fsync = fsync;
+    boot_id(boot_id_file, c->boot);
     len = strlen(dir) + 32;
     c->path = cm_malloc(len);
     snprintf(c->path, len, "%s/chain-%u.state", dir, index);
@@ -149,13 +200,30 @@ aud_chain_open(const char *dir, unsigned index, enum aud_spool_fsync fsync, stru
         goto fail;
     }
     memset(s, 0, sizeof(s));
-    ok[0] = n >= CH_SLOT && slot_read(buf, &gen[0], &s[0]);
-    ok[1] = n >= 2 * CH_SLOT && slot_read(buf + CH_SLOT, &gen[1], &s[1]);
+    ok[0] = n >= CH_SLOT && slot_read(buf, &gen[0], &s[0], boot[0]);
+    ok[1] = n >= 2 * CH_SLOT && slot_read(buf + CH_SLOT, &gen[1], &s[1], boot[1]);
     if (ok[0] || ok[1]) {
         int pick = ok[0] && ok[1] ? (gen[1] > gen[0]) : ok[1];
 
         c->st = s[pick];
         c->gen = gen[pick];
+        if (!c->st.clean && (zeros16(boot[pick]) || memcmp(boot[pick], c->boot, 16) != 0)) {
+            char old[CM_UUID_STR_LEN];
+
+            /* The machine went down (or the state predates boot ids, or the
+             * kernel does not say): the unsynced saves may be gone. */
+            cm_uuid_fmt(c->st.id, old);
+            cm_log_warn("audit",
+                        "chain_restarted_after_reboot file=%s old_chain=%s old_state_seq=%" PRIu64
+                        " reason=%s action=new_chain (the old chain ends where its records end)",
+                        c->path, old, c->st.seq,
+                        zeros16(boot[pick]) || zeros16(c->boot) ? "boot_unknown" : "other_boot");
+            memset(&c->st, 0, sizeof(c->st));
+            cm_uuid7(c->st.id);
+            c->st.created = true;
+            c->st.clean = true;
+            c->st.restarted = true;
+        }
     } else {
         if (n > 0)
             cm_log_err("audit",
@@ -167,13 +235,14 @@ aud_chain_open(const char *dir, unsigned index, enum aud_spool_fsync fsync, stru
         c->st.clean = true;
     }
     cm_uuid_fmt(c->st.id, c->idstr);
-    /* From now on a crash shows as an unclean stop. */
+    /* From now on a crash shows as an unclean stop.  Synced whatever
+     * spool_fsync says: a clean mark that outlived a power cut would
+     * continue the chain from an old seq. */
     rc = state_write(c, false, err);
-    if (rc == CM_OK && fsync != AUD_SPOOL_FSYNC_NEVER && fdatasync(c->fd) != 0)
+    if (rc == CM_OK && fdatasync(c->fd) != 0)
         rc = cm_err_set(err, CM_EIO, "chain state %s: %s", c->path, strerror(errno));
     if (rc != CM_OK)
         goto fail;
-    c->dirty = false;
     *out = c;
     return CM_OK;
 
@@ -225,17 +294,6 @@ int
 aud_chain_save(struct aud_chain *c, struct cm_err *err)
 {
     return state_write(c, false, err);
-}
-
-int
-aud_chain_sync(struct aud_chain *c, struct cm_err *err)
-{
-    if (!c->dirty)
-        return CM_OK;
-    c->dirty = false;
-    if (fdatasync(c->fd) != 0)
-        return cm_err_set(err, CM_EIO, "chain state %s: %s", c->path, strerror(errno));
-    return CM_OK;
 }
 
 void

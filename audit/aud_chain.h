@@ -34,7 +34,9 @@
  * the direct path, and right after it is in the spool on the spool path;
  * at start it also adopts any newer record of the chain found in the spool
  * (aud_chain_adopt), so a crash between those two steps neither reuses
- * nor skips a seq.
+ * nor skips a seq.  Saves are not synced (a crash of the process keeps
+ * them); a state left unclean under another boot of the machine starts a
+ * new chain instead, since its last saves may be lost (aud_chain.c).
  *
  * One chain belongs to one thread (the emitter's).  Parsing functions are
  * pure and any-thread.
@@ -63,14 +65,22 @@ struct aud_chain_state {
     uint8_t last[CM_SHA256_LEN]; /* its hash (zeros at seq 0) */
     uint64_t cp_seq;             /* last seq covered by a checkpoint */
     bool clean;                  /* the previous run closed the chain cleanly */
-    bool created;                /* no state file existed: a new chain */
+    bool created;                /* a new chain: no (usable) state file */
+    bool restarted;              /* ... because the old one was left unclean
+                                  * under another boot */
 };
 
 /* Opens chain number index in dir (a new chain with a fresh UUIDv7 when it
- * has no state file yet) and marks it "in use" on disk.  fsync follows the
- * spool's policy.  Returns CM_OK with an owned chain in *out, or CM_EIO. */
+ * has no usable state file, or its state was left unclean under another
+ * boot) and marks it "in use" on disk (synced).  fsync follows the spool's
+ * policy (NEVER: not even a clean close syncs).  Returns CM_OK with an owned
+ * chain in *out, or CM_EIO. */
 int aud_chain_open(const char *dir, unsigned index, enum aud_spool_fsync fsync,
                    struct aud_chain **out, struct cm_err *err) CM_MUSTCHECK;
+/* The same, with the boot id read from boot_id_file (tests). */
+int aud_chain_open_boot(const char *dir, unsigned index, enum aud_spool_fsync fsync,
+                        const char *boot_id_file, struct aud_chain **out,
+                        struct cm_err *err) CM_MUSTCHECK;
 void aud_chain_get(const struct aud_chain *c, struct aud_chain_state *out);
 /* The chain id as UUID text (borrowed). */
 const char *aud_chain_id(const struct aud_chain *c);
@@ -81,11 +91,8 @@ void aud_chain_adopt(struct aud_chain *c, uint64_t seq, const uint8_t hash[CM_SH
  * with the next seq and the current hash, and advances the chain in memory
  * (not yet on disk: aud_chain_save).  Returns the seq. */
 uint64_t aud_chain_stamp(struct aud_chain *c, struct cm_buf *rec);
-/* Writes the state (clean flag off).  ALWAYS: fdatasync'ed before return.
- * Returns CM_OK or CM_EIO. */
+/* Writes the state (clean flag off), unsynced.  Returns CM_OK or CM_EIO. */
 int aud_chain_save(struct aud_chain *c, struct cm_err *err) CM_MUSTCHECK;
-/* BATCH: fdatasync()s a save not yet synced.  Returns CM_OK or CM_EIO. */
-int aud_chain_sync(struct aud_chain *c, struct cm_err *err) CM_MUSTCHECK;
 /* Saves with the clean flag when clean, syncs, frees.  NULL-safe. */
 void aud_chain_close(struct aud_chain *c, bool clean);
 

@@ -145,9 +145,6 @@ struct aud_emitter {
     size_t nreplay;
     struct em_rec *whead;  /* spooled, waiting for the group fsync */
     int64_t wait_since_us; /* when whead turned non-empty */
-    bool chain_dirty;      /* a direct-path save not yet synced */
-    bool chain_unsynced;   /* SYNC records settled by Kafka before any fsync */
-    int64_t next_chain_sync_us;
     bool degraded;
     int64_t replay_after_us, replay_backoff_us;
     struct em_ratelog fail_log, degrade_log;
@@ -386,15 +383,14 @@ spooled(struct aud_emitter *em, struct em_rec *rec)
     settle(em, rec, AUD_FATE_SPOOLED, NULL);
 }
 
+/* The state is saved, not synced: aud_chain.h says why that is enough. */
 static void
-chain_save(struct aud_emitter *em, struct em_chain *ch, bool direct)
+chain_save(struct em_chain *ch)
 {
     struct cm_err err;
 
     if (aud_chain_save(ch->c, &err) != CM_OK)
         cm_log_err("audit", "chain_state_write_failed chain=%s err=\"%s\"", ch->id, err.msg);
-    if (direct)
-        em->chain_dirty = true;
 }
 
 /* Whether the group fsync may wait for delivery reports this round.  In
@@ -439,15 +435,13 @@ sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
             all_settled = rec->settled;
         if (all_settled && em->conf.durability == AUD_DURABILITY_SYNC &&
             em->conf.spool_sync_wait_us > 0) {
-            /* Kafka has them all: nothing waits for the disk.  The chain
-             * state they advanced is synced by the tick (chain_tick). */
+            /* Kafka has them all: nothing waits for the disk. */
             for (rec = em->whead; rec != NULL; rec = next) {
                 next = rec->next;
                 rec->wait_sync = false;
                 rec_release(rec);
             }
             em->whead = NULL;
-            em->chain_unsynced = true;
             return;
         }
         if (sync_may_wait(em, now)) {
@@ -460,12 +454,6 @@ sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
     if (aud_spool_dirty(em->sp) && aud_spool_sync(em->sp, &err) != CM_OK) {
         cm_log_err("audit", "lineage_spool_sync_failed err=\"%s\"", err.msg);
         ok = false;
-    }
-    if (em->chain_dirty) {
-        em->chain_dirty = false;
-        for (unsigned i = 0; i < em->nchains; i++)
-            if (aud_chain_sync(em->chains[i].c, &err) != CM_OK)
-                cm_log_err("audit", "chain_state_sync_failed err=\"%s\"", err.msg);
     }
     for (rec = em->whead; rec != NULL; rec = next) {
         next = rec->next;
@@ -496,7 +484,7 @@ place(struct aud_emitter *em, struct em_rec *rec)
 
         if (spool_put(em, rec, !send_now) == CM_OK) {
             if (rec->kind == EM_RECORD)
-                chain_save(em, ch, false);
+                chain_save(ch);
             spooled(em, rec);
             if (send_now) {
                 rc = produce(em, rec);
@@ -510,7 +498,7 @@ place(struct aud_emitter *em, struct em_rec *rec)
         }
     }
     if (rec->kind == EM_RECORD)
-        chain_save(em, ch, true);
+        chain_save(ch);
     rc = produce(em, rec);
     if (rc == CM_OK)
         return;
@@ -866,24 +854,6 @@ shutdown_flush(struct aud_emitter *em)
     sync_and_settle(em, true, NULL);
 }
 
-/* With spool_sync_wait, records Kafka confirmed before the group fsync
- * leave their chain's advance unsynced: it is synced at most every tick
- * (and at the stop), which bounds what a power cut can set the chain back
- * by (docs/ARCHITECTURE.md, durability modes). */
-static void
-chain_tick(struct aud_emitter *em, int64_t now, bool force)
-{
-    struct cm_err err;
-
-    if (!em->chain_unsynced || (!force && now < em->next_chain_sync_us))
-        return;
-    em->chain_unsynced = false;
-    em->next_chain_sync_us = now + (int64_t)EM_TICK_MS * 1000;
-    for (unsigned i = 0; i < em->nchains; i++)
-        if (aud_chain_sync(em->chains[i].c, &err) != CM_OK)
-            cm_log_err("audit", "chain_state_sync_failed err=\"%s\"", err.msg);
-}
-
 static void *
 em_main(void *arg)
 {
@@ -920,7 +890,6 @@ em_main(void *arg)
                 place_checkpoint(em, i, now);
         poll_ms = EM_TICK_MS;
         sync_and_settle(em, stopping, &poll_ms);
-        chain_tick(em, now, stopping);
         if (stopping)
             break;
         replay(em, now);

@@ -158,8 +158,7 @@ static const struct cm_opt sc_opts[] = {
      "Kafka's delivery reports. 0 (default): it runs at once, and every answer waits for the "
      "disk. A few ms: a record Kafka acknowledges meanwhile releases its answer without a disk "
      "sync (none at all while Kafka is quick; linger.ms becomes 0), the others are synced then; "
-     "nothing answered is lost, but after a power cut a chain may restart up to 50 ms behind "
-     "(verify names the duplicate seqs).",
+     "nothing answered is lost.",
      NULL, 0, 10000},
     {"checkpoint_records", CM_OPT_INT, "1000", CM_OPT_RESTART, OFF(checkpoint_records),
      "A signed chain checkpoint after this many records (0: only by time).", NULL, 0, 100000000},

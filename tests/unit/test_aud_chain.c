@@ -4,12 +4,15 @@
  * Ed25519 keys (audit/aud_sign.c): stamping links each record to the hash
  * of its predecessor's exact bytes, a stamped record passes the loader's
  * validator, the state survives a restart (and a torn slot, and a lost
- * file starts a new chain), recovery adopts a newer spooled record,
+ * file starts a new chain), a state left unclean under another boot (or an
+ * unknown one, or in the old slot format) starts a new chain while a clean
+ * one continues, recovery adopts a newer spooled record,
  * checkpoints are signed and verify, and any change to a signed field or
  * to the signature fails; private keys readable by others are refused.
  */
 #include <check.h>
 #include <fcntl.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +217,155 @@ START_TEST(test_torn_state)
 }
 END_TEST
 
+/* Opens chain 0 as if the kernel's boot id were boot (NULL: none known). */
+static struct aud_chain *
+open_boot(const char *boot)
+{
+    struct aud_chain *c = NULL;
+    struct cm_err err = {{0}};
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s/boot_id", unit_dir);
+    unlink(path);
+    if (boot != NULL) {
+        FILE *f = fopen(path, "w");
+
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "%s\n", boot);
+        fclose(f);
+    }
+    ck_assert_msg(aud_chain_open_boot(unit_dir, 0, AUD_SPOOL_FSYNC_BATCH, path, &c, &err) ==
+                      CM_OK,
+                  "%s", err.msg);
+    return c;
+}
+
+/* Stamps and saves n records. */
+static void
+advance(struct aud_chain *c, int n)
+{
+    struct cm_buf b;
+    struct cm_err err;
+
+    cm_buf_init(&b);
+    for (int i = 0; i < n; i++) {
+        record(&b, i);
+        aud_chain_stamp(c, &b);
+        ck_assert_int_eq(aud_chain_save(c, &err), CM_OK);
+    }
+    cm_buf_fini(&b);
+}
+
+#define BOOT_A "6f1c2b1e-9a43-4b7e-8f00-0a1b2c3d4e5f"
+#define BOOT_B "0d9e8f7a-6b5c-4d3e-9f21-102132435465"
+
+/* The saves are not synced: a state left unclean under the same boot (a
+ * crash of the process) continues; under another boot (the machine went
+ * down and may have lost them) a new chain starts; a clean stop continues
+ * across boots. */
+START_TEST(test_reboot_new_chain)
+{
+    struct aud_chain *c = open_boot(BOOT_A);
+    struct aud_chain_state st;
+    char id[CM_UUID_STR_LEN], id2[CM_UUID_STR_LEN];
+
+    advance(c, 5);
+    snprintf(id, sizeof(id), "%s", aud_chain_id(c));
+    aud_chain_close(c, false);
+
+    c = open_boot(BOOT_A); /* steward crashed, the machine did not */
+    aud_chain_get(c, &st);
+    ck_assert_str_eq(aud_chain_id(c), id);
+    ck_assert_uint_eq(st.seq, 5);
+    ck_assert(!st.clean && !st.created && !st.restarted);
+    advance(c, 2);
+    aud_chain_close(c, false);
+
+    c = open_boot(BOOT_B); /* the machine went down */
+    aud_chain_get(c, &st);
+    ck_assert_str_ne(aud_chain_id(c), id);
+    ck_assert_uint_eq(st.seq, 0);
+    ck_assert_uint_eq(st.cp_seq, 0);
+    ck_assert(st.created && st.restarted && st.clean);
+    snprintf(id2, sizeof(id2), "%s", aud_chain_id(c));
+    advance(c, 3);
+    aud_chain_close(c, true);
+
+    c = open_boot(BOOT_A); /* a clean stop, then another boot */
+    aud_chain_get(c, &st);
+    ck_assert_str_eq(aud_chain_id(c), id2);
+    ck_assert_uint_eq(st.seq, 3);
+    ck_assert(st.clean && !st.created && !st.restarted);
+    aud_chain_close(c, false);
+
+    c = open_boot(NULL); /* no boot id: an unclean state is not trusted */
+    aud_chain_get(c, &st);
+    ck_assert_str_ne(aud_chain_id(c), id2);
+    ck_assert(st.restarted);
+    aud_chain_close(c, false);
+    c = open_boot(NULL); /* not even under the same unknown boot */
+    aud_chain_get(c, &st);
+    ck_assert(st.restarted);
+    aud_chain_close(c, true);
+}
+END_TEST
+
+/* A state file from before the boot id ("STWCHN01" slots): clean, it
+ * continues; unclean, its boot is unknown and a new chain starts. */
+START_TEST(test_state_v1)
+{
+    static const uint8_t id[16] = {0x01, 0x93, 0x2b, 0x4c, 0x5d, 0x6e, 0x7f, 0x80,
+                                   0x91, 0xa2, 0xb3, 0xc4, 0xd5, 0xe6, 0xf7, 0x08};
+    char path[128], idstr[CM_UUID_STR_LEN];
+
+    cm_uuid_fmt(id, idstr);
+    snprintf(path, sizeof(path), "%s/chain-0.state", unit_dir);
+    for (int clean = 1; clean >= 0; clean--) {
+        uint8_t slot[128] = {0};
+        struct aud_chain *c;
+        struct aud_chain_state st;
+        uLong crc;
+        int fd;
+
+        memcpy(slot, "STWCHN01", 8);
+        slot[8] = 7;            /* generation */
+        memcpy(slot + 16, id, 16);
+        slot[32] = 42;          /* seq */
+        memset(slot + 40, 0xab, 32);
+        slot[72] = 40;          /* checkpointed seq */
+        slot[80] = (uint8_t)clean;
+        crc = crc32(crc32(0L, Z_NULL, 0), slot, 84);
+        for (int i = 0; i < 4; i++)
+            slot[84 + i] = (uint8_t)(crc >> (8 * i));
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, slot, sizeof(slot), 128), (ssize_t)sizeof(slot));
+        close(fd);
+
+        c = open_boot(BOOT_A);
+        aud_chain_get(c, &st);
+        if (clean) {
+            ck_assert_str_eq(aud_chain_id(c), idstr);
+            ck_assert_uint_eq(st.seq, 42);
+            ck_assert_uint_eq(st.cp_seq, 40);
+            ck_assert_uint_eq(st.last[0], 0xab);
+            ck_assert(!st.restarted);
+        } else {
+            ck_assert_str_ne(aud_chain_id(c), idstr);
+            ck_assert_uint_eq(st.seq, 0);
+            ck_assert(st.restarted);
+        }
+        aud_chain_close(c, true);
+        /* what it wrote back is the new format, and reads back whole */
+        c = open_boot(BOOT_B);
+        aud_chain_get(c, &st);
+        ck_assert(st.clean && !st.restarted);
+        ck_assert_uint_eq(st.seq, clean ? 42 : 0);
+        aud_chain_close(c, true);
+    }
+}
+END_TEST
+
 START_TEST(test_adopt)
 {
     struct aud_chain *c = open_chain(0);
@@ -380,6 +532,8 @@ suite(void)
     tcase_add_test(tc, test_builder_chain_member);
     tcase_add_test(tc, test_state_survives_restart);
     tcase_add_test(tc, test_torn_state);
+    tcase_add_test(tc, test_reboot_new_chain);
+    tcase_add_test(tc, test_state_v1);
     tcase_add_test(tc, test_adopt);
     tcase_add_test(tc, test_checkpoint_signed);
     tcase_add_loop_test(tc, test_checkpoint_parse_bad, 0, CM_ARRAY_LEN(bad_cp));
