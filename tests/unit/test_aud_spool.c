@@ -312,6 +312,79 @@ START_TEST(test_prepared_segments)
 }
 END_TEST
 
+/* The helper cannot prepare (a directory sits where its file goes): each
+ * segment is created as before, nothing is lost, and once the obstacle is
+ * gone the helper, asked again at the next rotation, prepares again. */
+START_TEST(test_prepare_failure)
+{
+    struct aud_spool *sp;
+    struct aud_spool_stats st;
+    struct cm_err err = {{0}};
+    char path[320], prep[320];
+    uint64_t frames = 0;
+    struct stat sb;
+    int n = 0, segs;
+
+    snprintf(prep, sizeof(prep), "%s/prepared.tmp", unit_dir);
+    ck_assert_int_eq(mkdir(prep, 0700), 0);
+    sp = open_spool(4 << 20, 64 << 10, AUD_SPOOL_FSYNC_BATCH);
+    frames += frame_of(n);
+    put(sp, n++, true);
+    ck_assert_int_eq(aud_spool_sync(sp, &err), CM_OK);
+    last_segment(path, sizeof(path));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, (off_t)(AUD_SPOOL_SEG_HDR + frames)); /* grows as written */
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.prepared, 0);
+    ck_assert_uint_eq(st.unprepared, 1);
+    while (count_segments() < 3) {
+        frames += frame_of(n);
+        put(sp, n++, true);
+        ck_assert_int_lt(n, 20000);
+    }
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.prepared, 0);
+    ck_assert_uint_eq(st.unprepared, 3);
+    ck_assert(!st.prepared_ready);
+
+    /* The obstacle goes; the next rotation asks the helper again. */
+    ck_assert_int_eq(rmdir(prep), 0);
+    for (segs = count_segments(); count_segments() == segs;) {
+        frames += frame_of(n);
+        put(sp, n++, true);
+        ck_assert_int_lt(n, 20000);
+    }
+    for (int i = 0; i < 1000 && !st.prepared_ready; i++) {
+        usleep(10 * 1000);
+        aud_spool_stats(sp, &st);
+    }
+    ck_assert_msg(st.prepared_ready, "no prepared segment 10 s after the obstacle went");
+    for (segs = count_segments(); count_segments() == segs;) {
+        frames += frame_of(n);
+        put(sp, n++, true);
+        ck_assert_int_lt(n, 20000);
+    }
+    ck_assert_int_eq(aud_spool_sync(sp, &err), CM_OK);
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.prepared, 1);
+    ck_assert_uint_eq(st.unprepared, 4);
+    last_segment(path, sizeof(path));
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 64 << 10);
+    aud_spool_close(sp);
+
+    /* Every record back, in order, from prepared and unprepared segments. */
+    sp = open_spool(4 << 20, 64 << 10, AUD_SPOOL_FSYNC_NEVER);
+    aud_spool_stats(sp, &st);
+    ck_assert_uint_eq(st.recovered, (uint64_t)n);
+    ck_assert_uint_eq(st.damaged, 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(next_n(sp, NULL), i);
+    ck_assert_int_eq(next_n(sp, NULL), -1);
+    aud_spool_close(sp);
+}
+END_TEST
+
 /* NEVER syncs nothing, so nothing is prepared: segments grow as written. */
 START_TEST(test_unsynced_not_prepared)
 {
@@ -514,6 +587,7 @@ suite(void)
     tcase_add_test(tc, test_torn_tail_keeps_earlier_records);
     tcase_add_test(tc, test_corrupt_middle_resyncs);
     tcase_add_test(tc, test_prepared_segments);
+    tcase_add_test(tc, test_prepare_failure);
     tcase_add_test(tc, test_unsynced_not_prepared);
     tcase_add_test(tc, test_budget);
     tcase_add_test(tc, test_locked);
