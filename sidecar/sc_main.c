@@ -184,6 +184,7 @@ worker_run(void *arg)
     snprintf(name, sizeof(name), "st:worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
     event_base_dispatch(w->base);
+    sc_proxy_finish_pending(w->px); /* the emitter is still there */
     return NULL;
 }
 

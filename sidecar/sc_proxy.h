@@ -65,6 +65,10 @@ void sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys);
 void sc_proxy_stop_accepting(struct sc_proxy *px);
 /* Exchanges in flight plus replies not yet written to their clients. */
 size_t sc_proxy_inflight(const struct sc_proxy *px);
+/* Finishes the exchanges that are over but whose record, metrics and log
+ * line wait for the next loop turn: call on the loop's thread once the loop
+ * has stopped, before the emitter is freed. */
+void sc_proxy_finish_pending(struct sc_proxy *px);
 void sc_proxy_free(struct sc_proxy *px); /* NULL-safe */
 
 #endif /* SC_PROXY_H */
