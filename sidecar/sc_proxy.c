@@ -290,8 +290,8 @@ struct sc_exchange {
     const char *lineage;        /* fate for the log: queued, kafka, spool, dropped */
     enum aud_fate fate;         /* set by the emitter's thread */
     struct sc_exchange *done_next;
-    bool finishing;           /* queued for ex_finish_now */
-    int64_t total_us;         /* when it was over, for the log and metrics */
+    bool finishing;   /* queued for ex_finish_now */
+    int64_t total_us; /* when it was over, for the log and metrics */
     struct sc_exchange *later_next;
     /* Lineage context (audit/aud_context.h) and the fingerprints of each
      * finding's values (findings[i] <-> fps[i]; strings in the arena). */

@@ -234,8 +234,7 @@ open_boot(const char *boot)
         fprintf(f, "%s\n", boot);
         fclose(f);
     }
-    ck_assert_msg(aud_chain_open_boot(unit_dir, 0, AUD_SPOOL_FSYNC_BATCH, path, &c, &err) ==
-                      CM_OK,
+    ck_assert_msg(aud_chain_open_boot(unit_dir, 0, AUD_SPOOL_FSYNC_BATCH, path, &c, &err) == CM_OK,
                   "%s", err.msg);
     return c;
 }
@@ -328,11 +327,11 @@ START_TEST(test_state_v1)
         int fd;
 
         memcpy(slot, "STWCHN01", 8);
-        slot[8] = 7;            /* generation */
+        slot[8] = 7; /* generation */
         memcpy(slot + 16, id, 16);
-        slot[32] = 42;          /* seq */
+        slot[32] = 42; /* seq */
         memset(slot + 40, 0xab, 32);
-        slot[72] = 40;          /* checkpointed seq */
+        slot[72] = 40; /* checkpointed seq */
         slot[80] = (uint8_t)clean;
         crc = crc32(crc32(0L, Z_NULL, 0), slot, 84);
         for (int i = 0; i < 4; i++)
