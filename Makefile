@@ -146,8 +146,8 @@ BENCH_SECONDS ?= 10
 BENCHES += bench-proxy
 bench: $(BENCHES)
 
-bench-proxy: programs
-	$(Q)tests/bench/bench_proxy.sh $(BENCH_SECONDS)
+bench-proxy: programs $(BENCH_FSYNC)
+	$(Q)STEWARD_BIN=$(BIN) STEWARD_BENCH_FSYNC=$(BENCH_FSYNC) tests/bench/bench_proxy.sh $(BENCH_SECONDS)
 
 # The auditor's queries on BENCH_RECORDS synthetic lineage records.
 BENCH_RECORDS ?= 1000000

@@ -23,6 +23,9 @@
 # with the neighbours, so the medians over rounds, and the median of the
 # per-round differences, are the figures to compare.
 #   tests/bench/bench_proxy.sh [SECONDS=10] [CONNECTIONS=32]
+# The spool disk's own fdatasync latency (bench_fsync, STEWARD_BENCH_FSYNC)
+# is measured before and after the rounds, in the spool's file system: the
+# part of sync's latency that no proxy design can take away.
 # STEWARD_BENCH_CONF, lines appended to both stewards' configuration,
 # measures a variant ("kafka.linger.ms = 0").
 set -euo pipefail
@@ -145,17 +148,21 @@ R[steward_c]=$(run steward "$sc_port" "$sc_pid" "$conns")
 R[steward_1]=$(run steward "$sc_port" "$sc_pid" 1)
 R[async_c]=$(run async "$as_port" "$as_pid" "$conns")
 R[async_1]=$(run async "$as_port" "$as_pid" 1)
+fsync_bin=${STEWARD_BENCH_FSYNC:-$bin/../bench/bench_fsync}
+disk() { if [ -x "$fsync_bin" ]; then taskset -c 1 "$fsync_bin" "$work" 3000; else echo "-"; fi; }
+disk_before=$(disk)
 rounds=()
 for ((i = 0; i < ${BENCH_ROUNDS:-5}; i++)); do
     rounds+=("$(run nginx "$nginx_port" "$nginx_worker" 1)" "$(run steward "$sc_port" "$sc_pid" 1)"
         "$(run async "$as_port" "$as_pid" 1)")
 done
+disk_after=$(disk)
 ttft_direct=$(python3 "$repo/tests/bench/ttft.py" "http://127.0.0.1:$stub_port" 200)
 ttft_sc=$(python3 "$repo/tests/bench/ttft.py" "http://127.0.0.1:$sc_port" 200)
 
 python3 - "$secs" "$conns" "${R[direct_c]}" "${R[direct_1]}" "${R[nginx_c]}" "${R[nginx_1]}" \
     "${R[steward_c]}" "${R[steward_1]}" "${R[async_c]}" "${R[async_1]}" "$ttft_direct" "$ttft_sc" \
-    "${rounds[@]}" <<'PY'
+    "$disk_before" "$disk_after" "${rounds[@]}" <<'PY'
 import statistics
 import sys
 secs, conns = sys.argv[1], sys.argv[2]
@@ -182,7 +189,9 @@ for n in ("steward", "steward async"):
 td, ts = list(map(float, sys.argv[11].split())), list(map(float, sys.argv[12].split()))
 print("\ntime to first token (streamed, median / p90): direct %.0f / %.0f us, steward %.0f / %.0f us, added %.0f us"
       % (td[0], td[1], ts[0], ts[1], ts[0] - td[0]))
-rounds = [list(map(float, a.split())) for a in sys.argv[13:]]
+print("\nthe spool disk alone (bench_fsync: 1.5 KB written into prepared space, then fdatasync, "
+      "every 0.5 ms; us):\n  before the rounds: %s\n  after the rounds:  %s" % (sys.argv[13], sys.argv[14]))
+rounds = [list(map(float, a.split())) for a in sys.argv[15:]]
 if rounds:
     ng, sc, asy = rounds[0::3], rounds[1::3], rounds[2::3]
     print("\none connection, %d interleaved rounds of %ss (nginx, steward, steward async, nginx, ...):\n" % (len(sc), secs))

@@ -32,6 +32,11 @@ bench-policy: $(BENCH_POLICY)
 BENCHES += bench-policy
 .PHONY: bench-policy
 
+# ---- bench_fsync: the spool disk's fdatasync latency, measured beside the
+# proxies by bench-proxy (tests/bench/bench_fsync.c).
+BENCH_FSYNC := $(BUILD)/bench/bench_fsync
+$(eval $(call program,$(BENCH_FSYNC),$(call objs,tests/bench/bench_fsync.c),))
+
 # ---- bench-loader: steward-loader vs a raw COPY of the same rows into the
 # same tables, in one run (tests/bench/bench_loader.py; make bench-loader
 # BENCH_RECORDS=N).
