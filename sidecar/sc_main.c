@@ -62,7 +62,9 @@
 #include "sidecar/sc_proxy.h"
 #include "sidecar/sc_tls.h"
 
-#define DRAIN_TIMEOUT_US (10 * 1000000LL)
+/* After drain_timeout cut off what still waited for the model server, how
+ * long those answers (and, with sync, their records) may take to go out. */
+#define DRAIN_CUT_OFF_US (2 * 1000000LL)
 
 struct sc_worker {
     unsigned id;
@@ -77,6 +79,7 @@ struct sc_worker {
     struct pol_set *next_ps;
     struct pol_keys *next_keys; /* may be NULL (no api_keys) */
     bool stop;
+    bool cut_off; /* drain_timeout ran out */
     int64_t drain_deadline;
 };
 
@@ -124,10 +127,19 @@ worker_drain_tick(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (sc_proxy_inflight(w->px) == 0 || cm_mono_us() >= w->drain_deadline) {
-        if (sc_proxy_inflight(w->px) > 0)
-            cm_log_warn("sidecar", "drain_timeout worker=%u inflight=%zu", w->id,
-                        sc_proxy_inflight(w->px));
+    if (sc_proxy_inflight(w->px) == 0) {
+        event_base_loopbreak(w->base);
+    } else if (cm_mono_us() >= w->drain_deadline && !w->cut_off) {
+        size_t inflight = sc_proxy_inflight(w->px);
+        size_t cut = sc_proxy_cut_off(w->px);
+
+        cm_log_warn("sidecar", "drain_timeout worker=%u inflight=%zu cut_off=%zu", w->id, inflight,
+                    cut);
+        w->cut_off = true;
+        w->drain_deadline = cm_mono_us() + DRAIN_CUT_OFF_US;
+    } else if (cm_mono_us() >= w->drain_deadline) {
+        cm_log_warn("sidecar", "drain_abandoned worker=%u inflight=%zu", w->id,
+                    sc_proxy_inflight(w->px));
         event_base_loopbreak(w->base);
     }
 }
@@ -167,7 +179,7 @@ worker_inbox(evutil_socket_t fd, short what, void *arg)
         struct timeval tick = {0, 20000};
 
         sc_proxy_stop_accepting(w->px);
-        w->drain_deadline = cm_mono_us() + DRAIN_TIMEOUT_US;
+        w->drain_deadline = cm_mono_us() + sc_proxy_drain_timeout_us(w->px);
         w->drain = event_new(w->base, -1, EV_PERSIST, worker_drain_tick, w);
         event_add(w->drain, &tick);
     }
@@ -184,7 +196,7 @@ worker_run(void *arg)
     snprintf(name, sizeof(name), "st:worker-%u", w->id);
     pthread_setname_np(pthread_self(), name);
     event_base_dispatch(w->base);
-    sc_proxy_finish_pending(w->px); /* the emitter is still there */
+    sc_proxy_close(w->px); /* the emitter is still there */
     return NULL;
 }
 

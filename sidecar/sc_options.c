@@ -91,6 +91,13 @@ static const struct cm_opt sc_opts[] = {
      "Deadline for receiving a whole request (headers and body) once it started; a client "
      "that trickles bytes to stay under client_timeout is cut off here (408).",
      NULL, 1, 3600000},
+    {"drain_timeout", CM_OPT_DURATION, "10s", CM_OPT_RELOAD, OFF(drain_timeout_us),
+     "SIGTERM: how long the exchanges in flight may take to finish once steward stops "
+     "accepting. Those still waiting for the model server then are cut off: 503 "
+     "shutting_down with Connection: close (a stream ends with an error event, never a clean "
+     "end), recorded with outcome shutdown; then lineage is flushed and steward exits. Keep it "
+     "under the orchestrator's grace period (Kubernetes: terminationGracePeriodSeconds).",
+     NULL, 1, 3600000},
     {"upstream_timeout", CM_OPT_DURATION, "120s", CM_OPT_RELOAD, OFF(upstream_timeout_us),
      "Idle time allowed while waiting for the model server (504 beyond). A reload applies "
      "it to the requests sent from then on.",

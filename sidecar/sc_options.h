@@ -57,6 +57,7 @@ struct sc_options {
 
     int64_t client_timeout_us;
     int64_t request_timeout_us;
+    int64_t drain_timeout_us;
     int64_t upstream_timeout_us;
 
     int unknown_path; /* enum sc_unknown_path */

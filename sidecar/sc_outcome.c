@@ -25,6 +25,7 @@ static const struct sc_outcome_info outcomes[SC_OUT__COUNT] = {
     [SC_OUT_REQUEST_TIMEOUT] = {408, "request_timeout", "invalid_request_error"},
     [SC_OUT_UNAUTHORIZED] = {401, "unauthorized", "authentication_error"},
     [SC_OUT_LINEAGE_UNAVAILABLE] = {503, "lineage_unavailable", "service_unavailable"},
+    [SC_OUT_SHUTDOWN] = {503, "shutdown", "service_unavailable"},
 };
 
 const struct sc_outcome_info *

@@ -28,6 +28,9 @@ enum sc_outcome {
     SC_OUT_UNAUTHORIZED,      /* API keys required, none or an unknown one given: 401 */
     /* The exchange's lineage record cannot be kept (spool full): 503. */
     SC_OUT_LINEAGE_UNAVAILABLE,
+    /* Still waiting for the model server when a stop's drain_timeout ran
+     * out: 503 (a stream ends with an error event). */
+    SC_OUT_SHUTDOWN,
     SC_OUT__COUNT
 };
 

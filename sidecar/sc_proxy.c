@@ -138,6 +138,11 @@ struct sc_proxy {
      * that the answer's bytes reach the socket first (ex_finish_later). */
     struct event *later_ev;
     struct sc_exchange *later_head, *later_tail;
+
+    /* Every exchange not yet finished (a stop's drain cuts off those still
+     * waiting for the model server), and whether that happened. */
+    struct sc_exchange *live;
+    bool cut_off;
 };
 
 /* The framing guard of one client connection.  Indexed by fd; `bev` tells a
@@ -245,6 +250,8 @@ struct sc_exchange {
     bool resp_denied;
     bool cancelling;
     bool udone_during_cancel;
+    bool cut_off; /* a stop's drain_timeout ran out while the model server worked */
+    struct sc_exchange *live_prev, *live_next;
     bool redacted; /* the policy rewrote (or, in monitor mode, would have) */
     bool denied;   /* the policy denied (or, in monitor mode, would have) */
     bool monitor;  /* the policy set is in monitor mode: nothing is applied */
@@ -527,6 +534,25 @@ ex_send_chunk(struct sc_exchange *ex, const char *p, size_t n)
     evbuffer_free(eb);
 }
 
+/* Ends what a stream says with an OpenAI-shaped error event (the outcome's
+ * error type, code, message) and sets the exchange's outcome: a stream cut
+ * short never ends as if it were whole. */
+static void
+ex_stream_error(struct sc_exchange *ex, enum sc_outcome o, const char *code, const char *message)
+{
+    struct cm_buf b;
+
+    cm_buf_init(&b);
+    cm_buf_puts(&b, "event: error\ndata: {\"error\":{\"message\":");
+    cm_buf_append_json_str(&b, message, strlen(message));
+    cm_buf_printf(&b, ",\"type\":\"%s\",\"code\":", sc_outcome_info(o)->error_type);
+    cm_buf_append_json_str(&b, code, strlen(code));
+    cm_buf_puts(&b, "}}\n\n");
+    ex_send_chunk(ex, b.p, b.len);
+    cm_buf_fini(&b);
+    ex->outcome = o;
+}
+
 /* Stops watching the client connection and counts the reply as being
  * written until evhttp says it left: call before the last send of every
  * reply (a drain waits for both counters to reach zero, or the bytes of the
@@ -768,15 +794,9 @@ ex_release(struct sc_exchange *ex)
                 false);
         return;
     }
-    if (ex->held_stream && refuse) {
-        static const char ev[] =
-            "event: error\ndata: {\"error\":{\"message\":\"the lineage record of this "
-            "exchange could not be kept\",\"type\":\"service_unavailable\",\"code\":"
-            "\"lineage_unavailable\"}}\n\n";
-
-        ex_send_chunk(ex, ev, sizeof(ev) - 1);
-        ex->outcome = SC_OUT_LINEAGE_UNAVAILABLE;
-    }
+    if (ex->held_stream && refuse)
+        ex_stream_error(ex, SC_OUT_LINEAGE_UNAVAILABLE, "lineage_unavailable",
+                        "the lineage record of this exchange could not be kept");
     ex_unwatch_client(ex);
     if (ex->held_stream) {
         evhttp_send_reply_end(ex->creq);
@@ -818,7 +838,7 @@ on_lineage_done(evutil_socket_t fd, short what, void *arg)
  * core would run before the reply's bytes left.  A timer of 0 fires after
  * the poll that writes them (libevent activates I/O events, then timers).
  * The deferred exchanges still count as in flight, so a drain waits for
- * them, and sc_proxy_finish_pending finishes any the loop left. */
+ * them, and sc_proxy_close finishes any the loop left. */
 static void
 ex_finish(struct sc_exchange *ex)
 {
@@ -858,6 +878,12 @@ ex_finish_now(struct sc_exchange *ex)
                 ex->id_str, ex->route_name, ex->status, sc_outcome_info(ex->outcome)->name,
                 ex_decision(ex), ex->nfindings, ex->lineage, (long long)total_us,
                 (long long)ex->upstream_us, (long long)ex->governance_us);
+    if (ex->live_prev != NULL)
+        ex->live_prev->live_next = ex->live_next;
+    else
+        px->live = ex->live_next;
+    if (ex->live_next != NULL)
+        ex->live_next->live_prev = ex->live_prev;
     ex->px->inflight--;
     atomic_fetch_sub_explicit(&ex->px->metrics->inflight, 1, memory_order_relaxed);
     for (size_t i = 0; i < ex->nstreams; i++) {
@@ -970,8 +996,8 @@ client_closed(struct evhttp_connection *evcon, void *arg)
     if (ex->creq != NULL && evhttp_request_get_connection(ex->creq) == NULL)
         evhttp_request_free(ex->creq);
     ex->creq = NULL;
-    ex->outcome = SC_OUT_CLIENT_GONE;
-    ex->status = sc_outcome_info(SC_OUT_CLIENT_GONE)->status;
+    ex->outcome = ex->px->cut_off ? SC_OUT_SHUTDOWN : SC_OUT_CLIENT_GONE;
+    ex->status = sc_outcome_info(ex->outcome)->status;
     if (ureq != NULL) {
         /* evhttp may or may not call our callbacks from inside the cancel;
          * they only take note while `cancelling` is set. */
@@ -1673,6 +1699,8 @@ reply_whole(struct sc_exchange *ex, struct evhttp_request *ureq, int code)
     ex_reply(ex, code, out);
 }
 
+static void upstream_end(struct sc_exchange *ex, struct evhttp_request *ureq, int code);
+
 static void
 upstream_done(struct evhttp_request *ureq, void *arg)
 {
@@ -1688,6 +1716,14 @@ upstream_done(struct evhttp_request *ureq, void *arg)
     ex->ureq = NULL;
     sc_upstream_done(ex->px->up, ex->uslot);
     ex->upstream_us += mono_since(ex->t_up0);
+    upstream_end(ex, ureq, code);
+}
+
+/* The upstream request is over (ureq NULL or code 0: it failed, or was cut
+ * off): answer the client, or end its stream. */
+static void
+upstream_end(struct sc_exchange *ex, struct evhttp_request *ureq, int code)
+{
     if (ex->creq == NULL) {
         ex_finish(ex);
         return;
@@ -1714,20 +1750,27 @@ upstream_done(struct evhttp_request *ureq, void *arg)
                 ex_send_chunk(ex, tail.p, tail.len);
             cm_buf_fini(&tail);
         }
-        if (ureq == NULL || code == 0) {
+        if (ex->cut_off) {
+            ex_stream_error(ex, SC_OUT_SHUTDOWN, "shutting_down",
+                            "steward is shutting down and stopped the stream");
+            evhttp_add_header(evhttp_request_get_output_headers(ex->creq), "Connection", "close");
+        } else if (ureq == NULL || code == 0) {
             /* The model server broke off mid-stream: say so in the stream. */
-            static const char trunc[] =
-                "event: error\ndata: {\"error\":{\"message\":\"the model server closed the "
-                "stream early\",\"type\":\"upstream_error\",\"code\":\"upstream_truncated\"}}\n\n";
-
-            ex_send_chunk(ex, trunc, sizeof(trunc) - 1);
-            ex->outcome = SC_OUT_UPSTREAM_ERROR;
+            ex_stream_error(ex, SC_OUT_UPSTREAM_ERROR, "upstream_truncated",
+                            "the model server closed the stream early");
         } else {
             ex->outcome = SC_OUT_OK;
         }
         ex->status = 200;
         ex_end_stream(ex);
         ex_finish(ex);
+        return;
+    }
+    if (ex->cut_off) {
+        ex_fail(ex, SC_OUT_SHUTDOWN, 0, "shutting_down",
+                "steward is shutting down and stopped waiting for the model server; retry the "
+                "request",
+                true);
         return;
     }
     if (ureq == NULL || code == 0) {
@@ -2199,6 +2242,10 @@ proxy_handle(struct evhttp_request *req, void *arg)
     ex->outcome = SC_OUT_INTERNAL;
     ex->prompt_tokens = ex->completion_tokens = -1;
     cm_buf_init(&ex->resp);
+    ex->live_next = px->live;
+    if (px->live != NULL)
+        px->live->live_prev = ex;
+    px->live = ex;
     px->inflight++;
     atomic_fetch_add_explicit(&px->metrics->inflight, 1, memory_order_relaxed);
     q = strchr(uri, '?');
@@ -2568,9 +2615,54 @@ sc_proxy_stop_accepting(struct sc_proxy *px)
     }
 }
 
-void
-sc_proxy_finish_pending(struct sc_proxy *px)
+size_t
+sc_proxy_cut_off(struct sc_proxy *px)
 {
+    struct sc_exchange *ex, *next;
+    size_t n = 0;
+
+    px->cut_off = true;
+    for (ex = px->live; ex != NULL; ex = next) {
+        struct evhttp_request *ureq = ex->ureq;
+
+        next = ex->live_next; /* ex may finish (and be queued) below */
+        if (ureq == NULL || ex->cancelling)
+            continue;
+        /* As client_closed does: evhttp may or may not call upstream_done
+         * from inside the cancel. */
+        ex->cut_off = true;
+        ex->cancelling = true;
+        evhttp_cancel_request(ureq);
+        ex->cancelling = false;
+        if (!ex->udone_during_cancel) {
+            sc_upstream_done(px->up, ex->uslot);
+            ex->upstream_us += mono_since(ex->t_up0);
+        }
+        ex->ureq = NULL;
+        cm_log_warn("sidecar", "exchange_cut_off record=%s reason=drain_timeout", ex->id_str);
+        upstream_end(ex, NULL, 0);
+        n++;
+    }
+    return n;
+}
+
+int64_t
+sc_proxy_drain_timeout_us(const struct sc_proxy *px)
+{
+    return px->conf->opts.drain_timeout_us;
+}
+
+void
+sc_proxy_close(struct sc_proxy *px)
+{
+    /* Connections still open go now; their exchanges end (client_closed)
+     * and, with those queued, are finished while the emitter is there. */
+    if (px->http != NULL) {
+        px->cut_off = true;
+        evhttp_free(px->http);
+        px->http = NULL;
+        px->listener = NULL;
+    }
     finish_later(px);
 }
 
@@ -2585,8 +2677,8 @@ sc_proxy_free(struct sc_proxy *px)
 {
     if (px == NULL)
         return;
-    /* (nothing waits in later_head: sc_proxy_finish_pending ran on the
-     * loop's thread, while the emitter was still there) */
+    /* (nothing waits in later_head: sc_proxy_close ran on the loop's
+     * thread, while the emitter was still there) */
     if (px->later_ev != NULL)
         event_free(px->later_ev);
     if (px->http != NULL)

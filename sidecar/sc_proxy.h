@@ -65,10 +65,18 @@ void sc_proxy_set_keys(struct sc_proxy *px, struct pol_keys *keys);
 void sc_proxy_stop_accepting(struct sc_proxy *px);
 /* Exchanges in flight plus replies not yet written to their clients. */
 size_t sc_proxy_inflight(const struct sc_proxy *px);
-/* Finishes the exchanges that are over but whose record, metrics and log
- * line wait for the next loop turn: call on the loop's thread once the loop
- * has stopped, before the emitter is freed. */
-void sc_proxy_finish_pending(struct sc_proxy *px);
+/* A stop's drain_timeout ran out: cuts off every exchange still waiting for
+ * the model server (503 shutting_down, or an error event ending its stream;
+ * outcome shutdown).  The loop must keep running for those answers (and,
+ * with sync durability, their records) to go out.  Returns how many. */
+size_t sc_proxy_cut_off(struct sc_proxy *px);
+/* drain_timeout of the generation in force. */
+int64_t sc_proxy_drain_timeout_us(const struct sc_proxy *px);
+/* Once the loop has stopped, on its thread, before the emitter is freed:
+ * closes the client connections still open (their exchanges are recorded as
+ * shutdown) and finishes every exchange whose record, metrics and log line
+ * wait for a loop turn. */
+void sc_proxy_close(struct sc_proxy *px);
 void sc_proxy_free(struct sc_proxy *px); /* NULL-safe */
 
 #endif /* SC_PROXY_H */

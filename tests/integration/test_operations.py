@@ -4,6 +4,7 @@ Prometheus metrics, reload), worker threads, a SIGTERM drain that lets
 exchanges in flight finish and flushes their lineage, and the drop from root
 to the service user after start-up."""
 
+import http.client
 import json
 import os
 import pwd
@@ -156,6 +157,74 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(out["r"].status, 200)
         self.assertEqual(sc.proc.wait(30 * harness.SCALE), 0)
         self.assertEqual(self.st.record_row(out["r"].record)[2], "ok")
+
+
+    def test_drain_timeout_cuts_off_what_still_waits(self):
+        # A stop waits drain_timeout for the exchanges in flight, then cuts
+        # off those still waiting for the model server: 503 shutting_down
+        # with Connection: close, or an error event ending a stream (never
+        # a clean end), each recorded with outcome shutdown; then steward
+        # flushes lineage and exits 0.
+        sc = self.st.sidecar(options={
+            "drain_timeout": "1s",
+            "forward_headers": "accept,authorization,user-agent,x-stub-echo,x-stub-delay-ms"}
+        ).start()
+        out = {}
+
+        def slow():
+            out["r"] = request(sc.url, "POST", "/v1/chat/completions", chat("slow one"),
+                               headers={"X-Stub-Delay-Ms": "20000"})
+
+        def stream():
+            host, port = sc.url.replace("http://", "").split(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=60 * harness.SCALE)
+            story = " ".join("word%d" % i for i in range(2000))
+            conn.request("POST", "/v1/chat/completions",
+                         body=json.dumps(chat(story, stream=True)),
+                         headers={"Content-Type": "application/json", "X-Stub-Echo": "1",
+                                  "X-Stub-Delay-Ms": "20"})
+            r = conn.getresponse()
+            out["stream_status"] = r.status
+            out["stream_record"] = r.getheader("X-Steward-Record")
+            data = []
+            while True:
+                line = r.readline()
+                if not line:
+                    break
+                if line.startswith(b"data: "):
+                    data.append(line[6:].strip().decode())
+                    out["events"] = len(data)
+            out["stream"] = data
+            conn.close()
+
+        threads = [threading.Thread(target=slow), threading.Thread(target=stream)]
+        for t in threads:
+            t.start()
+        wait_until(lambda: out.get("events", 0) >= 3 and metric(
+            request(sc.admin_url, "GET", "/metrics").body.decode(),
+            "steward_inflight_exchanges") == 2, 20, "both exchanges under way")
+        sc.signal(signal.SIGTERM)
+        for t in threads:
+            t.join(60 * harness.SCALE)
+        self.assertEqual(sc.proc.wait(30 * harness.SCALE), 0)
+
+        r = out["r"]
+        self.assertEqual(r.status, 503)
+        self.assertEqual(json.loads(r.body)["error"]["code"], "shutting_down")
+        self.assertEqual(r.headers.get("connection"), "close")
+        row = self.st.record_row(r.record)
+        self.assertEqual(row[2:4], ["shutdown", "503"])
+
+        self.assertEqual(out["stream_status"], 200)
+        data = out["stream"]
+        self.assertNotIn("[DONE]", data)
+        self.assertLess(len(data), 2000, "the stream ran to its end")
+        self.assertEqual(json.loads(data[-1])["error"]["code"], "shutting_down")
+        self.assertEqual(self.st.record_row(out["stream_record"])[2:4], ["shutdown", "200"])
+        log = sc.log_text()
+        cuts = re.findall(r"drain_timeout worker=\d+ inflight=\d+ cut_off=(\d+)", log)
+        self.assertEqual(sum(map(int, cuts)), 2, log[-2000:])
+        self.assertEqual(log.count("exchange_cut_off record="), 2)
 
 
 class ReloadTest(unittest.TestCase):
