@@ -256,6 +256,7 @@ struct sc_exchange {
     bool denied;   /* the policy denied (or, in monitor mode, would have) */
     bool monitor;  /* the policy set is in monitor mode: nothing is applied */
     bool upstream_failed;
+    unsigned sse_withheld; /* stream data values not relayed (logged once) */
     enum evhttp_request_error uerr;
     struct event *cwatch; /* the client's socket while its answer is owed */
 
@@ -870,6 +871,9 @@ ex_finish_now(struct sc_exchange *ex)
     sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
                         sc_metric_decision(ex_decision(ex)), ex->outcome, ex->status,
                         ex->governance_us, ex->upstream_us, total_us);
+    if (ex->sse_withheld > 1)
+        cm_log_warn("sidecar", "sse_events_withheld record=%s count=%u", ex->id_str,
+                    ex->sse_withheld);
     /* One line per exchange, when it is over: the status the client got and
      * where its lineage record went (tests match "exchange record="). */
     cm_log_info("sidecar",
@@ -1508,17 +1512,34 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
 }
 
 /* Relays the complete SSE events in ex->resp (all of it when final). */
+/* Whether an SSE data value is JSON that sse_json can take (an object or
+ * an array, after any whitespace). */
+static bool
+sse_data_is_json(const char *p, size_t n)
+{
+    while (n > 0 && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    return n > 0 && (*p == '{' || *p == '[');
+}
+
+/* Relays the complete SSE events in ex->resp (all of it when final).  A
+ * data value is relayed only once inspected: JSON goes through sse_json,
+ * "[DONE]" and empty values as they are; anything else is withheld and
+ * logged (sse_event_uninspectable), so no text reaches the client unread.
+ * An event whose data spans several data lines is first joined into one
+ * (sc_sse_join_data). */
 static void
 sse_relay(struct sc_exchange *ex, bool final)
 {
-    struct cm_buf out;
+    struct cm_buf out, joined;
     size_t pos = 0;
     int64_t t = cm_mono_us();
 
     cm_buf_init(&out);
+    cm_buf_init(&joined);
     while (pos < ex->resp.len && !ex->resp_denied) {
         const char *ev = ex->resp.p + pos;
-        size_t avail = ex->resp.len - pos, evlen, ev_start, data_at, data_end = 0;
+        size_t avail = ex->resp.len - pos, evlen, span, ev_start, data_at, data_end = 0;
         struct sc_sse_line ln;
 
         evlen = sc_sse_event_len(ev, avail);
@@ -1526,6 +1547,14 @@ sse_relay(struct sc_exchange *ex, bool final)
             if (!final)
                 break;
             evlen = avail;
+        }
+        span = evlen;
+        if (sc_sse_data_lines(ev, evlen) > 1) {
+            cm_buf_reset(&joined);
+            cm_buf_reserve(&joined, evlen);
+            joined.len = sc_sse_join_data(ev, evlen, joined.p);
+            ev = joined.p;
+            evlen = joined.len;
         }
         if (ex->held != NULL && !sc_sse_is_done(ev, evlen)) {
             /* Another event came: the held one was not the last. */
@@ -1537,9 +1566,11 @@ sse_relay(struct sc_exchange *ex, bool final)
         data_at = SIZE_MAX;
         for (size_t ls = 0; sc_sse_next_line(ev, evlen, &ls, &ln);) {
             if (ln.data != NULL) {
-                if (ln.dlen == 6 && memcmp(ln.data, "[DONE]", 6) == 0)
+                bool done = ln.dlen == 6 && memcmp(ln.data, "[DONE]", 6) == 0;
+
+                if (done)
                     sse_flush(ex, &out);
-                if (ln.dlen > 0 && ln.data[0] == '{') {
+                if (!done && sse_data_is_json(ln.data, ln.dlen)) {
                     struct ex_held *before = ex->held_new;
                     size_t at = out.len;
                     int rc = CM_OK;
@@ -1560,7 +1591,8 @@ sse_relay(struct sc_exchange *ex, bool final)
                         /* An event we cannot inspect is not relayed. */
                         out.len -= 6;
                         ex->upstream_failed = true;
-                        cm_log_warn("sidecar", "sse_event_unparseable record=%s", ex->id_str);
+                        if (ex->sse_withheld++ == 0)
+                            cm_log_warn("sidecar", "sse_event_unparseable record=%s", ex->id_str);
                     } else {
                         cm_buf_putc(&out, '\n');
                         if (ex->held_new != NULL && ex->held_new != before) {
@@ -1568,6 +1600,14 @@ sse_relay(struct sc_exchange *ex, bool final)
                             data_end = out.len;
                         }
                     }
+                    continue;
+                }
+                if (ln.dlen > 0 && !done) {
+                    /* Not JSON: nothing can say what text it holds. */
+                    ex->upstream_failed = true;
+                    if (ex->sse_withheld++ == 0)
+                        cm_log_warn("sidecar", "sse_event_uninspectable record=%s reason=not_json",
+                                    ex->id_str);
                     continue;
                 }
             }
@@ -1590,8 +1630,9 @@ sse_relay(struct sc_exchange *ex, bool final)
             }
         }
         ex->held_no = false;
-        pos += evlen;
+        pos += span;
     }
+    cm_buf_fini(&joined);
     if (pos > 0) {
         memmove(ex->resp.p, ex->resp.p + pos, ex->resp.len - pos);
         ex->resp.len -= pos;

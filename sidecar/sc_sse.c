@@ -56,3 +56,45 @@ sc_sse_is_done(const char *ev, size_t n)
             return l.dlen == 6 && memcmp(l.data, "[DONE]", 6) == 0;
     return false;
 }
+
+size_t
+sc_sse_data_lines(const char *ev, size_t n)
+{
+    struct sc_sse_line l;
+    size_t k = 0;
+
+    for (size_t pos = 0; sc_sse_next_line(ev, n, &pos, &l);)
+        k += l.data != NULL;
+    return k;
+}
+
+size_t
+sc_sse_join_data(const char *ev, size_t n, char *out)
+{
+    struct sc_sse_line l, d;
+    size_t o = 0;
+    bool joined = false;
+
+    for (size_t pos = 0; sc_sse_next_line(ev, n, &pos, &l);) {
+        if (l.data == NULL) {
+            memcpy(out + o, l.p, l.len + l.eol);
+            o += l.len + l.eol;
+            continue;
+        }
+        if (joined)
+            continue; /* already in the joined line */
+        joined = true;
+        memcpy(out + o, "data: ", 6);
+        o += 6;
+        for (size_t dpos = pos - l.len - l.eol, k = 0; sc_sse_next_line(ev, n, &dpos, &d);) {
+            if (d.data == NULL)
+                continue;
+            if (k++ > 0)
+                out[o++] = ' ';
+            memcpy(out + o, d.data, d.dlen);
+            o += d.dlen;
+        }
+        out[o++] = '\n';
+    }
+    return o;
+}

@@ -38,4 +38,18 @@ bool sc_sse_next_line(const char *ev, size_t n, size_t *pos, struct sc_sse_line 
  * sentinel (OpenAI-style streams end with it). */
 bool sc_sse_is_done(const char *ev, size_t n);
 
+/* How many data lines the event ev[0..n) has. */
+size_t sc_sse_data_lines(const char *ev, size_t n);
+
+/* An event whose data spans several data lines (the standard joins their
+ * values with newlines: a JSON value pretty-printed over several lines),
+ * rewritten into out[0..n) with one data line in place of the first, whose
+ * value is the values joined with spaces, and the other lines as they were.
+ * For JSON that is the same value: a newline can only stand between its
+ * tokens, where a space means the same.  With two data lines or more, out
+ * needs no more than n bytes (each data line's prefix and newline take at
+ * least 6; the joined line adds 6, a space per value and a newline).
+ * Returns the rewritten event's length. */
+size_t sc_sse_join_data(const char *ev, size_t n, char *out);
+
 #endif /* SC_SSE_H */

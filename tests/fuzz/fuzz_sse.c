@@ -14,11 +14,16 @@
  *   - a complete event ends with its first blank line and holds no other;
  *   - an event's lines put back together are the event; a data line's
  *     value lies inside its line;
- *   - sc_sse_is_done agrees with the first data line.
+ *   - sc_sse_is_done agrees with the first data line;
+ *   - sc_sse_join_data, on an event with several data lines, fits in the
+ *     event's length and gives one data line, whose value is the values
+ *     joined with spaces, in the first one's place, and the other lines
+ *     unchanged and in order.
  *
  *   make fuzz && build/fuzz/fuzz_sse -max_total_time=60 tests/fuzz/corpus/fuzz_sse
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +32,56 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_EVENTS 4096
+
+/* The joining of an event's data lines (sc_sse_join_data). */
+static void
+check_join(const char *ev, size_t n)
+{
+    static char out[1 << 20], want[1 << 20], others[1 << 20];
+    struct sc_sse_line l;
+    size_t k = sc_sse_data_lines(ev, n), o, wn = 0, on = 0, pos = 0;
+    bool seen = false;
+
+    if (k < 2 || n > sizeof(out))
+        return;
+    o = sc_sse_join_data(ev, n, out);
+    if (o > n || sc_sse_data_lines(out, o) != 1)
+        abort();
+    /* what it should hold: the values joined, and the other lines */
+    while (sc_sse_next_line(ev, n, &pos, &l)) {
+        if (l.data == NULL) {
+            memcpy(others + on, l.p, l.len + l.eol);
+            on += l.len + l.eol;
+            continue;
+        }
+        if (seen)
+            want[wn++] = ' ';
+        seen = true;
+        memcpy(want + wn, l.data, l.dlen);
+        wn += l.dlen;
+    }
+    pos = 0;
+    {
+        size_t got_on = 0;
+
+        while (sc_sse_next_line(out, o, &pos, &l)) {
+            if (l.data != NULL) {
+                /* (a joined value ending in '\r' loses it again: trimmed) */
+                if (l.dlen > wn || memcmp(l.data, want, l.dlen) != 0)
+                    abort();
+                for (size_t i = l.dlen; i < wn; i++)
+                    if (want[i] != '\r')
+                        abort();
+                continue;
+            }
+            if (got_on + l.len + l.eol > on || memcmp(others + got_on, l.p, l.len + l.eol) != 0)
+                abort();
+            got_on += l.len + l.eol;
+        }
+        if (got_on != on)
+            abort();
+    }
+}
 
 static void
 check_event(const char *ev, size_t n, bool complete)
@@ -61,6 +116,7 @@ check_event(const char *ev, size_t n, bool complete)
     }
     if (sum != n || sc_sse_is_done(ev, n) != done)
         abort();
+    check_join(ev, n);
 }
 
 int

@@ -113,6 +113,41 @@ class StreamingTest(unittest.TestCase):
         self.assertIn(rec, found.stdout)
         self.assertEqual(sc.stop(), 0)
 
+    def test_multiline_data_is_joined_and_bare_text_withheld(self):
+        # The SSE standard lets an event's data span several data lines
+        # (joined with newlines): a model server that pretty-prints its JSON
+        # over them still has every value inspected, and the client gets
+        # each event as one JSON data line.  Data that is not JSON (bare
+        # text deltas) cannot be inspected and is never relayed.
+        pol = self.policy("resp-ml.yaml", "id: it-stream-ml\nresponse: {EMAIL: redact}\n")
+        sc = self.st.sidecar(policy=pol, options={
+            "forward_headers": "accept,x-stub-echo,x-stub-sse,x-stub-chunk-bytes"}).start()
+        prompt = "write to jane.doe@example.com about the renewal " + "x" * 300
+        status, rec, events = sse_chat(sc.url, prompt, {"X-Stub-Echo": "1",
+                                                         "X-Stub-Sse": "multiline",
+                                                         "X-Stub-Chunk-Bytes": "5"})
+        self.assertEqual(status, 200)
+        self.assertEqual(events[-1][1], "[DONE]")
+        for _, d in events[:-1]:
+            json.loads(d)  # each event came whole, on one data line
+        text = text_of(events)
+        self.assertEqual(text, "You said: write to <EMAIL> about the renewal " + "x" * 300)
+        self.st.record_row(rec)
+        self.assertIn(["response", "EMAIL", "1", "redact"], self.st.findings(rec))
+
+        status, rec, events = sse_chat(sc.url, prompt, {"X-Stub-Echo": "1",
+                                                         "X-Stub-Sse": "text"})
+        self.assertEqual(status, 200)
+        data = [d for _, d in events]
+        self.assertEqual(data[-1], "[DONE]")
+        self.assertFalse([d for d in data if not (d == "[DONE]" or d.startswith("{"))], data)
+        self.assertEqual(text_of(events), "")
+        log = sc.log_text()
+        self.assertIn("sse_event_uninspectable record=%s reason=not_json" % rec, log)
+        self.assertRegex(log, r"sse_events_withheld record=%s count=\d+" % rec)
+        self.assertNotIn("jane.doe", log)
+        self.assertEqual(sc.stop(), 0)
+
     def test_first_token_before_the_end(self):
         # The redactor holds back at most POL_PII_STREAM_REACH (256) bytes
         # before the end of what has arrived; an answer several times that

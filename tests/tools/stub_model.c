@@ -13,7 +13,10 @@
  * before the answer, and between stream events), X-Stub-Chunk-Bytes (split
  * stream deltas every N bytes instead of every few words, so a value can be
  * cut across events), X-Stub-Abort-After (a stream's connection is cut after
- * N content events, with no end: a model server that dies mid-answer).
+ * N content events, with no end: a model server that dies mid-answer),
+ * X-Stub-Sse (how stream events are written: "multiline" pretty-prints each
+ * event's JSON over several data lines, as the SSE standard allows; "text"
+ * sends content deltas as bare text data lines, not JSON).
  * GET /_stub/closed lists the streams whose client (the sidecar) went away
  * before their end, with the X-Steward-Record they carried, how many events
  * had gone out and when the stub noticed (CLOCK_MONOTONIC ms, the clock of
@@ -142,8 +145,11 @@ struct stub_pending {
     long prompt_tokens, completion_tokens;
     unsigned events;  /* events sent so far */
     long abort_after; /* X-Stub-Abort-After: cut after this many content events */
+    int sse;          /* X-Stub-Sse: SSE_COMPACT, SSE_MULTILINE or SSE_TEXT */
     char record[64];  /* X-Steward-Record of the request */
 };
+
+enum { SSE_COMPACT, SSE_MULTILINE, SSE_TEXT };
 
 /* ------------------------------------------------------------------ logging */
 
@@ -707,14 +713,39 @@ next_delta(const char *s, size_t len, size_t off, size_t chunk_bytes)
 }
 
 static void
-send_event(struct evhttp_request *req, json_t *obj)
+send_event(struct evhttp_request *req, json_t *obj, int sse)
 {
     struct evbuffer *buf = evbuffer_new();
-    char *s = json_dumps(obj, JSON_COMPACT);
+    char *s = json_dumps(obj, sse == SSE_MULTILINE ? JSON_INDENT(2) : JSON_COMPACT);
 
     json_decref(obj);
+    if (sse == SSE_MULTILINE) {
+        /* one data line per line of the pretty-printed JSON */
+        for (char *line = s, *nl; line != NULL; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            evbuffer_add(buf, "data: ", 6);
+            evbuffer_add(buf, line, nl ? (size_t)(nl - line) : strlen(line));
+            evbuffer_add(buf, "\n", 1);
+        }
+        free(s);
+    } else {
+        evbuffer_add(buf, "data: ", 6);
+        evbuffer_add_reference(buf, s, strlen(s), free_cb, NULL);
+        evbuffer_add(buf, "\n", 1);
+    }
+    evbuffer_add(buf, "\n", 1);
+    evhttp_send_reply_chunk(req, buf);
+    evbuffer_free(buf);
+}
+
+/* A content delta as a bare text data line (X-Stub-Sse: text). */
+static void
+send_text_event(struct evhttp_request *req, const char *p, size_t n)
+{
+    struct evbuffer *buf = evbuffer_new();
+
     evbuffer_add(buf, "data: ", 6);
-    evbuffer_add_reference(buf, s, strlen(s), free_cb, NULL);
+    evbuffer_add(buf, p, n);
     evbuffer_add(buf, "\n\n", 2);
     evhttp_send_reply_chunk(req, buf);
     evbuffer_free(buf);
@@ -782,21 +813,27 @@ stream_step(struct stub_pending *p)
         case PH_ROLE:
             send_event(
                 p->req,
-                chunk_new(p, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL));
+                chunk_new(p, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL),
+                p->sse);
             p->phase = p->content_len > 0 ? PH_CONTENT : PH_FINISH;
             break;
         case PH_CONTENT: {
             size_t end = next_delta(p->content, p->content_len, p->off, p->chunk_bytes);
             json_t *delta = json_object();
             json_object_set_new(delta, "content", json_stringn(p->content + p->off, end - p->off));
-            send_event(p->req, chunk_new(p, delta, NULL));
+            if (p->sse == SSE_TEXT) {
+                json_decref(delta);
+                send_text_event(p->req, p->content + p->off, end - p->off);
+            } else {
+                send_event(p->req, chunk_new(p, delta, NULL), p->sse);
+            }
             p->off = end;
             if (p->off >= p->content_len)
                 p->phase = PH_FINISH;
             break;
         }
         case PH_FINISH:
-            send_event(p->req, chunk_new(p, json_object(), "stop"));
+            send_event(p->req, chunk_new(p, json_object(), "stop"), p->sse);
             p->phase = p->include_usage ? PH_USAGE : PH_DONE;
             break;
         case PH_USAGE: {
@@ -807,7 +844,7 @@ stream_step(struct stub_pending *p)
                                           (json_int_t)p->prompt_tokens, "completion_tokens",
                                           (json_int_t)p->completion_tokens, "total_tokens",
                                           (json_int_t)(p->prompt_tokens + p->completion_tokens)));
-            send_event(p->req, obj);
+            send_event(p->req, obj, p->sse);
             p->phase = PH_DONE;
             break;
         }
@@ -895,6 +932,14 @@ handle_chat(struct stub *stub, struct evhttp_request *req, const char *body, siz
         p->chunk_bytes = (size_t)header_long(req, "X-Stub-Chunk-Bytes", 1, 1 << 20, 0);
         p->include_usage = json_is_true(json_object_get(opts, "include_usage"));
         p->abort_after = header_long(req, "X-Stub-Abort-After", 1, 1 << 20, 0);
+        {
+            const char *f = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Stub-Sse");
+
+            p->sse = f == NULL                     ? SSE_COMPACT
+                     : strcmp(f, "multiline") == 0 ? SSE_MULTILINE
+                     : strcmp(f, "text") == 0      ? SSE_TEXT
+                                                   : SSE_COMPACT;
+        }
         {
             const char *rid =
                 evhttp_find_header(evhttp_request_get_input_headers(req), "X-Steward-Record");
@@ -1113,10 +1158,12 @@ handle_generate_stream(struct evhttp_request *req, const char *body, size_t len)
         size_t end = next_delta(text.p, text.n, off, chunk);
         bool last = end >= text.n;
 
-        send_event(req, json_pack("{s:i, s:{s:i, s:s%, s:f, s:b}, s:o, s:n}", "index", k, "token",
-                                  "id", k, "text", text.p + off, end - off, "logprob", -0.5,
-                                  "special", 0, "generated_text",
-                                  last ? json_stringn(text.p, text.n) : json_null(), "details"));
+        send_event(req,
+                   json_pack("{s:i, s:{s:i, s:s%, s:f, s:b}, s:o, s:n}", "index", k, "token", "id",
+                             k, "text", text.p + off, end - off, "logprob", -0.5, "special", 0,
+                             "generated_text", last ? json_stringn(text.p, text.n) : json_null(),
+                             "details"),
+                   SSE_COMPACT);
         off = end;
         k++;
     }
