@@ -11,9 +11,8 @@
  *   client_closed()     the client went away: cancel the upstream request
  *   ex_finish()         emit the lineage record (if not yet), log, free
  * ex->creq is NULL once the client was answered or is gone; ex->ureq is NULL
- * once the upstream request completed.  ex_finish() acts once, when both
- * are NULL and no answer is held, and leaves the rest to the next loop turn
- * (ex_finish_now), after the answer's bytes were written.
+ * once the upstream request completed.  ex_finish() runs exactly once, when
+ * both are NULL and no answer is held.
  *
  * libevent facts this file relies on (DESIGN.md section 3): evhttp lets two
  * Content-Length headers through and accepts absolute-form targets, so both
@@ -132,12 +131,6 @@ struct sc_proxy {
     struct event *done_ev;
     pthread_mutex_t done_mu;
     struct sc_exchange *done_head, *done_tail;
-
-    /* Exchanges over but not yet finished (ex_finish): their record, metrics,
-     * log line and free run in the loop turn after the one that replied, so
-     * that the answer's bytes reach the socket first (ex_finish_later). */
-    struct event *later_ev;
-    struct sc_exchange *later_head, *later_tail;
 
     /* Every exchange not yet finished (a stop's drain cuts off those still
      * waiting for the model server), and whether that happened. */
@@ -298,9 +291,6 @@ struct sc_exchange {
     const char *lineage;        /* fate for the log: queued, kafka, spool, dropped */
     enum aud_fate fate;         /* set by the emitter's thread */
     struct sc_exchange *done_next;
-    bool finishing;   /* queued for ex_finish_now */
-    int64_t total_us; /* when it was over, for the log and metrics */
-    struct sc_exchange *later_next;
     /* Lineage context (audit/aud_context.h) and the fingerprints of each
      * finding's values (findings[i] <-> fps[i]; strings in the arena). */
     struct aud_trace trace;
@@ -670,7 +660,7 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     rec.n_matched_rules = ex->nmatched;
     rec.http_status = ex->status;
     rec.outcome = sc_outcome_info(ex->outcome)->name;
-    rec.latency_total_us = ex->finishing ? ex->total_us : mono_since(ex->t0);
+    rec.latency_total_us = mono_since(ex->t0);
     rec.latency_upstream_us = ex->upstream_us;
     rec.latency_governance_us = ex->governance_us;
     rec.prompt_tokens = ex->prompt_tokens;
@@ -831,41 +821,15 @@ on_lineage_done(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The exchange is over once the client was answered (or is gone), the
- * upstream request completed and no answer is held.  What remains (the
- * async record's building and hand-off, the metrics, the log line, the
- * frees) waits for the next loop turn: evhttp writes a reply when the loop
- * next polls, and the hand-off wakes the emitter thread, which on a busy
- * core would run before the reply's bytes left.  A timer of 0 fires after
- * the poll that writes them (libevent activates I/O events, then timers).
- * The deferred exchanges still count as in flight, so a drain waits for
- * them, and sc_proxy_close finishes any the loop left. */
 static void
 ex_finish(struct sc_exchange *ex)
 {
-    static const struct timeval now = {0, 0};
     struct sc_proxy *px = ex->px;
+    int64_t total_us = mono_since(ex->t0);
 
-    if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling || ex->holding || ex->finishing)
+    if (ex->creq != NULL || ex->ureq != NULL || ex->cancelling || ex->holding)
         return;
-    ex->finishing = true;
-    ex->total_us = mono_since(ex->t0);
     ex_watch_client_stop(ex);
-    ex->later_next = NULL;
-    if (px->later_tail != NULL)
-        px->later_tail->later_next = ex;
-    else
-        px->later_head = ex;
-    px->later_tail = ex;
-    event_add(px->later_ev, &now);
-}
-
-static void
-ex_finish_now(struct sc_exchange *ex)
-{
-    struct sc_proxy *px = ex->px;
-    int64_t total_us = ex->total_us;
-
     if (!ex->emitted)
         ex_emit_record(ex, false);
     sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
@@ -906,27 +870,6 @@ ex_finish_now(struct sc_exchange *ex)
     cm_buf_fini(&ex->resp);
     sc_conf_unref(ex->conf); /* after the streams: they used its model */
     free(ex);
-}
-
-/* Finishes the exchanges queued by ex_finish, in order. */
-static void
-finish_later(struct sc_proxy *px)
-{
-    struct sc_exchange *ex = px->later_head, *next;
-
-    px->later_head = px->later_tail = NULL;
-    for (; ex != NULL; ex = next) {
-        next = ex->later_next;
-        ex_finish_now(ex);
-    }
-}
-
-static void
-on_finish_later(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    finish_later(arg);
 }
 
 /* ------------------------------------------------------------ upstream */
@@ -2559,7 +2502,6 @@ sc_proxy_new(struct event_base *base, const struct sc_proxy_env *env, struct pol
     }
     px->done_ev = event_new(base, px->done_fd, EV_READ | EV_PERSIST, on_lineage_done, px);
     event_add(px->done_ev, NULL);
-    px->later_ev = evtimer_new(base, on_finish_later, px);
     px->http = evhttp_new(base);
     sc_proxy_set_conf(px, env->conf);
     evhttp_set_flags(px->http, EVHTTP_SERVER_LINGERING_CLOSE);
@@ -2696,15 +2638,15 @@ sc_proxy_drain_timeout_us(const struct sc_proxy *px)
 void
 sc_proxy_close(struct sc_proxy *px)
 {
-    /* Connections still open go now; their exchanges end (client_closed)
-     * and, with those queued, are finished while the emitter is there. */
+    /* Connections still open go now, on the loop's thread: their exchanges
+     * end (client_closed) and hand their records over while the emitter is
+     * there. */
     if (px->http != NULL) {
         px->cut_off = true;
         evhttp_free(px->http);
         px->http = NULL;
         px->listener = NULL;
     }
-    finish_later(px);
 }
 
 size_t
@@ -2718,10 +2660,6 @@ sc_proxy_free(struct sc_proxy *px)
 {
     if (px == NULL)
         return;
-    /* (nothing waits in later_head: sc_proxy_close ran on the loop's
-     * thread, while the emitter was still there) */
-    if (px->later_ev != NULL)
-        event_free(px->later_ev);
     if (px->http != NULL)
         evhttp_free(px->http);
     if (px->done_ev != NULL)

@@ -73,9 +73,8 @@ size_t sc_proxy_cut_off(struct sc_proxy *px);
 /* drain_timeout of the generation in force. */
 int64_t sc_proxy_drain_timeout_us(const struct sc_proxy *px);
 /* Once the loop has stopped, on its thread, before the emitter is freed:
- * closes the client connections still open (their exchanges are recorded as
- * shutdown) and finishes every exchange whose record, metrics and log line
- * wait for a loop turn. */
+ * closes the client connections still open; their exchanges end, recorded
+ * as shutdown. */
 void sc_proxy_close(struct sc_proxy *px);
 void sc_proxy_free(struct sc_proxy *px); /* NULL-safe */
 
