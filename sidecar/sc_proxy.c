@@ -249,7 +249,7 @@ struct sc_exchange {
     bool denied;   /* the policy denied (or, in monitor mode, would have) */
     bool monitor;  /* the policy set is in monitor mode: nothing is applied */
     bool upstream_failed;
-    unsigned sse_withheld; /* stream data values not relayed (logged once) */
+    bool sse_broken; /* the model server sent stream data steward cannot inspect */
     enum evhttp_request_error uerr;
     struct event *cwatch; /* the client's socket while its answer is owed */
 
@@ -529,16 +529,22 @@ ex_send_chunk(struct sc_exchange *ex, const char *p, size_t n)
  * error type, code, message) and sets the exchange's outcome: a stream cut
  * short never ends as if it were whole. */
 static void
+sse_error_event(struct cm_buf *b, enum sc_outcome o, const char *code, const char *message)
+{
+    cm_buf_puts(b, "event: error\ndata: {\"error\":{\"message\":");
+    cm_buf_append_json_str(b, message, strlen(message));
+    cm_buf_printf(b, ",\"type\":\"%s\",\"code\":", sc_outcome_info(o)->error_type);
+    cm_buf_append_json_str(b, code, strlen(code));
+    cm_buf_puts(b, "}}\n\n");
+}
+
+static void
 ex_stream_error(struct sc_exchange *ex, enum sc_outcome o, const char *code, const char *message)
 {
     struct cm_buf b;
 
     cm_buf_init(&b);
-    cm_buf_puts(&b, "event: error\ndata: {\"error\":{\"message\":");
-    cm_buf_append_json_str(&b, message, strlen(message));
-    cm_buf_printf(&b, ",\"type\":\"%s\",\"code\":", sc_outcome_info(o)->error_type);
-    cm_buf_append_json_str(&b, code, strlen(code));
-    cm_buf_puts(&b, "}}\n\n");
+    sse_error_event(&b, o, code, message);
     ex_send_chunk(ex, b.p, b.len);
     cm_buf_fini(&b);
     ex->outcome = o;
@@ -835,9 +841,6 @@ ex_finish(struct sc_exchange *ex)
     sc_metrics_exchange(px->metrics, sc_metric_route(ex->route_name),
                         sc_metric_decision(ex_decision(ex)), ex->outcome, ex->status,
                         ex->governance_us, ex->upstream_us, total_us);
-    if (ex->sse_withheld > 1)
-        cm_log_warn("sidecar", "sse_events_withheld record=%s count=%u", ex->id_str,
-                    ex->sse_withheld);
     /* One line per exchange, when it is over: the status the client got and
      * where its lineage record went (tests match "exchange record="). */
     cm_log_info("sidecar",
@@ -1455,6 +1458,23 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
 }
 
 /* Relays the complete SSE events in ex->resp (all of it when final). */
+/* The model server sent stream data that cannot be inspected (why): it is
+ * not relayed, and neither is anything after it; the client gets an error
+ * event (upstream_uninspectable) and no clean end, the record outcome
+ * upstream_error.  Nothing the relay cannot read reaches the client. */
+static void
+sse_break(struct sc_exchange *ex, struct cm_buf *out, const char *why)
+{
+    ex->sse_broken = true;
+    ex->resp_denied = true; /* (stops the relay and the end's flush) */
+    ex->upstream_failed = true;
+    cm_log_warn("sidecar", "sse_event_uninspectable record=%s reason=%s action=stream_ended",
+                ex->id_str, why);
+    sse_error_event(out, SC_OUT_UPSTREAM_ERROR, "upstream_uninspectable",
+                    "the model server sent stream data steward cannot inspect; the rest of the "
+                    "answer is withheld");
+}
+
 /* Whether an SSE data value is JSON that sse_json can take (an object or
  * an array, after any whitespace). */
 static bool
@@ -1467,10 +1487,9 @@ sse_data_is_json(const char *p, size_t n)
 
 /* Relays the complete SSE events in ex->resp (all of it when final).  A
  * data value is relayed only once inspected: JSON goes through sse_json,
- * "[DONE]" and empty values as they are; anything else is withheld and
- * logged (sse_event_uninspectable), so no text reaches the client unread.
- * An event whose data spans several data lines is first joined into one
- * (sc_sse_join_data). */
+ * "[DONE]" and empty values as they are; anything else ends the stream
+ * (sse_break), so no text reaches the client unread.  An event whose data
+ * spans several data lines is first joined into one (sc_sse_join_data). */
 static void
 sse_relay(struct sc_exchange *ex, bool final)
 {
@@ -1531,11 +1550,9 @@ sse_relay(struct sc_exchange *ex, bool final)
                         break;
                     }
                     if (rc != CM_OK) {
-                        /* An event we cannot inspect is not relayed. */
                         out.len -= 6;
-                        ex->upstream_failed = true;
-                        if (ex->sse_withheld++ == 0)
-                            cm_log_warn("sidecar", "sse_event_unparseable record=%s", ex->id_str);
+                        sse_break(ex, &out, "unparseable");
+                        break;
                     } else {
                         cm_buf_putc(&out, '\n');
                         if (ex->held_new != NULL && ex->held_new != before) {
@@ -1547,11 +1564,8 @@ sse_relay(struct sc_exchange *ex, bool final)
                 }
                 if (ln.dlen > 0 && !done) {
                     /* Not JSON: nothing can say what text it holds. */
-                    ex->upstream_failed = true;
-                    if (ex->sse_withheld++ == 0)
-                        cm_log_warn("sidecar", "sse_event_uninspectable record=%s reason=not_json",
-                                    ex->id_str);
-                    continue;
+                    sse_break(ex, &out, "not_json");
+                    break;
                 }
             }
             cm_buf_append(&out, ln.p, ln.len + ln.eol);
@@ -1734,7 +1748,9 @@ upstream_end(struct sc_exchange *ex, struct evhttp_request *ureq, int code)
                 ex_send_chunk(ex, tail.p, tail.len);
             cm_buf_fini(&tail);
         }
-        if (ex->cut_off) {
+        if (ex->sse_broken) {
+            ex->outcome = SC_OUT_UPSTREAM_ERROR; /* (its error event went with it) */
+        } else if (ex->cut_off) {
             ex_stream_error(ex, SC_OUT_SHUTDOWN, "shutting_down",
                             "steward is shutting down and stopped the stream");
             evhttp_add_header(evhttp_request_get_output_headers(ex->creq), "Connection", "close");

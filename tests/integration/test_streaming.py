@@ -113,12 +113,13 @@ class StreamingTest(unittest.TestCase):
         self.assertIn(rec, found.stdout)
         self.assertEqual(sc.stop(), 0)
 
-    def test_multiline_data_is_joined_and_bare_text_withheld(self):
+    def test_multiline_data_is_joined_and_bare_text_ends_the_stream(self):
         # The SSE standard lets an event's data span several data lines
         # (joined with newlines): a model server that pretty-prints its JSON
         # over them still has every value inspected, and the client gets
         # each event as one JSON data line.  Data that is not JSON (bare
-        # text deltas) cannot be inspected and is never relayed.
+        # text deltas) cannot be inspected: it is never relayed, and the
+        # stream ends there with an error event, never a clean end.
         pol = self.policy("resp-ml.yaml", "id: it-stream-ml\nresponse: {EMAIL: redact}\n")
         sc = self.st.sidecar(policy=pol, options={
             "forward_headers": "accept,x-stub-echo,x-stub-sse,x-stub-chunk-bytes"}).start()
@@ -132,22 +133,21 @@ class StreamingTest(unittest.TestCase):
             json.loads(d)  # each event came whole, on one data line
         text = text_of(events)
         self.assertEqual(text, "You said: write to <EMAIL> about the renewal " + "x" * 300)
-        self.st.record_row(rec)
+        self.assertEqual(self.st.record_row(rec)[2], "ok")
         self.assertIn(["response", "EMAIL", "1", "redact"], self.st.findings(rec))
 
         status, rec, events = sse_chat(sc.url, prompt, {"X-Stub-Echo": "1",
                                                          "X-Stub-Sse": "text"})
         self.assertEqual(status, 200)
         data = [d for _, d in events]
-        self.assertEqual(data[-1], "[DONE]")
-        self.assertFalse([d for d in data if not (d == "[DONE]" or d.startswith("{"))], data)
+        self.assertNotIn("[DONE]", data)
+        self.assertEqual(json.loads(data[-1])["error"]["code"], "upstream_uninspectable")
+        self.assertFalse([d for d in data if not d.startswith("{")], data)
         self.assertEqual(text_of(events), "")
-        # (the count is logged when the exchange is finished, after its end
-        # reached the client)
-        harness.wait_until(lambda: re.search(r"sse_events_withheld record=%s count=\d+" % rec,
-                                             sc.log_text()), 10, "the withheld count in the log")
+        self.assertEqual(self.st.record_row(rec)[2:4], ["upstream_error", "200"])
         log = sc.log_text()
-        self.assertIn("sse_event_uninspectable record=%s reason=not_json" % rec, log)
+        self.assertEqual(log.count("sse_event_uninspectable record=%s reason=not_json "
+                                   "action=stream_ended" % rec), 1)
         self.assertNotIn("jane.doe", log)
         self.assertEqual(sc.stop(), 0)
 
