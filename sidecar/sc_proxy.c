@@ -525,9 +525,8 @@ ex_send_chunk(struct sc_exchange *ex, const char *p, size_t n)
     evbuffer_free(eb);
 }
 
-/* Ends what a stream says with an OpenAI-shaped error event (the outcome's
- * error type, code, message) and sets the exchange's outcome: a stream cut
- * short never ends as if it were whole. */
+/* An OpenAI-shaped SSE error event (the outcome's error type, code,
+ * message), appended to b. */
 static void
 sse_error_event(struct cm_buf *b, enum sc_outcome o, const char *code, const char *message)
 {
@@ -538,6 +537,8 @@ sse_error_event(struct cm_buf *b, enum sc_outcome o, const char *code, const cha
     cm_buf_puts(b, "}}\n\n");
 }
 
+/* Ends what a stream says with that error event and sets the exchange's
+ * outcome: a stream cut short never ends as if it were whole. */
 static void
 ex_stream_error(struct sc_exchange *ex, enum sc_outcome o, const char *code, const char *message)
 {
@@ -929,6 +930,22 @@ ex_watch_client_stop(struct sc_exchange *ex)
     }
 }
 
+/* Cancels the upstream request in flight (ex->ureq) and settles its slot
+ * and time.  evhttp may or may not call our callbacks from inside the
+ * cancel; they only take note while `cancelling` is set. */
+static void
+ex_cancel_upstream(struct sc_exchange *ex)
+{
+    ex->cancelling = true;
+    evhttp_cancel_request(ex->ureq);
+    ex->cancelling = false;
+    if (!ex->udone_during_cancel) {
+        sc_upstream_done(ex->px->up, ex->uslot);
+        ex->upstream_us += mono_since(ex->t_up0);
+    }
+    ex->ureq = NULL;
+}
+
 static void
 client_closed(struct evhttp_connection *evcon, void *arg)
 {
@@ -948,18 +965,8 @@ client_closed(struct evhttp_connection *evcon, void *arg)
     ex->creq = NULL;
     ex->outcome = ex->px->cut_off ? SC_OUT_SHUTDOWN : SC_OUT_CLIENT_GONE;
     ex->status = sc_outcome_info(ex->outcome)->status;
-    if (ureq != NULL) {
-        /* evhttp may or may not call our callbacks from inside the cancel;
-         * they only take note while `cancelling` is set. */
-        ex->cancelling = true;
-        evhttp_cancel_request(ureq);
-        ex->cancelling = false;
-        if (!ex->udone_during_cancel) {
-            sc_upstream_done(ex->px->up, ex->uslot);
-            ex->upstream_us += mono_since(ex->t_up0);
-        }
-        ex->ureq = NULL;
-    }
+    if (ureq != NULL)
+        ex_cancel_upstream(ex);
     ex_finish(ex);
 }
 
@@ -1457,7 +1464,6 @@ sse_flush(struct sc_exchange *ex, struct cm_buf *out)
     }
 }
 
-/* Relays the complete SSE events in ex->resp (all of it when final). */
 /* The model server sent stream data that cannot be inspected (why): it is
  * not relayed, and neither is anything after it; the client gets an error
  * event (upstream_uninspectable) and no clean end, the record outcome
@@ -1467,7 +1473,6 @@ sse_break(struct sc_exchange *ex, struct cm_buf *out, const char *why)
 {
     ex->sse_broken = true;
     ex->resp_denied = true; /* (stops the relay and the end's flush) */
-    ex->upstream_failed = true;
     cm_log_warn("sidecar", "sse_event_uninspectable record=%s reason=%s action=stream_ended",
                 ex->id_str, why);
     sse_error_event(out, SC_OUT_UPSTREAM_ERROR, "upstream_uninspectable",
@@ -2622,22 +2627,11 @@ sc_proxy_cut_off(struct sc_proxy *px)
 
     px->cut_off = true;
     for (ex = px->live; ex != NULL; ex = next) {
-        struct evhttp_request *ureq = ex->ureq;
-
-        next = ex->live_next; /* ex may finish (and be queued) below */
-        if (ureq == NULL || ex->cancelling)
+        next = ex->live_next; /* ex may finish (and be freed) below */
+        if (ex->ureq == NULL || ex->cancelling)
             continue;
-        /* As client_closed does: evhttp may or may not call upstream_done
-         * from inside the cancel. */
         ex->cut_off = true;
-        ex->cancelling = true;
-        evhttp_cancel_request(ureq);
-        ex->cancelling = false;
-        if (!ex->udone_during_cancel) {
-            sc_upstream_done(px->up, ex->uslot);
-            ex->upstream_us += mono_since(ex->t_up0);
-        }
-        ex->ureq = NULL;
+        ex_cancel_upstream(ex);
         cm_log_warn("sidecar", "exchange_cut_off record=%s reason=drain_timeout", ex->id_str);
         upstream_end(ex, NULL, 0);
         n++;
