@@ -11,14 +11,16 @@
  * round: serve delivery reports; take the hand-off queue and place each
  * record (stamp it into its chain, then spool and/or produce); spool the
  * records that waited longer than spool_after for a report; checkpoints;
- * one group fdatasync for everything spooled this round, then the waiting
- * records' done callbacks; replay pending spooled records (at most
- * EM_REPLAY_WINDOW in flight).
+ * the group fdatasync (sync_and_settle: started on the spool's sync thread
+ * for what was spooled since the last one, whose end wakes this thread to
+ * call the waiting records' done callbacks); replay pending spooled
+ * records (at most EM_REPLAY_WINDOW in flight).
  *
  * Every record is a struct em_rec, the producer's opaque: its bytes (not
  * copied by librdkafka), where it is (in Kafka's queue, in the spool, both),
  * and whether its done was called.  It is freed when it is neither in
- * Kafka's queue nor waiting for an fsync and its fate is known.
+ * Kafka's queue nor waiting for an fsync (the next one, or the one running)
+ * and its fate is known.
  *
  * Routing (docs/ARCHITECTURE.md): a record goes through the spool in SYNC
  * mode, while degraded (a failed report, a full queue, no report within
@@ -143,8 +145,10 @@ struct aud_emitter {
     unsigned nchains;
     struct em_rec *fhead, *ftail, *sa_cursor;
     size_t nreplay;
-    struct em_rec *whead;  /* spooled, waiting for the group fsync */
+    struct em_rec *whead;  /* spooled, waiting for the next group fsync */
     int64_t wait_since_us; /* when whead turned non-empty */
+    struct em_rec *shead;  /* spooled, waiting for the group fsync running */
+    uint64_t sync_ticket;  /* the one running on the spool's sync thread, or 0 */
     bool degraded;
     int64_t replay_after_us, replay_backoff_us;
     struct em_ratelog fail_log, degrade_log;
@@ -206,6 +210,17 @@ rec_free(struct em_rec *rec)
     cm_buf_fini(&rec->buf);
     free(rec->key_owned);
     free(rec);
+}
+
+/* Wakes the emitter thread (any thread; arg: the emitter). */
+static void
+wake(void *arg)
+{
+    struct aud_emitter *em = arg;
+    uint64_t one = 1;
+
+    if (write(em->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        cm_log_errno("audit", "emitter_wake_failed");
 }
 
 /* Frees rec once nothing refers to it any more. */
@@ -417,30 +432,61 @@ sync_may_wait(struct aud_emitter *em, int64_t now)
     return true;
 }
 
-/* One group fsync for what this round spooled, then the waiting dones;
- * unless force, in SYNC mode it may wait for the reports (sync_may_wait):
- * then *poll_ms says how long the next poll may sleep. */
+/* The records of a group sync that ended: SPOOLED; when it failed, DROPPED
+ * unless Kafka has them (then the delivery report decides). */
+static void
+settle_synced(struct aud_emitter *em, struct em_rec *list, bool ok)
+{
+    struct em_rec *rec, *next;
+
+    for (rec = list; rec != NULL; rec = next) {
+        next = rec->next;
+        rec->wait_sync = false;
+        if (ok)
+            settle(em, rec, AUD_FATE_SPOOLED, NULL);
+        else if (!rec->in_kafka)
+            settle(em, rec, AUD_FATE_DROPPED, "spool_sync_failed");
+        rec_release(rec);
+    }
+}
+
+/* The group fsync (spool_fsync = batch).  The one running on the spool's
+ * sync thread, if it ended, settles its records.  Then the records spooled
+ * since: unless force, in SYNC mode they may wait for the reports
+ * (sync_may_wait: *poll_ms says how long the next poll may sleep), else a
+ * sync for them starts in the background (when none runs; the end of the
+ * one running wakes this thread), and this thread goes on serving delivery
+ * reports meanwhile, so an answer waits for whichever comes first.  force
+ * (the stop) waits for the disk. */
 static void
 sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
 {
     struct cm_err err;
-    bool ok = true;
-    struct em_rec *rec, *next;
+    uint64_t ticket;
+    int rc;
 
-    if (!force && em->whead != NULL) {
+    if (em->sync_ticket != 0) {
+        rc = aud_spool_sync_ended(em->sp, em->sync_ticket, force, &err);
+        if (rc == CM_RETRY)
+            return;
+        if (rc != CM_OK)
+            cm_log_err("audit", "lineage_spool_sync_failed err=\"%s\"", err.msg);
+        settle_synced(em, em->shead, rc == CM_OK);
+        em->shead = NULL;
+        em->sync_ticket = 0;
+    }
+    if (em->whead == NULL)
+        return;
+    if (!force) {
         int64_t now = cm_mono_us();
         bool all_settled = true;
 
-        for (rec = em->whead; rec != NULL && all_settled; rec = rec->next)
+        for (struct em_rec *rec = em->whead; rec != NULL && all_settled; rec = rec->next)
             all_settled = rec->settled;
         if (all_settled && em->conf.durability == AUD_DURABILITY_SYNC &&
             em->conf.spool_sync_wait_us > 0) {
             /* Kafka has them all: nothing waits for the disk. */
-            for (rec = em->whead; rec != NULL; rec = next) {
-                next = rec->next;
-                rec->wait_sync = false;
-                rec_release(rec);
-            }
+            settle_synced(em, em->whead, true);
             em->whead = NULL;
             return;
         }
@@ -450,20 +496,19 @@ sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
             *poll_ms = (int)((left + 999) / 1000);
             return;
         }
+        rc = aud_spool_sync_begin(em->sp, &ticket, &err);
+    } else {
+        ticket = 0;
+        rc = aud_spool_sync(em->sp, &err);
     }
-    if (aud_spool_dirty(em->sp) && aud_spool_sync(em->sp, &err) != CM_OK) {
+    if (rc != CM_OK)
         cm_log_err("audit", "lineage_spool_sync_failed err=\"%s\"", err.msg);
-        ok = false;
-    }
-    for (rec = em->whead; rec != NULL; rec = next) {
-        next = rec->next;
-        rec->wait_sync = false;
-        if (ok)
-            settle(em, rec, AUD_FATE_SPOOLED, NULL);
-        else if (!rec->in_kafka)
-            settle(em, rec, AUD_FATE_DROPPED, "spool_sync_failed");
-        /* else: the delivery report decides */
-        rec_release(rec);
+    if (rc != CM_OK || ticket == 0) {
+        /* done (or failed) at once */
+        settle_synced(em, em->whead, rc == CM_OK);
+    } else {
+        em->shead = em->whead;
+        em->sync_ticket = ticket;
     }
     em->whead = NULL;
 }
@@ -651,8 +696,11 @@ producer_new(struct aud_emitter *em, struct cm_err *err)
     }
     /* SYNC with spool_sync_wait: answers wait for the delivery report, so a
      * batch is not held back for company (under load records batch anyway,
-     * while earlier requests are in flight); otherwise no answer waits for
-     * Kafka, and 5 ms buys fuller batches. */
+     * while earlier requests are in flight).  Otherwise 5 ms buys fuller
+     * batches: at 32 connections linger.ms = 0 cost 1.6 times the CPU per
+     * request in sync durability (make bench-proxy), where the spool's
+     * sync wins the race anyway, and Kafka's report releases an answer only
+     * when the disk stalls for longer. */
     rc = aud_kafka_conf_set(kc, "linger.ms", sync_waits(em) ? "0" : "5", err);
     if (rc != CM_OK)
         goto fail;
@@ -1036,17 +1084,19 @@ aud_emitter_new(const struct aud_emitter_conf *conf, struct aud_emitter **out, s
     sc.fsync = conf->spool_fsync;
     sc.on_frame = seen_frame;
     sc.on_frame_arg = em;
+    sc.on_synced = wake;
+    sc.on_synced_arg = em;
+    em->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (em->wake_fd < 0) {
+        rc = cm_err_set(err, CM_EIO, "eventfd: %s", strerror(errno));
+        goto fail;
+    }
     rc = aud_spool_open(&sc, &em->sp, err);
     if (rc != CM_OK)
         goto fail;
     rc = chains_open(em, err);
     if (rc != CM_OK)
         goto fail;
-    em->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (em->wake_fd < 0) {
-        rc = cm_err_set(err, CM_EIO, "eventfd: %s", strerror(errno));
-        goto fail;
-    }
     rc = producer_new(em, err);
     if (rc != CM_OK)
         goto fail;
@@ -1076,7 +1126,7 @@ aud_emitter_send(struct aud_emitter *em, unsigned chain, const char *record_id, 
                  size_t len, aud_emitter_done_fn *done, void *arg)
 {
     struct em_rec *rec;
-    bool wake;
+    bool first;
 
     if (chain >= em->nchains || len < 2 || json[0] != '{' || json[len - 1] != '}')
         return CM_EINPUT;
@@ -1098,7 +1148,7 @@ aud_emitter_send(struct aud_emitter *em, unsigned chain, const char *record_id, 
         rec_free(rec);
         return CM_ELIMIT;
     }
-    wake = em->qhead == NULL;
+    first = em->qhead == NULL;
     if (em->qtail != NULL)
         em->qtail->next = rec;
     else
@@ -1108,12 +1158,8 @@ aud_emitter_send(struct aud_emitter *em, unsigned chain, const char *record_id, 
     em->qbytes += len;
     atomic_fetch_add(&em->queued, 1);
     pthread_mutex_unlock(&em->mu);
-    if (wake) {
-        uint64_t one = 1;
-
-        if (write(em->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            cm_log_errno("audit", "emitter_wake_failed");
-    }
+    if (first)
+        wake(em);
     return CM_OK;
 }
 
@@ -1164,15 +1210,12 @@ aud_emitter_flush(struct aud_emitter *em, int timeout_ms)
 void
 aud_emitter_free(struct aud_emitter *em)
 {
-    uint64_t one = 1;
-
     if (em == NULL)
         return;
     pthread_mutex_lock(&em->mu);
     em->stopping = true;
     pthread_mutex_unlock(&em->mu);
-    if (write(em->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        cm_log_errno("audit", "emitter_wake_failed");
+    wake(em);
     if (em->thread_started)
         pthread_join(em->thread, NULL);
     log_stats(em, "emitter_stopped");

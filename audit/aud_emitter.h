@@ -11,8 +11,10 @@
  * record onto a bounded hand-off queue and returns (it never blocks and
  * never touches the disk).  Everything else happens on the emitter's own
  * thread: stamping records into their chain, producing, serving delivery
- * reports, spooling, fsync, replay, checkpoints, and calling each record's
- * `done` callback exactly once with the record's fate.
+ * reports, spooling, replay, checkpoints, and calling each record's `done`
+ * callback exactly once with the record's fate.  The spool's group
+ * fdatasync runs on the spool's sync thread, so that delivery reports are
+ * served while the disk flushes.
  *
  * Fates: AUD_FATE_KAFKA (its delivery report said delivered), AUD_FATE_SPOOLED
  * (in the spool, written and synced as spool_fsync says: it will be replayed,
@@ -22,10 +24,10 @@
  *
  * Durability: SYNC writes every record to the spool and produces it at
  * once, and reports whichever comes first: KAFKA (its delivery report) or
- * SPOOLED (the spool's group fsync under spool_fsync=batch, which waits up
- * to spool_sync_wait for the reports while the producer is healthy, so
- * that records Kafka acknowledges in time cost no disk sync); the record
- * leaves the spool when Kafka confirms it.
+ * SPOOLED (the spool's group fsync under spool_fsync=batch; it runs at
+ * once, in the background, or waits up to spool_sync_wait for the reports
+ * while the producer is healthy, so that records Kafka acknowledges in time
+ * cost no disk sync); the record leaves the spool when Kafka confirms it.
  * ASYNC produces directly and spools only on trouble: a full producer queue,
  * a failed delivery report, no report within spool_after, or while earlier
  * records still wait in the spool (so a chain stays in order).  See

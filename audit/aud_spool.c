@@ -81,6 +81,23 @@ struct sp_prep {
     uint64_t bytes;
 };
 
+/* The sync thread (BATCH): fdatasync()s a dup of the active segment's
+ * descriptor, so rotations and deletions meanwhile cannot pull it away.
+ * Under mu: fd (-1: nothing asked), asked and ended tickets, err of the
+ * last one ended. */
+struct sp_syncer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started;
+    bool stop;
+    int fd;
+    uint64_t asked, ended;
+    int err;
+    void (*on_synced)(void *arg);
+    void *on_synced_arg;
+};
+
 struct sp_seg {
     uint64_t no;
     int fd; /* -1 when closed; read-write for the active segment */
@@ -116,7 +133,8 @@ struct aud_spool {
     char *wbuf; /* the frame being appended */
     size_t wcap;
 
-    struct sp_prep prep; /* syncing policies only */
+    struct sp_prep prep;   /* syncing policies only */
+    struct sp_syncer sync; /* BATCH only */
     bool prep_failed_logged;
     uint64_t prepared, unprepared;
 };
@@ -564,6 +582,158 @@ prep_stop(struct aud_spool *sp)
     unlinkat(sp->dirfd, SP_PREP_NAME, 0);
 }
 
+/* ------------------------------------------------------------ syncing
+ *
+ * BATCH's group fdatasync may run on this thread (aud_spool_sync_begin):
+ * the owner's thread then goes on serving Kafka's delivery reports while
+ * the disk flushes, and a sync durability answer is released by whichever
+ * of the two comes first. */
+
+static void *
+sync_main(void *arg)
+{
+    struct sp_syncer *sy = arg;
+
+    pthread_setname_np(pthread_self(), "st:spool-sync");
+    pthread_mutex_lock(&sy->mu);
+    for (;;) {
+        int fd, e;
+
+        while (sy->fd < 0 && !sy->stop)
+            pthread_cond_wait(&sy->cv, &sy->mu);
+        if (sy->fd < 0)
+            break; /* stopped with nothing asked */
+        fd = sy->fd;
+        pthread_mutex_unlock(&sy->mu);
+        e = fdatasync(fd) != 0 ? errno : 0;
+        close(fd);
+        pthread_mutex_lock(&sy->mu);
+        sy->fd = -1;
+        sy->err = e;
+        sy->ended = sy->asked;
+        pthread_cond_broadcast(&sy->cv);
+        if (sy->on_synced != NULL) {
+            pthread_mutex_unlock(&sy->mu);
+            sy->on_synced(sy->on_synced_arg);
+            pthread_mutex_lock(&sy->mu);
+        }
+    }
+    pthread_mutex_unlock(&sy->mu);
+    return NULL;
+}
+
+static int
+sync_start(struct aud_spool *sp, const struct aud_spool_conf *conf, struct cm_err *err)
+{
+    struct sp_syncer *sy = &sp->sync;
+    int e;
+
+    if (sp->fsync != AUD_SPOOL_FSYNC_BATCH)
+        return CM_OK;
+    sy->fd = -1;
+    sy->on_synced = conf->on_synced;
+    sy->on_synced_arg = conf->on_synced_arg;
+    pthread_mutex_init(&sy->mu, NULL);
+    pthread_cond_init(&sy->cv, NULL);
+    e = pthread_create(&sy->thread, NULL, sync_main, sy);
+    if (e != 0) {
+        pthread_mutex_destroy(&sy->mu);
+        pthread_cond_destroy(&sy->cv);
+        return cm_err_set(err, CM_EIO, "spool: cannot start its sync thread: %s", strerror(e));
+    }
+    sy->started = true;
+    return CM_OK;
+}
+
+/* Waits for a running background sync (its outcome stays for
+ * aud_spool_sync_ended), then stops the thread. */
+static void
+sync_stop(struct aud_spool *sp)
+{
+    struct sp_syncer *sy = &sp->sync;
+
+    if (!sy->started)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    sy->stop = true;
+    pthread_cond_broadcast(&sy->cv);
+    pthread_mutex_unlock(&sy->mu);
+    pthread_join(sy->thread, NULL);
+    pthread_mutex_destroy(&sy->mu);
+    pthread_cond_destroy(&sy->cv);
+    sy->started = false;
+}
+
+/* Waits until no background sync runs. */
+static void
+sync_idle(struct sp_syncer *sy)
+{
+    if (!sy->started)
+        return;
+    pthread_mutex_lock(&sy->mu);
+    while (sy->ended != sy->asked)
+        pthread_cond_wait(&sy->cv, &sy->mu);
+    pthread_mutex_unlock(&sy->mu);
+}
+
+int
+aud_spool_sync_begin(struct aud_spool *sp, uint64_t *ticket, struct cm_err *err)
+{
+    struct sp_syncer *sy = &sp->sync;
+    int fd;
+
+    *ticket = 0;
+    if (!sp->dirty)
+        return CM_OK;
+    if (!sy->started)
+        return aud_spool_sync(sp, err); /* not BATCH: nothing is dirty anyway */
+    pthread_mutex_lock(&sy->mu);
+    if (sy->ended != sy->asked) {
+        pthread_mutex_unlock(&sy->mu);
+        return CM_RETRY;
+    }
+    fd = sp->active ? fcntl(sp->segs[sp->nsegs - 1].fd, F_DUPFD_CLOEXEC, 0) : -2;
+    if (fd == -1) {
+        int e = errno;
+
+        pthread_mutex_unlock(&sy->mu);
+        return cm_err_set(err, CM_EIO, "spool sync: dup: %s", strerror(e));
+    }
+    sp->dirty = false;
+    if (fd == -2) {
+        /* No active segment: its rotation synced it. */
+        pthread_mutex_unlock(&sy->mu);
+        return CM_OK;
+    }
+    sy->fd = fd;
+    *ticket = ++sy->asked;
+    pthread_cond_broadcast(&sy->cv);
+    pthread_mutex_unlock(&sy->mu);
+    return CM_OK;
+}
+
+int
+aud_spool_sync_ended(struct aud_spool *sp, uint64_t ticket, bool wait, struct cm_err *err)
+{
+    struct sp_syncer *sy = &sp->sync;
+    int e;
+
+    if (ticket == 0 || !sy->started)
+        return CM_OK;
+    pthread_mutex_lock(&sy->mu);
+    while (wait && sy->ended < ticket)
+        pthread_cond_wait(&sy->cv, &sy->mu);
+    if (sy->ended < ticket) {
+        pthread_mutex_unlock(&sy->mu);
+        return CM_RETRY;
+    }
+    e = sy->ended == ticket ? sy->err : 0;
+    pthread_mutex_unlock(&sy->mu);
+    if (e != 0)
+        return cm_err_set(err, CM_EIO, "spool fdatasync: %s", strerror(e));
+    return CM_OK;
+}
+
 /* Ends the active segment (synced when BATCH left it dirty) and starts the
  * next one. */
 static int
@@ -784,6 +954,8 @@ aud_spool_open(const struct aud_spool_conf *conf, struct aud_spool **out, struct
     rc = load_segments(sp, conf, err);
     if (rc == CM_OK)
         rc = prep_start(sp, err);
+    if (rc == CM_OK)
+        rc = sync_start(sp, conf, err);
     if (rc != CM_OK)
         goto fail;
     *out = sp;
@@ -853,6 +1025,7 @@ aud_spool_dirty(const struct aud_spool *sp)
 int
 aud_spool_sync(struct aud_spool *sp, struct cm_err *err)
 {
+    sync_idle(&sp->sync);
     if (!sp->dirty)
         return CM_OK;
     sp->dirty = false;
@@ -997,6 +1170,7 @@ aud_spool_close(struct aud_spool *sp)
     if (sp == NULL)
         return;
     prep_stop(sp);
+    sync_stop(sp);
     if (aud_spool_sync(sp, &err) != CM_OK)
         cm_log_err("audit", "spool_sync_failed err=\"%s\"", err.msg);
     if (sp->active && sp->segs[sp->nsegs - 1].live == 0)

@@ -32,7 +32,9 @@
  * fsync policy (spool_fsync): ALWAYS fdatasync()s after every append, before
  * aud_spool_append() returns; BATCH leaves it to aud_spool_sync(), which the
  * emitter calls once per batch of records before it reports any of them as
- * spooled (group commit); NEVER leaves write-back to the kernel: a record
+ * spooled (group commit), or to the spool's sync thread
+ * (aud_spool_sync_begin), so that the emitter goes on serving Kafka's
+ * delivery reports while the disk flushes; NEVER leaves write-back to the kernel: a record
  * survives the death of the process but not a power cut.  A new segment's
  * directory entry is fsync'ed too (ALWAYS and BATCH).
  *
@@ -43,8 +45,9 @@
  * reported (aud_spool_stats, and a log line naming the segment and offset)
  * and skipped.
  *
- * Single-threaded: one thread (the emitter's) owns a spool; the helper
- * touches nothing but its prepared file and a state under its own lock.
+ * Single-threaded: one thread (the emitter's) owns a spool; the helpers
+ * (the preparer, the sync thread) touch nothing but their own file
+ * descriptor and a state under their own lock.
  */
 #ifndef AUD_SPOOL_H
 #define AUD_SPOOL_H
@@ -80,6 +83,10 @@ struct aud_spool_conf {
     enum aud_spool_fsync fsync;
     aud_spool_frame_fn *on_frame; /* may be NULL */
     void *on_frame_arg;
+    /* BATCH: called on the sync thread when a background sync ends (the
+     * emitter wakes its thread with it); may be NULL. */
+    void (*on_synced)(void *arg);
+    void *on_synced_arg;
 };
 
 struct aud_spool_stats {
@@ -124,9 +131,22 @@ int aud_spool_append(struct aud_spool *sp, const void *key, size_t klen, const v
                      size_t vlen, bool pending, uint64_t *id, struct cm_err *err) CM_MUSTCHECK;
 /* True when records were appended since the last sync (BATCH policy). */
 bool aud_spool_dirty(const struct aud_spool *sp);
-/* BATCH: fdatasync()s what was appended since the last call.  ALWAYS and
- * NEVER: nothing to do.  Returns CM_OK or CM_EIO. */
+/* BATCH: fdatasync()s what was appended since the last call, after waiting
+ * for a background sync still running.  ALWAYS and NEVER: nothing to do.
+ * Returns CM_OK or CM_EIO. */
 int aud_spool_sync(struct aud_spool *sp, struct cm_err *err) CM_MUSTCHECK;
+/* BATCH: starts the fdatasync of everything appended so far on the spool's
+ * sync thread and returns at once; *ticket names it (0: nothing to sync,
+ * all appended is already synced).  One runs at a time: CM_RETRY while the
+ * last one has not ended (start the next at its end).  Appends, confirms
+ * and releases go on meanwhile; records appended after the call are not
+ * covered by it.  CM_EIO: it could not be started (err). */
+int aud_spool_sync_begin(struct aud_spool *sp, uint64_t *ticket, struct cm_err *err) CM_MUSTCHECK;
+/* Whether background sync `ticket` has ended: CM_OK (synced), CM_RETRY
+ * (still running; wait=true waits for it instead) or CM_EIO (fdatasync
+ * failed: err).  A ticket is answered until the next one begins. */
+int aud_spool_sync_ended(struct aud_spool *sp, uint64_t ticket, bool wait,
+                         struct cm_err *err) CM_MUSTCHECK;
 /* The oldest pending record, now in flight.  Returns CM_OK, or CM_AGAIN when
  * none is pending.  A record that no longer reads back intact is counted as
  * damaged, dropped from the spool and skipped. */

@@ -162,10 +162,11 @@ static const struct cm_opt sc_opts[] = {
      NULL, 0, 3600000},
     {"spool_sync_wait", CM_OPT_DURATION, "0", CM_OPT_RESTART, OFF(spool_sync_wait_us),
      "durability = sync, spool_fsync = batch: how long the spool's group fdatasync may wait for "
-     "Kafka's delivery reports. 0 (default): it runs at once, and every answer waits for the "
-     "disk. A few ms: a record Kafka acknowledges meanwhile releases its answer without a disk "
-     "sync (none at all while Kafka is quick; linger.ms becomes 0), the others are synced then; "
-     "nothing answered is lost.",
+     "Kafka's delivery reports. 0 (default): it starts at once, on its own thread, and an answer "
+     "waits for it or for the record's delivery report, whichever comes first (with linger.ms 5 "
+     "the disk, unless it stalls). A few ms: a record Kafka acknowledges meanwhile releases its "
+     "answer without a disk sync (none at all while Kafka is quick; linger.ms becomes 0), the "
+     "others are synced then; nothing answered is lost.",
      NULL, 0, 10000},
     {"checkpoint_records", CM_OPT_INT, "1000", CM_OPT_RESTART, OFF(checkpoint_records),
      "A signed chain checkpoint after this many records (0: only by time).", NULL, 0, 100000000},

@@ -5,12 +5,14 @@
  * confirm deletes segments, release puts a record back in its place,
  * reopening recovers every unconfirmed record in order, a torn tail and a
  * flipped byte are reported and skipped without losing the records around
- * them, segments in prepared space and their padding, the disk budget, the
+ * them, segments in prepared space and their padding, the group sync on
+ * the spool's sync thread, the disk budget, the
  * directory lock, and the pure frame scanner.
  */
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +131,86 @@ START_TEST(test_order_across_rotation)
     ck_assert_int_le(count_segments(), 1); /* only the active one may stay */
     aud_spool_close(sp);
     ck_assert_int_eq(count_segments(), 0);
+}
+END_TEST
+
+static atomic_int synced_calls;
+
+static void
+count_synced(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&synced_calls, 1);
+}
+
+/* BATCH's group sync on the spool's sync thread: a ticket per sync that
+ * has something to do, one at a time, the callback at its end, appends
+ * (across rotations) and confirms going on meanwhile, nothing lost. */
+START_TEST(test_background_sync)
+{
+    struct aud_spool_conf c = {.dir = unit_dir,
+                               .max_bytes = 1 << 20,
+                               .segment_bytes = 256,
+                               .fsync = AUD_SPOOL_FSYNC_BATCH,
+                               .on_synced = count_synced};
+    struct aud_spool *sp = NULL;
+    struct cm_err err = {{0}};
+    uint64_t t, last = 0, ids[60];
+    int rc, began = 0;
+
+    atomic_store(&synced_calls, 0);
+    ck_assert_msg(aud_spool_open(&c, &sp, &err) == CM_OK, "%s", err.msg);
+    ck_assert_int_eq(aud_spool_sync_begin(sp, &t, &err), CM_OK);
+    ck_assert_uint_eq(t, 0); /* nothing appended */
+
+    ids[0] = put(sp, 0, false);
+    ck_assert(aud_spool_dirty(sp));
+    ck_assert_int_eq(aud_spool_sync_begin(sp, &t, &err), CM_OK);
+    ck_assert_uint_gt(t, 0);
+    ck_assert(!aud_spool_dirty(sp));
+    ids[1] = put(sp, 1, false); /* after the call: not covered by it */
+    ck_assert(aud_spool_dirty(sp));
+    rc = aud_spool_sync_begin(sp, &last, &err);
+    /* Still running (RETRY), or it ended and the next one began. */
+    ck_assert(rc == CM_RETRY || (rc == CM_OK && last == t + 1));
+    ck_assert_int_eq(aud_spool_sync_ended(sp, t, true, &err), CM_OK);
+    if (rc == CM_RETRY) {
+        ck_assert_int_eq(aud_spool_sync_begin(sp, &last, &err), CM_OK);
+        ck_assert_uint_eq(last, t + 1);
+    }
+    ck_assert_int_eq(aud_spool_sync_ended(sp, last, true, &err), CM_OK);
+    for (int i = 0; i < 2000 && atomic_load(&synced_calls) < 2; i++)
+        usleep(1000);
+    ck_assert_int_eq(atomic_load(&synced_calls), 2);
+    ck_assert_int_eq(aud_spool_sync_begin(sp, &t, &err), CM_OK);
+    ck_assert_uint_eq(t, 0);
+
+    /* Appends that rotate 256-byte segments, with syncs begun whenever
+     * none runs, and the first records confirmed meanwhile. */
+    for (int i = 2; i < 60; i++) {
+        ids[i] = put(sp, i, false);
+        rc = aud_spool_sync_begin(sp, &t, &err);
+        ck_assert_msg(rc == CM_OK || rc == CM_RETRY, "%s", err.msg);
+        if (rc == CM_OK && t != 0) {
+            ck_assert_uint_gt(t, last);
+            last = t;
+            began++;
+        }
+        if (i < 10)
+            aud_spool_confirm(sp, ids[i - 2]);
+    }
+    ck_assert_int_gt(began, 0);
+    ck_assert_int_gt(count_segments(), 5);
+    ck_assert_int_eq(aud_spool_sync_ended(sp, last, true, &err), CM_OK);
+    ck_assert_int_eq(aud_spool_sync(sp, &err), CM_OK); /* the rest */
+    aud_spool_close(sp);
+
+    /* Every record not confirmed is there, in order. */
+    sp = open_spool(1 << 20, 256, AUD_SPOOL_FSYNC_BATCH);
+    for (int i = 8; i < 60; i++)
+        ck_assert_int_eq(next_n(sp, NULL), i);
+    ck_assert_int_eq(next_n(sp, NULL), -1);
+    aud_spool_close(sp);
 }
 END_TEST
 
@@ -592,6 +674,7 @@ suite(void)
     tcase_add_test(tc, test_prepared_segments);
     tcase_add_test(tc, test_prepare_failure);
     tcase_add_test(tc, test_unsynced_not_prepared);
+    tcase_add_test(tc, test_background_sync);
     tcase_add_test(tc, test_budget);
     tcase_add_test(tc, test_locked);
     tcase_add_test(tc, test_bad_conf);
