@@ -7,9 +7,12 @@
 #            to the embedded Kafka) -> stub, with the default durability =
 #            sync: every answer waits until its lineage record is synced
 #            in the spool (or in Kafka)
-#   steward async  the same with durability = async: the answer goes out at
-#            once and the record follows; the difference between the two
-#            rows is the price of the disk sync, the rest is governance
+#   steward nosync  the same with spool_fsync = never: the answer waits for
+#            the record's write into the spool, not its sync (nothing
+#            answered is lost if steward dies, only if the machine does)
+#   steward async  durability = async: the answer goes out at once and the
+#            record follows.  async is governance alone; nosync adds the
+#            hand-off to the emitter thread and back; sync adds the disk
 # The request is a ~2 KB chat body with five personal-data values
 # (chat_2k.lua); the answer ~600 bytes.  Core split: the proxy under test on
 # core 0; the stub, the embedded Kafka and wrk, which stand for other
@@ -18,15 +21,16 @@
 # CPU microseconds per request of the proxy process, the ratios, and the
 # time to first token of a streamed answer.  Numbers, never pass/fail.
 # Latency at one connection is then measured again in ROUNDS interleaved
-# rounds (nginx, steward, steward async, nginx, ...; BENCH_ROUNDS, default
-# 5, 0 skips them): on a shared machine one run's p99 moves by a millisecond or more
-# with the neighbours, so the medians over rounds, and the median of the
-# per-round differences, are the figures to compare.
+# rounds (nginx, steward, steward nosync, steward async, nginx, ...;
+# BENCH_ROUNDS, default 5, 0 skips them): on a shared machine one run's p99
+# moves by a millisecond or more with the neighbours, so the medians over
+# rounds, and the median of the per-round differences, are the figures to
+# compare.
 #   tests/bench/bench_proxy.sh [SECONDS=10] [CONNECTIONS=32]
 # The spool disk's own fdatasync latency (bench_fsync, STEWARD_BENCH_FSYNC)
 # is measured before and after the rounds, in the spool's file system: the
 # part of sync's latency that no proxy design can take away.
-# STEWARD_BENCH_CONF, lines appended to both stewards' configuration,
+# STEWARD_BENCH_CONF, lines appended to every steward's configuration,
 # measures a variant ("kafka.linger.ms = 0").
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -77,11 +81,16 @@ nginx_master=$!; pids+=("$nginx_master")
 wait_port "$nginx_port"
 nginx_worker=$(pgrep -P "$nginx_master" | head -n 1)
 
-# start_steward NAME DURABILITY: prints "port pid"
+# The steward variants: name, configuration lines.
+variants=("steward" "steward nosync" "steward async")
+variant_conf=("durability = sync" "durability = sync
+spool_fsync = never" "durability = async")
+
+# start_steward I: starts variant I; prints "port pid"
 start_steward() {
     local port
     port=$(free_port)
-    cat >"$work/$1.conf" <<CONF
+    cat >"$work/s$1.conf" <<CONF
 listen = 127.0.0.1:$port
 upstream = http://127.0.0.1:$stub_port
 policy = $repo/deploy/policies/default.json
@@ -91,18 +100,20 @@ spool_dir = $work/spool-$1
 log_level = warn
 workers = 1
 admin_listen =
-durability = $2
+${variant_conf[$1]}
 ${STEWARD_BENCH_CONF:-}
 CONF
-    taskset -c 0 "$bin/steward" -c "$work/$1.conf" 2>"$work/$1.log" &
+    taskset -c 0 "$bin/steward" -c "$work/s$1.conf" 2>"$work/s$1.log" &
     echo "$port $!"
 }
-read -r sc_port sc_pid < <(start_steward sync sync)
-pids+=("$sc_pid")
-read -r as_port as_pid < <(start_steward async async)
-pids+=("$as_pid")
-wait_port "$sc_port" || { cat "$work/sync.log" >&2; exit 1; }
-wait_port "$as_port" || { cat "$work/async.log" >&2; exit 1; }
+sc_port=(); sc_pid=()
+for i in "${!variants[@]}"; do
+    read -r port pid < <(start_steward "$i")
+    pids+=("$pid"); sc_port+=("$port"); sc_pid+=("$pid")
+done
+for i in "${!variants[@]}"; do
+    wait_port "${sc_port[$i]}" || { cat "$work/s$i.log" >&2; exit 1; }
+done
 
 # run NAME PORT PID C: one wrk run; prints "rps p50_us p99_us cpu_us_per_req"
 run() {
@@ -132,47 +143,50 @@ PY
 }
 
 # Warm up every path once.
-for p in "$stub_port" "$nginx_port" "$sc_port" "$as_port"; do
+for p in "$stub_port" "$nginx_port" "${sc_port[@]}"; do
     taskset -c 1 wrk -t1 -c4 -d1s -s "$repo/tests/bench/chat_2k.lua" "http://127.0.0.1:$p" >/dev/null
 done
 
-declare -A R
 # The direct run moves the stub onto core 0 so that wrk alone is on core 1.
 taskset -p -c 0 "$stub_pid" >/dev/null
-R[direct_c]=$(run direct "$stub_port" "$stub_pid" "$conns")
-R[direct_1]=$(run direct "$stub_port" "$stub_pid" 1)
+table=("$(run direct "$stub_port" "$stub_pid" "$conns")" "$(run direct "$stub_port" "$stub_pid" 1)")
 taskset -p -c 1 "$stub_pid" >/dev/null
-R[nginx_c]=$(run nginx "$nginx_port" "$nginx_worker" "$conns")
-R[nginx_1]=$(run nginx "$nginx_port" "$nginx_worker" 1)
-R[steward_c]=$(run steward "$sc_port" "$sc_pid" "$conns")
-R[steward_1]=$(run steward "$sc_port" "$sc_pid" 1)
-R[async_c]=$(run async "$as_port" "$as_pid" "$conns")
-R[async_1]=$(run async "$as_port" "$as_pid" 1)
+table+=("$(run nginx "$nginx_port" "$nginx_worker" "$conns")" "$(run nginx "$nginx_port" "$nginx_worker" 1)")
+for i in "${!variants[@]}"; do
+    table+=("$(run "$i" "${sc_port[$i]}" "${sc_pid[$i]}" "$conns")"
+        "$(run "$i" "${sc_port[$i]}" "${sc_pid[$i]}" 1)")
+done
 fsync_bin=${STEWARD_BENCH_FSYNC:-$bin/../bench/bench_fsync}
 disk() { if [ -x "$fsync_bin" ]; then taskset -c 1 "$fsync_bin" "$work" 3000; else echo "-"; fi; }
 disk_before=$(disk)
 rounds=()
-for ((i = 0; i < ${BENCH_ROUNDS:-5}; i++)); do
-    rounds+=("$(run nginx "$nginx_port" "$nginx_worker" 1)" "$(run steward "$sc_port" "$sc_pid" 1)"
-        "$(run async "$as_port" "$as_pid" 1)")
+for ((r = 0; r < ${BENCH_ROUNDS:-5}; r++)); do
+    rounds+=("$(run nginx "$nginx_port" "$nginx_worker" 1)")
+    for i in "${!variants[@]}"; do
+        rounds+=("$(run "$i" "${sc_port[$i]}" "${sc_pid[$i]}" 1)")
+    done
 done
 disk_after=$(disk)
 ttft_direct=$(python3 "$repo/tests/bench/ttft.py" "http://127.0.0.1:$stub_port" 200)
-ttft_sc=$(python3 "$repo/tests/bench/ttft.py" "http://127.0.0.1:$sc_port" 200)
+ttft_sc=$(python3 "$repo/tests/bench/ttft.py" "http://127.0.0.1:${sc_port[0]}" 200)
 
-python3 - "$secs" "$conns" "${R[direct_c]}" "${R[direct_1]}" "${R[nginx_c]}" "${R[nginx_1]}" \
-    "${R[steward_c]}" "${R[steward_1]}" "${R[async_c]}" "${R[async_1]}" "$ttft_direct" "$ttft_sc" \
-    "$disk_before" "$disk_after" "${rounds[@]}" <<'PY'
+python3 - "$secs" "$conns" "$ttft_direct" "$ttft_sc" "$disk_before" "$disk_after" \
+    "${#variants[@]}" "${variants[@]}" "${table[@]}" "${rounds[@]}" <<'PY'
 import statistics
 import sys
-secs, conns = sys.argv[1], sys.argv[2]
-names = ["direct", "nginx", "steward", "steward async"]
-vals = [list(map(float, a.split())) for a in sys.argv[3:11]]
+secs, conns, ttft_d, ttft_s, disk_before, disk_after, nv = sys.argv[1:8]
+nv = int(nv)
+variants = sys.argv[8:8 + nv]
+rest = sys.argv[8 + nv:]
+names = ["direct", "nginx"] + variants
+vals = [list(map(float, a.split())) for a in rest[:2 * len(names)]]
+rounds = [list(map(float, a.split())) for a in rest[2 * len(names):]]
 res = {n: {"c": vals[2 * i], "1": vals[2 * i + 1]} for i, n in enumerate(names)}
 med = statistics.median
 print("proxy benchmark: %ss per run, 2 KB chat request with 5 PII values, ~600 B answer" % secs)
 print("core split: proxy on core 0; stub model, embedded Kafka and wrk on core 1 (direct: stub on core 0)")
-print("steward: governance on, durability = sync (the default); steward async: durability = async\n")
+print("steward: governance on, durability = sync (the default); steward nosync: the same with "
+      "spool_fsync = never; steward async: durability = async\n")
 print("| path | req/s @%s | p50 us | p99 us | req/s @1 | p50 us @1 | p99 us @1 | proxy CPU us/req | non-2xx |" % conns)
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in names:
@@ -180,32 +194,33 @@ for n in names:
     cpu = "-" if n == "direct" else "%.1f" % c[3]
     print("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %s | %d |" % (n, c[0], c[1], c[2], o[0], o[1], o[2], cpu, c[4] + o[4]))
 ng, d = res["nginx"], res["direct"]
-for n in ("steward", "steward async"):
+for n in variants:
     s = res[n]
     print("\n%s: req/s / nginx @%s = %.2f, @1 = %.2f; / direct @%s = %.2f; p99 at 1 connection - nginx = %+.0f us;"
           " CPU per request %.1fx nginx's"
           % (n, conns, s["c"][0] / ng["c"][0], s["1"][0] / ng["1"][0], conns, s["c"][0] / d["c"][0],
              s["1"][2] - ng["1"][2], s["c"][3] / max(ng["c"][3], 0.01)))
-td, ts = list(map(float, sys.argv[11].split())), list(map(float, sys.argv[12].split()))
+td, ts = list(map(float, ttft_d.split())), list(map(float, ttft_s.split()))
 print("\ntime to first token (streamed, median / p90): direct %.0f / %.0f us, steward %.0f / %.0f us, added %.0f us"
       % (td[0], td[1], ts[0], ts[1], ts[0] - td[0]))
 print("\nthe spool disk alone (bench_fsync: 1.5 KB written into prepared space, then fdatasync, "
-      "every 0.5 ms; us):\n  before the rounds: %s\n  after the rounds:  %s" % (sys.argv[13], sys.argv[14]))
-rounds = [list(map(float, a.split())) for a in sys.argv[15:]]
+      "every 0.5 ms; us):\n  before the rounds: %s\n  after the rounds:  %s" % (disk_before, disk_after))
 if rounds:
-    ng, sc, asy = rounds[0::3], rounds[1::3], rounds[2::3]
-    print("\none connection, %d interleaved rounds of %ss (nginx, steward, steward async, nginx, ...):\n" % (len(sc), secs))
-    print("| round | nginx p50 | nginx p99 | steward p50 | steward p99 | difference | async p50 | async p99 | difference |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for i, (a, b, c) in enumerate(zip(ng, sc, asy)):
-        print("| %d | %.0f | %.0f | %.0f | %.0f | %+.0f | %.0f | %.0f | %+.0f |"
-              % (i + 1, a[1], a[2], b[1], b[2], b[2] - a[2], c[1], c[2], c[2] - a[2]))
-    print("| median | %.0f | %.0f | %.0f | %.0f | %+.0f | %.0f | %.0f | %+.0f |" % (
-        med(a[1] for a in ng), med(a[2] for a in ng), med(b[1] for b in sc), med(b[2] for b in sc),
-        med(b[2] - a[2] for a, b in zip(ng, sc)), med(c[1] for c in asy), med(c[2] for c in asy),
-        med(c[2] - a[2] for a, c in zip(ng, asy))))
+    k = nv + 1
+    ng, per = rounds[0::k], [rounds[i + 1::k] for i in range(nv)]
+    short = [v.replace("steward ", "") if v != "steward" else "steward" for v in variants]
+    print("\none connection, %d interleaved rounds of %ss (nginx, %s, nginx, ...):\n"
+          % (len(ng), secs, ", ".join(variants)))
+    print("| round | nginx p50 | nginx p99 | " + " | ".join("%s p50 | %s p99 | difference" % (v, v) for v in short) + " |")
+    print("| ---: | ---: | ---: | " + " | ".join("---: | ---: | ---:" for _ in short) + " |")
+    for i, a in enumerate(ng):
+        cells = ["%.0f | %.0f | %+.0f" % (r[i][1], r[i][2], r[i][2] - a[2]) for r in per]
+        print("| %d | %.0f | %.0f | %s |" % (i + 1, a[1], a[2], " | ".join(cells)))
+    cells = ["%.0f | %.0f | %+.0f" % (med(b[1] for b in r), med(b[2] for b in r),
+                                      med(b[2] - a[2] for a, b in zip(ng, r))) for r in per]
+    print("| median | %.0f | %.0f | %s |" % (med(a[1] for a in ng), med(a[2] for a in ng), " | ".join(cells)))
     print("\n(microseconds; a difference is the round's p99 minus nginx's p99 in the same round)")
-    for n, r in (("steward", sc), ("steward async", asy)):
+    for n, r in zip(variants, per):
         diffs = [b[2] - a[2] for a, b in zip(ng, r)]
         print("p99 at 1 connection over the rounds: %s - nginx = %+.0f us (median of the per-round "
               "differences; %d of %d rounds within 1000 us, the issue's bar)"
