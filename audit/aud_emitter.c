@@ -83,8 +83,9 @@ struct em_rec {
     enum em_kind kind;
     bool in_kafka;
     bool in_spool;
-    bool settled;   /* fate known and done called (or nothing to call) */
-    bool wait_sync; /* on the wait list */
+    bool settled;     /* fate known and done called (or nothing to call) */
+    bool wait_sync;   /* on a wait list */
+    bool sync_failed; /* its spool sync failed while Kafka had it */
     uint64_t spool_id;
     int64_t sent_us;
     aud_emitter_done_fn *done;
@@ -446,6 +447,8 @@ settle_synced(struct aud_emitter *em, struct em_rec *list, bool ok)
             settle(em, rec, AUD_FATE_SPOOLED, NULL);
         else if (!rec->in_kafka)
             settle(em, rec, AUD_FATE_DROPPED, "spool_sync_failed");
+        else
+            rec->sync_failed = true; /* the delivery report decides */
         rec_release(rec);
     }
 }
@@ -633,6 +636,11 @@ dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     if (rec->in_spool) {
         aud_spool_release(em->sp, rec->spool_id);
         gauges(em);
+        /* Neither Kafka nor a synced spool has it: its answer must not
+         * wait for a replay that may never come.  (Its bytes stay pending
+         * in the spool: a replay may still deliver it.) */
+        if (rec->sync_failed)
+            settle(em, rec, AUD_FATE_DROPPED, "spool_sync_failed_delivery_failed");
     } else if (spool_put(em, rec, true) == CM_OK) {
         spooled(em, rec);
     } else {

@@ -9,7 +9,7 @@
 #   test_aud_report   compliance and subject-access report renderers
 #   test_aud_openlineage  RunEvents valid against the OpenLineage schema
 $(eval $(call unit_test,test_aud_record,$(LIBAUDIT) $(LIBCOMMON),$(LDLIBS_AUDIT) $(LDLIBS_COMMON)))
-$(eval $(call unit_test,test_aud_emitter,$(LIBAUDIT) $(LIBCOMMON),$(LDLIBS_AUDIT) $(LDLIBS_COMMON) -Wl$(comma)--wrap=fdatasync))
+$(eval $(call unit_test,test_aud_emitter,$(LIBAUDIT) $(LIBCOMMON),$(LDLIBS_AUDIT) $(LDLIBS_COMMON) -Wl$(comma)--wrap=fdatasync$(comma)--wrap=rd_kafka_new))
 $(eval $(call unit_test,test_aud_spool,$(LIBAUDIT) $(LIBCOMMON),$(LDLIBS_AUDIT) $(LDLIBS_COMMON)))
 $(eval $(call unit_test,test_aud_chain,$(LIBAUDIT) $(LIBCOMMON),$(LDLIBS_AUDIT) $(LDLIBS_COMMON)))
 $(eval $(call unit_test,test_aud_context,$(LIBAUDIT) $(LIBCOMMON),$(LDLIBS_AUDIT) $(LDLIBS_COMMON)))

@@ -8,16 +8,22 @@
  * (never dropped while the spool has room) and come back out of it, in
  * chain order, after a restart; a full spool drops and counts; failures are
  * logged by record id, never by content; bad options are CM_EINPUT; in
- * sync durability a stalled disk does not hold back what Kafka confirms.
+ * sync durability a stalled disk does not hold back what Kafka confirms,
+ * and a record neither a failing disk nor Kafka holds is DROPPED, not
+ * left waiting.
  * Timeouts scale with TEST_TIMEOUT_SCALE.
  */
 #include <check.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "audit/aud_chain.h"
 #include "audit/aud_emitter.h"
@@ -197,6 +203,7 @@ END_TEST
  * on a stalled disk, and in_sync says that one is running. */
 static atomic_int_fast64_t sync_delay_us;
 static atomic_int in_sync;
+static atomic_bool sync_fails; /* EIO, as from a failing disk */
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
 
@@ -206,12 +213,34 @@ __wrap_fdatasync(int fd)
     int64_t d = atomic_load(&sync_delay_us);
     int rc;
 
+    if (atomic_load(&sync_fails)) {
+        errno = EIO;
+        return -1;
+    }
     atomic_fetch_add(&in_sync, 1);
     if (d > 0)
         usleep((useconds_t)d);
     rc = __real_fdatasync(fd);
     atomic_fetch_sub(&in_sync, 1);
     return rc;
+}
+
+/* rd_kafka_new, wrapped the same way: the newest producer, whose mock
+ * cluster a test can then degrade. */
+static rd_kafka_t *last_rk;
+rd_kafka_t *__real_rd_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
+                                size_t errstr_size);
+rd_kafka_t *__wrap_rd_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
+                                size_t errstr_size);
+
+rd_kafka_t *
+__wrap_rd_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr, size_t errstr_size)
+{
+    rd_kafka_t *rk = __real_rd_kafka_new(type, conf, errstr, errstr_size);
+
+    if (rk != NULL)
+        last_rk = rk;
+    return rk;
 }
 
 /* sync durability while the disk stalls: the group fsync runs on the
@@ -242,6 +271,43 @@ START_TEST(test_slow_disk)
     aud_emitter_stats(em, &st);
     ck_assert_uint_eq(st.dropped, 0);
     ck_assert_uint_eq(st.spool_records, 0);
+    aud_emitter_free(em);
+}
+END_TEST
+
+/* sync durability, a double fault: the spool's sync fails (EIO) while Kafka
+ * has the record, then its delivery fails too.  Neither holds it, so its
+ * fate is DROPPED, said once: the answer is not left waiting for a replay.
+ * (The report is slowed down by the mock broker's round trip so that the
+ * sync fails first; on the other order the sync's failure drops it.) */
+START_TEST(test_sync_and_delivery_fail)
+{
+    struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"linger.ms", "0"}};
+    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
+    rd_kafka_mock_cluster_t *mc;
+    struct aud_emitter *em;
+    struct aud_emitter_stats st;
+
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 1, true);
+    wait_fates(1);
+    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK); /* its request is done */
+    fates_reset();
+    mc = rd_kafka_handle_mock_cluster(last_rk);
+    ck_assert_ptr_nonnull(mc);
+    rd_kafka_mock_broker_set_rtt(mc, 1, 500);
+    rd_kafka_mock_push_request_errors(mc, 0 /* ApiKey Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    atomic_store(&sync_fails, true);
+    send_n(em, 1, true);
+    wait_fates(1);
+    ck_assert_int_eq(fates[AUD_FATE_DROPPED], 1);
+    aud_emitter_stats(em, &st);
+    ck_assert_uint_eq(st.dropped, 1);
+    atomic_store(&sync_fails, false);
+    rd_kafka_mock_broker_set_rtt(mc, 1, 0);
     aud_emitter_free(em);
 }
 END_TEST
@@ -588,6 +654,7 @@ suite(void)
     tcase_add_test(tc, test_deliver_sync);
     tcase_add_test(tc, test_deliver_sync_waits_for_reports);
     tcase_add_test(tc, test_slow_disk);
+    tcase_add_test(tc, test_sync_and_delivery_fail);
     tcase_add_test(tc, test_unreachable_spools_then_replays);
     tcase_add_test(tc, test_chain_continues);
     tcase_add_test(tc, test_queue_full_spools);
