@@ -312,6 +312,51 @@ START_TEST(test_sync_and_delivery_fail)
 }
 END_TEST
 
+/* sync durability, Kafka down and the disk failing: a record only the
+ * spool has, whose sync fails, is DROPPED spool_sync_failed at once, and
+ * once both are back the next record is delivered. */
+START_TEST(test_sync_fails_kafka_down)
+{
+    struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"linger.ms", "0"}};
+    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
+    rd_kafka_mock_cluster_t *mc;
+    struct aud_emitter *em;
+    struct aud_emitter_stats st;
+    int64_t end;
+
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 1, true);
+    wait_fates(1);
+    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK);
+    mc = rd_kafka_handle_mock_cluster(last_rk);
+    ck_assert_ptr_nonnull(mc);
+    rd_kafka_mock_broker_set_down(mc, 1);
+    end = cm_mono_us() + (int64_t)scale(20000) * 1000;
+    do { /* the emitter learns that every broker is down */
+        ck_assert_msg(cm_mono_us() < end, "not degraded");
+        usleep(5000);
+        aud_emitter_stats(em, &st);
+    } while (!st.degraded);
+    fates_reset();
+    atomic_store(&sync_fails, true);
+    send_n(em, 1, true);
+    wait_fates(1);
+    ck_assert_int_eq(fates[AUD_FATE_DROPPED], 1);
+    aud_emitter_stats(em, &st);
+    ck_assert_uint_eq(st.dropped, 1);
+
+    atomic_store(&sync_fails, false);
+    rd_kafka_mock_broker_set_up(mc, 1);
+    fates_reset();
+    send_n(em, 1, true);
+    wait_fates(1);
+    ck_assert_int_eq(fates[AUD_FATE_DROPPED], 0);
+    aud_emitter_free(em);
+}
+END_TEST
+
 /* Walks the spool's records: seq 1..n of one chain, each linked to the hash
  * of the one before.  The frames are checked in seq order: when every broker
  * is down, a record whose delivery failed and one queued after it may reach
@@ -655,6 +700,7 @@ suite(void)
     tcase_add_test(tc, test_deliver_sync_waits_for_reports);
     tcase_add_test(tc, test_slow_disk);
     tcase_add_test(tc, test_sync_and_delivery_fail);
+    tcase_add_test(tc, test_sync_fails_kafka_down);
     tcase_add_test(tc, test_unreachable_spools_then_replays);
     tcase_add_test(tc, test_chain_continues);
     tcase_add_test(tc, test_queue_full_spools);
