@@ -243,6 +243,27 @@ __wrap_rd_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr, s
     return rk;
 }
 
+/* A sync-durability emitter on the mock cluster (linger.ms 0) that has
+ * delivered one record, fates reset; *mc: its mock cluster. */
+static struct aud_emitter *
+sync_emitter_warm(rd_kafka_mock_cluster_t **mc)
+{
+    static struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"linger.ms", "0"}};
+    static struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
+    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
+    struct aud_emitter *em;
+
+    fates_reset();
+    em = emitter(&c);
+    send_n(em, 1, true);
+    wait_fates(1);
+    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK); /* its request is done */
+    fates_reset();
+    *mc = rd_kafka_handle_mock_cluster(last_rk);
+    ck_assert_ptr_nonnull(*mc);
+    return em;
+}
+
 /* sync durability while the disk stalls: the group fsync runs on the
  * spool's sync thread, the emitter goes on serving delivery reports, and
  * each answer is released by Kafka's report (KAFKA) while the fsync still
@@ -250,17 +271,10 @@ __wrap_rd_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr, s
  * served before it ended, and every fate would be SPOOLED.) */
 START_TEST(test_slow_disk)
 {
-    struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"linger.ms", "0"}};
-    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
-    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
-    struct aud_emitter *em;
+    rd_kafka_mock_cluster_t *mc;
+    struct aud_emitter *em = sync_emitter_warm(&mc); /* connected, the topic exists */
     struct aud_emitter_stats st;
 
-    fates_reset();
-    em = emitter(&c);
-    send_n(em, 1, true); /* the producer connects, the topic exists */
-    wait_fates(1);
-    fates_reset();
     atomic_store(&sync_delay_us, (int64_t)scale(3000) * 1000);
     send_n(em, 5, true);
     wait_fates(5);
@@ -282,21 +296,10 @@ END_TEST
  * sync fails first; on the other order the sync's failure drops it.) */
 START_TEST(test_sync_and_delivery_fail)
 {
-    struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"linger.ms", "0"}};
-    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
-    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
     rd_kafka_mock_cluster_t *mc;
-    struct aud_emitter *em;
+    struct aud_emitter *em = sync_emitter_warm(&mc);
     struct aud_emitter_stats st;
 
-    fates_reset();
-    em = emitter(&c);
-    send_n(em, 1, true);
-    wait_fates(1);
-    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK); /* its request is done */
-    fates_reset();
-    mc = rd_kafka_handle_mock_cluster(last_rk);
-    ck_assert_ptr_nonnull(mc);
     rd_kafka_mock_broker_set_rtt(mc, 1, 500);
     rd_kafka_mock_push_request_errors(mc, 0 /* ApiKey Produce */, 1,
                                       RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
@@ -317,21 +320,11 @@ END_TEST
  * once both are back the next record is delivered. */
 START_TEST(test_sync_fails_kafka_down)
 {
-    struct cm_kv kv[] = {{"test.mock.num.brokers", "1"}, {"linger.ms", "0"}};
-    struct cm_kv_list kafka = {kv, CM_ARRAY_LEN(kv)};
-    struct aud_emitter_conf c = conf_of(&kafka, AUD_DURABILITY_SYNC);
     rd_kafka_mock_cluster_t *mc;
-    struct aud_emitter *em;
+    struct aud_emitter *em = sync_emitter_warm(&mc);
     struct aud_emitter_stats st;
     int64_t end;
 
-    fates_reset();
-    em = emitter(&c);
-    send_n(em, 1, true);
-    wait_fates(1);
-    ck_assert_int_eq(aud_emitter_flush(em, scale(10000)), CM_OK);
-    mc = rd_kafka_handle_mock_cluster(last_rk);
-    ck_assert_ptr_nonnull(mc);
     rd_kafka_mock_broker_set_down(mc, 1);
     end = cm_mono_us() + (int64_t)scale(20000) * 1000;
     do { /* the emitter learns that every broker is down */
