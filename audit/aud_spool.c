@@ -58,9 +58,9 @@ struct sp_ent {
     uint8_t state;
 };
 
-/* The preparer thread's state (changed under mu; read alone by stats): IDLE, WANTED (by the owner),
- * WORKING (the thread writes the file: hands off), READY (the owner may
- * rename it), FAILED (the owner asks again at its next rotation). */
+/* The preparer thread's state (changed under h.mu; read alone by stats): IDLE, WANTED (by the
+ * owner), WORKING (the thread writes the file: hands off), READY (the owner may rename it), FAILED
+ * (the owner asks again at its next rotation). */
 enum sp_prep_state {
     PREP_IDLE,
     PREP_WANTED,
@@ -69,12 +69,18 @@ enum sp_prep_state {
     PREP_FAILED,
 };
 
-struct sp_prep {
+/* A helper thread of the spool (the preparer, the syncer), with the lock
+ * and condition its state is changed under. */
+struct sp_helper {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
     bool started;
     bool stop;
+};
+
+struct sp_prep {
+    struct sp_helper h;
     _Atomic int state; /* enum sp_prep_state */
     int err;           /* errno of the last failure */
     int dirfd;
@@ -83,14 +89,10 @@ struct sp_prep {
 
 /* The sync thread (BATCH): fdatasync()s a dup of the active segment's
  * descriptor, so rotations and deletions meanwhile cannot pull it away.
- * Under mu: fd (-1: nothing asked), asked and ended tickets, err of the
+ * Under h.mu: fd (-1: nothing asked), asked and ended tickets, err of the
  * last one ended. */
 struct sp_syncer {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
-    bool started;
-    bool stop;
+    struct sp_helper h;
     int fd;
     uint64_t asked, ended;
     int err;
@@ -413,6 +415,44 @@ syncs(const struct aud_spool *sp)
     return sp->fsync != AUD_SPOOL_FSYNC_NEVER;
 }
 
+/* ------------------------------------------------------------ helpers */
+
+/* Starts fn(arg) on helper h.  Returns CM_OK, or CM_EIO (err names what). */
+static int
+helper_start(struct sp_helper *h, void *(*fn)(void *), void *arg, const char *what,
+             struct cm_err *err)
+{
+    int e;
+
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    e = pthread_create(&h->thread, NULL, fn, arg);
+    if (e != 0) {
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        return cm_err_set(err, CM_EIO, "spool: cannot start its %s thread: %s", what, strerror(e));
+    }
+    h->started = true;
+    return CM_OK;
+}
+
+/* Asks helper h to stop and waits for it.  False when it was not started. */
+static bool
+helper_stop(struct sp_helper *h)
+{
+    if (!h->started)
+        return false;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    h->started = false;
+    return true;
+}
+
 /* ------------------------------------------------------------ preparing
  *
  * Appending to the end of a file makes every fdatasync a journal commit as
@@ -462,20 +502,20 @@ prep_main(void *arg)
     struct sp_prep *pp = arg;
 
     pthread_setname_np(pthread_self(), "st:spool-prep");
-    pthread_mutex_lock(&pp->mu);
-    while (!pp->stop) {
+    pthread_mutex_lock(&pp->h.mu);
+    while (!pp->h.stop) {
         if (pp->state != PREP_WANTED) {
-            pthread_cond_wait(&pp->cv, &pp->mu);
+            pthread_cond_wait(&pp->h.cv, &pp->h.mu);
             continue;
         }
         pp->state = PREP_WORKING;
-        pthread_mutex_unlock(&pp->mu);
+        pthread_mutex_unlock(&pp->h.mu);
         int e = prep_file(pp->dirfd, pp->bytes);
-        pthread_mutex_lock(&pp->mu);
+        pthread_mutex_lock(&pp->h.mu);
         pp->err = e;
         pp->state = e == 0 ? PREP_READY : PREP_FAILED;
     }
-    pthread_mutex_unlock(&pp->mu);
+    pthread_mutex_unlock(&pp->h.mu);
     return NULL;
 }
 
@@ -486,14 +526,14 @@ prep_want(struct aud_spool *sp)
 {
     struct sp_prep *pp = &sp->prep;
 
-    if (!pp->started)
+    if (!pp->h.started)
         return;
-    pthread_mutex_lock(&pp->mu);
+    pthread_mutex_lock(&pp->h.mu);
     if (pp->state == PREP_IDLE || pp->state == PREP_FAILED) {
         pp->state = PREP_WANTED;
-        pthread_cond_signal(&pp->cv);
+        pthread_cond_signal(&pp->h.cv);
     }
-    pthread_mutex_unlock(&pp->mu);
+    pthread_mutex_unlock(&pp->h.mu);
 }
 
 /* The prepared file renamed to segment `name` and opened, or -1 (none
@@ -504,14 +544,14 @@ prep_take(struct aud_spool *sp, const char *name)
     struct sp_prep *pp = &sp->prep;
     int st, fd, e;
 
-    if (!pp->started)
+    if (!pp->h.started)
         return -1; /* NEVER: nothing is prepared, nothing counted */
-    pthread_mutex_lock(&pp->mu);
+    pthread_mutex_lock(&pp->h.mu);
     st = pp->state;
     e = pp->err;
     if (st == PREP_READY)
         pp->state = PREP_IDLE;
-    pthread_mutex_unlock(&pp->mu);
+    pthread_mutex_unlock(&pp->h.mu);
     if (st == PREP_FAILED && !sp->prep_failed_logged) {
         sp->prep_failed_logged = true;
         cm_log_warn("audit", "spool_prepare_failed dir=%s err=\"%s\" action=unprepared_segments",
@@ -552,34 +592,14 @@ prep_start(struct aud_spool *sp, struct cm_err *err)
         pp->err = e;
         pp->state = e == 0 ? PREP_READY : PREP_FAILED;
     }
-    pthread_mutex_init(&pp->mu, NULL);
-    pthread_cond_init(&pp->cv, NULL);
-    e = pthread_create(&pp->thread, NULL, prep_main, pp);
-    if (e != 0) {
-        pthread_mutex_destroy(&pp->mu);
-        pthread_cond_destroy(&pp->cv);
-        return cm_err_set(err, CM_EIO, "spool: cannot start its helper thread: %s", strerror(e));
-    }
-    pp->started = true;
-    return CM_OK;
+    return helper_start(&pp->h, prep_main, pp, "preparing", err);
 }
 
 static void
 prep_stop(struct aud_spool *sp)
 {
-    struct sp_prep *pp = &sp->prep;
-
-    if (!pp->started)
-        return;
-    pthread_mutex_lock(&pp->mu);
-    pp->stop = true;
-    pthread_cond_signal(&pp->cv);
-    pthread_mutex_unlock(&pp->mu);
-    pthread_join(pp->thread, NULL);
-    pthread_mutex_destroy(&pp->mu);
-    pthread_cond_destroy(&pp->cv);
-    pp->started = false;
-    unlinkat(sp->dirfd, SP_PREP_NAME, 0);
+    if (helper_stop(&sp->prep.h))
+        unlinkat(sp->dirfd, SP_PREP_NAME, 0);
 }
 
 /* ------------------------------------------------------------ syncing
@@ -595,30 +615,30 @@ sync_main(void *arg)
     struct sp_syncer *sy = arg;
 
     pthread_setname_np(pthread_self(), "st:spool-sync");
-    pthread_mutex_lock(&sy->mu);
+    pthread_mutex_lock(&sy->h.mu);
     for (;;) {
         int fd, e;
 
-        while (sy->fd < 0 && !sy->stop)
-            pthread_cond_wait(&sy->cv, &sy->mu);
+        while (sy->fd < 0 && !sy->h.stop)
+            pthread_cond_wait(&sy->h.cv, &sy->h.mu);
         if (sy->fd < 0)
             break; /* stopped with nothing asked */
         fd = sy->fd;
-        pthread_mutex_unlock(&sy->mu);
+        pthread_mutex_unlock(&sy->h.mu);
         e = fdatasync(fd) != 0 ? errno : 0;
         close(fd);
-        pthread_mutex_lock(&sy->mu);
+        pthread_mutex_lock(&sy->h.mu);
         sy->fd = -1;
         sy->err = e;
         sy->ended = sy->asked;
-        pthread_cond_broadcast(&sy->cv);
+        pthread_cond_broadcast(&sy->h.cv);
         if (sy->on_synced != NULL) {
-            pthread_mutex_unlock(&sy->mu);
+            pthread_mutex_unlock(&sy->h.mu);
             sy->on_synced(sy->on_synced_arg);
-            pthread_mutex_lock(&sy->mu);
+            pthread_mutex_lock(&sy->h.mu);
         }
     }
-    pthread_mutex_unlock(&sy->mu);
+    pthread_mutex_unlock(&sy->h.mu);
     return NULL;
 }
 
@@ -626,54 +646,25 @@ static int
 sync_start(struct aud_spool *sp, const struct aud_spool_conf *conf, struct cm_err *err)
 {
     struct sp_syncer *sy = &sp->sync;
-    int e;
 
     if (sp->fsync != AUD_SPOOL_FSYNC_BATCH)
         return CM_OK;
     sy->fd = -1;
     sy->on_synced = conf->on_synced;
     sy->on_synced_arg = conf->on_synced_arg;
-    pthread_mutex_init(&sy->mu, NULL);
-    pthread_cond_init(&sy->cv, NULL);
-    e = pthread_create(&sy->thread, NULL, sync_main, sy);
-    if (e != 0) {
-        pthread_mutex_destroy(&sy->mu);
-        pthread_cond_destroy(&sy->cv);
-        return cm_err_set(err, CM_EIO, "spool: cannot start its sync thread: %s", strerror(e));
-    }
-    sy->started = true;
-    return CM_OK;
-}
-
-/* Waits for a running background sync (its outcome stays for
- * aud_spool_sync_ended), then stops the thread. */
-static void
-sync_stop(struct aud_spool *sp)
-{
-    struct sp_syncer *sy = &sp->sync;
-
-    if (!sy->started)
-        return;
-    pthread_mutex_lock(&sy->mu);
-    sy->stop = true;
-    pthread_cond_broadcast(&sy->cv);
-    pthread_mutex_unlock(&sy->mu);
-    pthread_join(sy->thread, NULL);
-    pthread_mutex_destroy(&sy->mu);
-    pthread_cond_destroy(&sy->cv);
-    sy->started = false;
+    return helper_start(&sy->h, sync_main, sy, "sync", err);
 }
 
 /* Waits until no background sync runs. */
 static void
 sync_idle(struct sp_syncer *sy)
 {
-    if (!sy->started)
+    if (!sy->h.started)
         return;
-    pthread_mutex_lock(&sy->mu);
+    pthread_mutex_lock(&sy->h.mu);
     while (sy->ended != sy->asked)
-        pthread_cond_wait(&sy->cv, &sy->mu);
-    pthread_mutex_unlock(&sy->mu);
+        pthread_cond_wait(&sy->h.cv, &sy->h.mu);
+    pthread_mutex_unlock(&sy->h.mu);
 }
 
 int
@@ -685,30 +676,28 @@ aud_spool_sync_begin(struct aud_spool *sp, uint64_t *ticket, struct cm_err *err)
     *ticket = 0;
     if (!sp->dirty)
         return CM_OK;
-    if (!sy->started)
-        return aud_spool_sync(sp, err); /* not BATCH: nothing is dirty anyway */
-    pthread_mutex_lock(&sy->mu);
+    pthread_mutex_lock(&sy->h.mu);
     if (sy->ended != sy->asked) {
-        pthread_mutex_unlock(&sy->mu);
+        pthread_mutex_unlock(&sy->h.mu);
         return CM_RETRY;
     }
     fd = sp->active ? fcntl(sp->segs[sp->nsegs - 1].fd, F_DUPFD_CLOEXEC, 0) : -2;
     if (fd == -1) {
         int e = errno;
 
-        pthread_mutex_unlock(&sy->mu);
+        pthread_mutex_unlock(&sy->h.mu);
         return cm_err_set(err, CM_EIO, "spool sync: dup: %s", strerror(e));
     }
     sp->dirty = false;
     if (fd == -2) {
         /* No active segment: its rotation synced it. */
-        pthread_mutex_unlock(&sy->mu);
+        pthread_mutex_unlock(&sy->h.mu);
         return CM_OK;
     }
     sy->fd = fd;
     *ticket = ++sy->asked;
-    pthread_cond_broadcast(&sy->cv);
-    pthread_mutex_unlock(&sy->mu);
+    pthread_cond_broadcast(&sy->h.cv);
+    pthread_mutex_unlock(&sy->h.mu);
     return CM_OK;
 }
 
@@ -718,17 +707,17 @@ aud_spool_sync_ended(struct aud_spool *sp, uint64_t ticket, bool wait, struct cm
     struct sp_syncer *sy = &sp->sync;
     int e;
 
-    if (ticket == 0 || !sy->started)
+    if (ticket == 0 || !sy->h.started)
         return CM_OK;
-    pthread_mutex_lock(&sy->mu);
+    pthread_mutex_lock(&sy->h.mu);
     while (wait && sy->ended < ticket)
-        pthread_cond_wait(&sy->cv, &sy->mu);
+        pthread_cond_wait(&sy->h.cv, &sy->h.mu);
     if (sy->ended < ticket) {
-        pthread_mutex_unlock(&sy->mu);
+        pthread_mutex_unlock(&sy->h.mu);
         return CM_RETRY;
     }
     e = sy->ended == ticket ? sy->err : 0;
-    pthread_mutex_unlock(&sy->mu);
+    pthread_mutex_unlock(&sy->h.mu);
     if (e != 0)
         return cm_err_set(err, CM_EIO, "spool fdatasync: %s", strerror(e));
     return CM_OK;
@@ -1016,12 +1005,6 @@ aud_spool_append(struct aud_spool *sp, const void *key, size_t klen, const void 
     return CM_OK;
 }
 
-bool
-aud_spool_dirty(const struct aud_spool *sp)
-{
-    return sp->dirty;
-}
-
 int
 aud_spool_sync(struct aud_spool *sp, struct cm_err *err)
 {
@@ -1158,7 +1141,7 @@ aud_spool_stats(const struct aud_spool *sp, struct aud_spool_stats *out)
     out->damaged = sp->damaged;
     out->damaged_bytes = sp->damaged_bytes;
     out->prepared = sp->prepared;
-    out->prepared_ready = sp->prep.started && atomic_load(&sp->prep.state) == PREP_READY;
+    out->prepared_ready = sp->prep.h.started && atomic_load(&sp->prep.state) == PREP_READY;
     out->unprepared = sp->unprepared;
 }
 
@@ -1170,7 +1153,7 @@ aud_spool_close(struct aud_spool *sp)
     if (sp == NULL)
         return;
     prep_stop(sp);
-    sync_stop(sp);
+    helper_stop(&sp->sync.h); /* after a sync still running */
     if (aud_spool_sync(sp, &err) != CM_OK)
         cm_log_err("audit", "spool_sync_failed err=\"%s\"", err.msg);
     if (sp->active && sp->segs[sp->nsegs - 1].live == 0)

@@ -129,8 +129,6 @@ int aud_spool_open(const struct aud_spool_conf *conf, struct aud_spool **out,
  * failed: nothing kept; err says why). */
 int aud_spool_append(struct aud_spool *sp, const void *key, size_t klen, const void *val,
                      size_t vlen, bool pending, uint64_t *id, struct cm_err *err) CM_MUSTCHECK;
-/* True when records were appended since the last sync (BATCH policy). */
-bool aud_spool_dirty(const struct aud_spool *sp);
 /* BATCH: fdatasync()s what was appended since the last call, after waiting
  * for a background sync still running.  ALWAYS and NEVER: nothing to do.
  * Returns CM_OK or CM_EIO. */
