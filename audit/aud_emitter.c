@@ -12,9 +12,9 @@
  * record (stamp it into its chain, then spool and/or produce); spool the
  * records that waited longer than spool_after for a report; checkpoints;
  * the group fdatasync (sync_and_settle: started on the spool's sync thread
- * for what was spooled since the last one, whose end wakes this thread to
- * call the waiting records' done callbacks); replay pending spooled
- * records (at most EM_REPLAY_WINDOW in flight).
+ * for what was spooled since the last one; at its end that thread calls
+ * the covered records' done callbacks, synced(), and wakes this one);
+ * replay pending spooled records (at most EM_REPLAY_WINDOW in flight).
  *
  * Every record is a struct em_rec, the producer's opaque: its bytes (not
  * copied by librdkafka), where it is (in Kafka's queue, in the spool, both),
@@ -83,9 +83,9 @@ struct em_rec {
     enum em_kind kind;
     bool in_kafka;
     bool in_spool;
-    bool settled;     /* fate known and done called (or nothing to call) */
-    bool wait_sync;   /* on a wait list */
-    bool sync_failed; /* its spool sync failed while Kafka had it */
+    atomic_bool settled; /* fate known and done called (or nothing to call) */
+    bool wait_sync;      /* on a wait list */
+    bool sync_failed;    /* its spool sync failed while Kafka had it */
     uint64_t spool_id;
     int64_t sent_us;
     aud_emitter_done_fn *done;
@@ -148,8 +148,12 @@ struct aud_emitter {
     size_t nreplay;
     struct em_rec *whead;  /* spooled, waiting for the next group fsync */
     int64_t wait_since_us; /* when whead turned non-empty */
-    struct em_rec *shead;  /* spooled, waiting for the group fsync running */
-    uint64_t sync_ticket;  /* the one running on the spool's sync thread, or 0 */
+    /* The group fsync running on the spool's sync thread (ticket, or 0) and
+     * its records: set and cleared by this thread, read by synced(), under
+     * smu. */
+    pthread_mutex_t smu;
+    struct em_rec *shead;
+    uint64_t sync_ticket;
     bool degraded;
     int64_t replay_after_us, replay_backoff_us;
     struct em_ratelog fail_log, degrade_log;
@@ -264,13 +268,14 @@ recover(struct aud_emitter *em)
                     (uint64_t)atomic_load(&em->spool_records), sup);
 }
 
-/* The record's fate is known: count it, log a loss, call done. */
+/* The record's fate is known: count it, log a loss, call done.  On the
+ * emitter's thread, or on the spool's sync thread for SPOOLED (synced());
+ * the first call for a record wins. */
 static void
 settle(struct aud_emitter *em, struct em_rec *rec, enum aud_fate fate, const char *why)
 {
-    if (rec->settled)
+    if (atomic_exchange(&rec->settled, true))
         return;
-    rec->settled = true;
     if (rec->kind != EM_RECORD)
         return;
     atomic_fetch_add(&em->fated, 1);
@@ -458,9 +463,9 @@ settle_synced(struct aud_emitter *em, struct em_rec *list, bool ok)
  * since: unless force, in SYNC mode they may wait for the reports
  * (sync_may_wait: *poll_ms says how long the next poll may sleep), else a
  * sync for them starts in the background (when none runs; the end of the
- * one running wakes this thread), and this thread goes on serving delivery
- * reports meanwhile, so an answer waits for whichever comes first.  force
- * (the stop) waits for the disk. */
+ * one running releases its answers, synced(), and wakes this thread), and
+ * this thread goes on serving delivery reports meanwhile, so an answer
+ * waits for whichever comes first.  force (the stop) waits for the disk. */
 static void
 sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
 {
@@ -469,14 +474,19 @@ sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
     int rc;
 
     if (em->sync_ticket != 0) {
+        struct em_rec *list;
+
         rc = aud_spool_sync_ended(em->sp, em->sync_ticket, force, &err);
         if (rc == CM_RETRY)
             return;
         if (rc != CM_OK)
             cm_log_err("audit", "lineage_spool_sync_failed err=\"%s\"", err.msg);
-        settle_synced(em, em->shead, rc == CM_OK);
+        pthread_mutex_lock(&em->smu); /* synced() may still walk the list */
+        list = em->shead;
         em->shead = NULL;
         em->sync_ticket = 0;
+        pthread_mutex_unlock(&em->smu);
+        settle_synced(em, list, rc == CM_OK);
     }
     if (em->whead == NULL)
         return;
@@ -499,21 +509,57 @@ sync_and_settle(struct aud_emitter *em, bool force, int *poll_ms)
             *poll_ms = (int)((left + 999) / 1000);
             return;
         }
+        pthread_mutex_lock(&em->smu); /* synced() may run before begin returns */
         rc = aud_spool_sync_begin(em->sp, &ticket, &err);
+        if (rc == CM_OK && ticket != 0) {
+            em->shead = em->whead;
+            em->sync_ticket = ticket;
+            em->whead = NULL;
+        }
+        pthread_mutex_unlock(&em->smu);
+        if (em->whead == NULL)
+            return;
     } else {
-        ticket = 0;
         rc = aud_spool_sync(em->sp, &err);
     }
     if (rc != CM_OK)
         cm_log_err("audit", "lineage_spool_sync_failed err=\"%s\"", err.msg);
-    if (rc != CM_OK || ticket == 0) {
-        /* done (or failed) at once */
-        settle_synced(em, em->whead, rc == CM_OK);
-    } else {
-        em->shead = em->whead;
-        em->sync_ticket = ticket;
-    }
+    /* done (or failed) at once */
+    settle_synced(em, em->whead, rc == CM_OK);
     em->whead = NULL;
+}
+
+/* The spool's sync thread: group sync `ticket` ended.  When it succeeded,
+ * the records it covered are safe, and their answers are released here at
+ * once (SPOOLED), a thread hop sooner than through the emitter's thread;
+ * the emitter's thread, woken, does the rest (settle_synced: frees, and
+ * the records of a failed sync). */
+static void
+synced(void *arg, uint64_t ticket, bool ok)
+{
+    struct aud_emitter *em = arg;
+
+    if (ok) {
+        pthread_mutex_lock(&em->smu);
+        if (em->sync_ticket == ticket)
+            for (struct em_rec *rec = em->shead; rec != NULL; rec = rec->next)
+                settle(em, rec, AUD_FATE_SPOOLED, NULL);
+        pthread_mutex_unlock(&em->smu);
+    }
+    wake(em);
+}
+
+/* Produces a record the spool holds as in flight; when Kafka does not take
+ * it, it is pending in the spool again, in its place, and replayed. */
+static void
+produce_spooled(struct aud_emitter *em, struct em_rec *rec)
+{
+    int rc = produce(em, rec);
+
+    if (rc != CM_OK) {
+        aud_spool_release(em->sp, rec->spool_id);
+        degrade(em, rc == CM_RETRY ? "queue_full" : "produce_failed");
+    }
 }
 
 /* Stamps (records) and routes one record; see the file comment. */
@@ -534,13 +580,8 @@ place(struct aud_emitter *em, struct em_rec *rec)
             if (rec->kind == EM_RECORD)
                 chain_save(ch);
             spooled(em, rec);
-            if (send_now) {
-                rc = produce(em, rec);
-                if (rc != CM_OK) {
-                    aud_spool_release(em->sp, rec->spool_id);
-                    degrade(em, rc == CM_RETRY ? "queue_full" : "produce_failed");
-                }
-            }
+            if (send_now)
+                produce_spooled(em, rec);
             rec_release(rec);
             return;
         }
@@ -1047,6 +1088,7 @@ em_destroy(struct aud_emitter *em, bool clean)
     if (em->wake_fd >= 0)
         close(em->wake_fd);
     pthread_mutex_destroy(&em->mu);
+    pthread_mutex_destroy(&em->smu);
     free(em->chains);
     free(em->seen);
     free(em->topic);
@@ -1079,6 +1121,7 @@ aud_emitter_new(const struct aud_emitter_conf *conf, struct aud_emitter **out, s
     em->nchains = conf->chains;
     em->wake_fd = -1;
     pthread_mutex_init(&em->mu, NULL);
+    pthread_mutex_init(&em->smu, NULL);
     if (em->conf.stop_timeout_us <= 0)
         em->conf.stop_timeout_us = 5 * 1000000LL;
 
@@ -1092,7 +1135,7 @@ aud_emitter_new(const struct aud_emitter_conf *conf, struct aud_emitter **out, s
     sc.fsync = conf->spool_fsync;
     sc.on_frame = seen_frame;
     sc.on_frame_arg = em;
-    sc.on_synced = wake;
+    sc.on_synced = synced;
     sc.on_synced_arg = em;
     em->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (em->wake_fd < 0) {

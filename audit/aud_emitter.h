@@ -14,7 +14,9 @@
  * reports, spooling, replay, checkpoints, and calling each record's `done`
  * callback exactly once with the record's fate.  The spool's group
  * fdatasync runs on the spool's sync thread, so that delivery reports are
- * served while the disk flushes.
+ * served while the disk flushes; when it succeeds, that thread calls the
+ * `done` of the records it made safe (SPOOLED) itself, so a sync answer
+ * waits for one thread hop less.
  *
  * Fates: AUD_FATE_KAFKA (its delivery report said delivered), AUD_FATE_SPOOLED
  * (in the spool, written and synced as spool_fsync says: it will be replayed,
@@ -63,8 +65,9 @@ enum aud_fate {
     AUD_FATE_DROPPED,
 };
 
-/* Called once per record on the emitter's thread; must not block and must
- * not call back into the emitter. */
+/* Called once per record, on the emitter's thread (or, SPOOLED after a
+ * group fsync, on the spool's sync thread); must not block and must not
+ * call back into the emitter. */
 typedef void aud_emitter_done_fn(void *arg, enum aud_fate fate);
 
 struct aud_emitter_conf {

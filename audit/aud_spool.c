@@ -96,7 +96,7 @@ struct sp_syncer {
     int fd;
     uint64_t asked, ended;
     int err;
-    void (*on_synced)(void *arg);
+    void (*on_synced)(void *arg, uint64_t ticket, bool ok);
     void *on_synced_arg;
 };
 
@@ -633,8 +633,10 @@ sync_main(void *arg)
         sy->ended = sy->asked;
         pthread_cond_broadcast(&sy->h.cv);
         if (sy->on_synced != NULL) {
+            uint64_t ticket = sy->ended;
+
             pthread_mutex_unlock(&sy->h.mu);
-            sy->on_synced(sy->on_synced_arg);
+            sy->on_synced(sy->on_synced_arg, ticket, e == 0);
             pthread_mutex_lock(&sy->h.mu);
         }
     }

@@ -83,9 +83,11 @@ struct aud_spool_conf {
     enum aud_spool_fsync fsync;
     aud_spool_frame_fn *on_frame; /* may be NULL */
     void *on_frame_arg;
-    /* BATCH: called on the sync thread when a background sync ends (the
-     * emitter wakes its thread with it); may be NULL. */
-    void (*on_synced)(void *arg);
+    /* BATCH: called on the sync thread when background sync `ticket` ends
+     * (ok: its fdatasync succeeded), after aud_spool_sync_ended can answer
+     * for it; may be NULL.  The emitter releases the answers waiting for it
+     * there, and wakes its thread. */
+    void (*on_synced)(void *arg, uint64_t ticket, bool ok);
     void *on_synced_arg;
 };
 

@@ -50,12 +50,13 @@
  * through ex_reply()/ex_end_stream(), which build and hand the record to the
  * emitter first and hold the answer (ex->holding) until the emitter reports
  * the record in Kafka or durable in the spool.  That report comes on the
- * emitter's thread: ex_lineage_done() queues the exchange and writes an
- * eventfd watched by this loop, and on_lineage_done() releases the answer
- * here (or a 503 instead when the record cannot be kept and on_spool_full =
- * fail_closed).  The loop never waits.  With async, the answer goes at once
- * and the record is handed over in ex_finish().  Each worker's records go
- * into its own chain (env->chain).
+ * emitter's thread (or the spool's sync thread): ex_lineage_done() queues
+ * the exchange and writes an eventfd watched by this loop, and
+ * on_lineage_done() releases the answer here (or a 503 instead when the
+ * record cannot be kept and on_spool_full = fail_closed).  The loop never
+ * waits.  With async, the answer goes at once and the record is handed
+ * over in ex_finish().  Each worker's records go into its own chain
+ * (env->chain).
  */
 #include "sidecar/sc_proxy.h"
 
@@ -703,8 +704,9 @@ ex_emit_record(struct sc_exchange *ex, bool wait)
     return rc == CM_OK;
 }
 
-/* Emitter thread: queue the exchange for on_lineage_done.  ex stays alive
- * (it is holding) and ex->px never changes. */
+/* The emitter's thread (or the spool's sync thread, aud_emitter.h): queue
+ * the exchange for on_lineage_done.  ex stays alive (it is holding) and
+ * ex->px never changes. */
 static void
 ex_lineage_done(void *arg, enum aud_fate fate)
 {

@@ -135,11 +135,13 @@ START_TEST(test_order_across_rotation)
 END_TEST
 
 static atomic_int synced_calls;
+static atomic_uint_fast64_t synced_last; /* the ticket of the last call, 0 if it failed */
 
 static void
-count_synced(void *arg)
+count_synced(void *arg, uint64_t ticket, bool ok)
 {
     (void)arg;
+    atomic_store(&synced_last, ok ? ticket : 0);
     atomic_fetch_add(&synced_calls, 1);
 }
 
@@ -179,6 +181,7 @@ START_TEST(test_background_sync)
     for (int i = 0; i < 2000 && atomic_load(&synced_calls) < 2; i++)
         usleep(1000);
     ck_assert_int_eq(atomic_load(&synced_calls), 2);
+    ck_assert_uint_eq(atomic_load(&synced_last), last); /* its ticket, and it succeeded */
     ck_assert_int_eq(aud_spool_sync_begin(sp, &t, &err), CM_OK);
     ck_assert_uint_eq(t, 0);
 
