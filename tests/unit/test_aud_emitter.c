@@ -49,10 +49,12 @@ scale(int ms)
     return ms * (k > 0 ? k : 1);
 }
 
-/* Fates reported through done, counted under a lock (emitter thread). */
+/* Fates reported through done (the emitter's or the spool's sync thread),
+ * counted under a lock, with the name of the thread of the last one. */
 static pthread_mutex_t fmu = PTHREAD_MUTEX_INITIALIZER;
 static int fates[3];
 static int fate_calls;
+static char fate_thread[16];
 
 static void
 on_done(void *arg, enum aud_fate fate)
@@ -61,6 +63,8 @@ on_done(void *arg, enum aud_fate fate)
     pthread_mutex_lock(&fmu);
     fates[fate]++;
     fate_calls++;
+    if (pthread_getname_np(pthread_self(), fate_thread, sizeof(fate_thread)) != 0)
+        fate_thread[0] = '\0';
     pthread_mutex_unlock(&fmu);
 }
 
@@ -315,6 +319,43 @@ START_TEST(test_sync_and_delivery_fail)
 }
 END_TEST
 
+/* The mock cluster's broker goes down; returns once the emitter knows
+ * (degraded: records go to the spool alone), fates reset. */
+static void
+kafka_down(struct aud_emitter *em, rd_kafka_mock_cluster_t *mc)
+{
+    int64_t end = cm_mono_us() + (int64_t)scale(20000) * 1000;
+    struct aud_emitter_stats st;
+
+    rd_kafka_mock_broker_set_down(mc, 1);
+    do {
+        ck_assert_msg(cm_mono_us() < end, "not degraded");
+        usleep(5000);
+        aud_emitter_stats(em, &st);
+    } while (!st.degraded);
+    fates_reset();
+}
+
+/* sync durability, a record only the spool has: its answer is released by
+ * the spool's sync thread as soon as the group fsync succeeds (SPOOLED),
+ * not by a further hop through the emitter's thread. */
+START_TEST(test_sync_answer_from_sync_thread)
+{
+    rd_kafka_mock_cluster_t *mc;
+    struct aud_emitter *em = sync_emitter_warm(&mc);
+
+    kafka_down(em, mc);
+    send_n(em, 1, true);
+    wait_fates(1);
+    pthread_mutex_lock(&fmu);
+    ck_assert_int_eq(fates[AUD_FATE_SPOOLED], 1);
+    ck_assert_str_eq(fate_thread, "st:spool-sync");
+    pthread_mutex_unlock(&fmu);
+    rd_kafka_mock_broker_set_up(mc, 1);
+    aud_emitter_free(em);
+}
+END_TEST
+
 /* sync durability, Kafka down and the disk failing: a record only the
  * spool has, whose sync fails, is DROPPED spool_sync_failed at once, and
  * once both are back the next record is delivered. */
@@ -323,16 +364,8 @@ START_TEST(test_sync_fails_kafka_down)
     rd_kafka_mock_cluster_t *mc;
     struct aud_emitter *em = sync_emitter_warm(&mc);
     struct aud_emitter_stats st;
-    int64_t end;
 
-    rd_kafka_mock_broker_set_down(mc, 1);
-    end = cm_mono_us() + (int64_t)scale(20000) * 1000;
-    do { /* the emitter learns that every broker is down */
-        ck_assert_msg(cm_mono_us() < end, "not degraded");
-        usleep(5000);
-        aud_emitter_stats(em, &st);
-    } while (!st.degraded);
-    fates_reset();
+    kafka_down(em, mc);
     atomic_store(&sync_fails, true);
     send_n(em, 1, true);
     wait_fates(1);
@@ -693,6 +726,7 @@ suite(void)
     tcase_add_test(tc, test_deliver_sync_waits_for_reports);
     tcase_add_test(tc, test_slow_disk);
     tcase_add_test(tc, test_sync_and_delivery_fail);
+    tcase_add_test(tc, test_sync_answer_from_sync_thread);
     tcase_add_test(tc, test_sync_fails_kafka_down);
     tcase_add_test(tc, test_unreachable_spools_then_replays);
     tcase_add_test(tc, test_chain_continues);
