@@ -31,10 +31,17 @@ void
 aud_fmt_count(double v, char *buf, size_t len)
 {
     char digits[32];
-    long long n = llround(v);
+    long long n;
     size_t nd, o = 0;
-    bool neg = n < 0;
+    bool neg;
 
+    if (!isfinite(v) || fabs(v) >= 1e18) {
+        /* beyond long long (llround's result is unspecified there) */
+        snprintf(buf, len, "%.3g", v);
+        return;
+    }
+    n = llround(v);
+    neg = n < 0;
     snprintf(digits, sizeof(digits), "%lld", neg ? -n : n);
     nd = strlen(digits);
     if (neg && o + 1 < len)

@@ -7,6 +7,7 @@
  * attributes quoted, hostile labels escaped), number formatting.
  */
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +248,19 @@ START_TEST(counts)
     ck_assert_str_eq(buf, "1,234,567");
     aud_fmt_count(-12345, buf, sizeof(buf));
     ck_assert_str_eq(buf, "-12,345");
+    /* Past long long (a fuzzed report): no undefined negation, a short form. */
+    aud_fmt_count(-9.3e18, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "-9.3e+18");
+    aud_fmt_count(1e30, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "1e+30");
+    aud_fmt_count(-INFINITY, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "-inf");
+    aud_fmt_count(NAN, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "nan");
+    aud_fmt_count(-999999999999999999.0, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "-1e+18");
+    aud_fmt_count(-99999999999999.0, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "-99,999,999,999,999");
 }
 END_TEST
 
