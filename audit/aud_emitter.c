@@ -549,19 +549,6 @@ synced(void *arg, uint64_t ticket, bool ok)
     wake(em);
 }
 
-/* Produces a record the spool holds as in flight; when Kafka does not take
- * it, it is pending in the spool again, in its place, and replayed. */
-static void
-produce_spooled(struct aud_emitter *em, struct em_rec *rec)
-{
-    int rc = produce(em, rec);
-
-    if (rc != CM_OK) {
-        aud_spool_release(em->sp, rec->spool_id);
-        degrade(em, rc == CM_RETRY ? "queue_full" : "produce_failed");
-    }
-}
-
 /* Stamps (records) and routes one record; see the file comment. */
 static void
 place(struct aud_emitter *em, struct em_rec *rec)
@@ -580,8 +567,13 @@ place(struct aud_emitter *em, struct em_rec *rec)
             if (rec->kind == EM_RECORD)
                 chain_save(ch);
             spooled(em, rec);
-            if (send_now)
-                produce_spooled(em, rec);
+            if (send_now) {
+                rc = produce(em, rec);
+                if (rc != CM_OK) {
+                    aud_spool_release(em->sp, rec->spool_id);
+                    degrade(em, rc == CM_RETRY ? "queue_full" : "produce_failed");
+                }
+            }
             rec_release(rec);
             return;
         }
